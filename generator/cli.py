@@ -1,0 +1,207 @@
+"""``python -m generator``: a thin command line over plain functions.
+
+Each command imports its stage lazily, so that ``render``, ``build`` and
+``schema`` work on an install without torch (``pip install .[render]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from generator.errors import CliError
+from generator.schema import RecordError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _positive_int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
+    if not values or any(value <= 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def _selectors(values: list[str] | None) -> list[str]:
+    """Accept both '--models a b' and '--models a,b'."""
+    return [part for value in values or [] for part in value.split(",") if part]
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from generator import registry
+
+    specs = registry.resolve(_selectors(args.models) or ["all"], all_weights=args.all_weights)
+    rows = registry.model_rows(specs, count=args.count)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+    else:
+        print(registry.format_table(rows))
+    return 0
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from generator import measure
+
+    return measure.measure(
+        selectors=_selectors(args.models),
+        out_dir=args.out,
+        device=args.device,
+        batch_sizes=args.batch_sizes,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile_model=args.compile,
+        threads=args.threads,
+        force=args.force,
+        time_budget_s=args.time_budget,
+        power_window_s=args.power_window,
+        power_batch_sizes=args.power_batch_sizes,
+        show_progress=not args.no_progress,
+    )
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from generator.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from generator.render.site import render_site
+
+    render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from generator.render.site import build_site
+
+    return build_site(config_file=args.config, strict=not args.no_strict)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from generator.render.site import serve_site
+
+    return serve_site(config_file=args.config, address=args.address)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from generator import evaluate
+
+    return evaluate.evaluate(
+        imagenet_val=args.imagenet_val,
+        weights_dir=args.weights_dir,
+        selectors=_selectors(args.models),
+        measurements_dir=args.measurements,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        limit=args.limit,
+        force=args.force,
+        show_progress=not args.no_progress,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Measure image classifiers and render the Canziani et al. (2017) study as a static site.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list the model registry")
+    models.add_argument(
+        "models", nargs="*", metavar="SELECTOR",
+        help="model names, families ('resnet'), presets ('paper', 'all', 'quick') or 'timm:<name>'; default all",
+    )
+    models.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")
+    models.add_argument(
+        "--count", action="store_true",
+        help="build each model and count parameters and operations instead of quoting metadata",
+    )
+    models.add_argument("--all-weights", action="store_true", help="one row per weights entry, not per builder")
+    models.set_defaults(handler=_cmd_models)
+
+    measure = commands.add_parser("measure", help="benchmark models on this machine into JSON records")
+    measure.add_argument(
+        "--models", nargs="+", metavar="SELECTOR",
+        help="names, families or presets (default: the device's default line-up)",
+    )
+    measure.add_argument("--out", type=Path, default=REPO_ROOT / "measurements", help="records folder")
+    measure.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    measure.add_argument(
+        "--batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
+        help="batch sizes to time (default depends on the device; the study used 1,2,4,8,16,32,64)",
+    )
+    measure.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    measure.add_argument("--channels-last", action="store_true", help="use the channels_last memory format")
+    measure.add_argument("--compile", action="store_true", help="torch.compile the model before timing")
+    measure.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    measure.add_argument("--force", action="store_true", help="re-measure models that already have a record")
+    measure.add_argument(
+        "--time-budget", type=float, default=None, metavar="SECONDS",
+        help="timing budget per batch size before giving up on the 2%% confidence target",
+    )
+    measure.add_argument(
+        "--power-window", type=float, default=1.0, metavar="SECONDS",
+        help="length of the power-sampling window per batch size (NVML averages over about 1 s)",
+    )
+    measure.add_argument(
+        "--power-batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
+        help="batch sizes at which to run the power window (default: every batch size)",
+    )
+    measure.add_argument("--no-progress", action="store_true", help="no progress bar")
+    measure.set_defaults(handler=_cmd_measure)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of a measurement record")
+    schema.set_defaults(handler=_cmd_schema)
+
+    render = commands.add_parser("render", help="turn records into the MkDocs source in site/")
+    render.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
+    render.add_argument("--templates", type=Path, default=REPO_ROOT / "templates")
+    render.add_argument("--out", type=Path, default=REPO_ROOT / "site")
+    render.set_defaults(handler=_cmd_render)
+
+    build = commands.add_parser("build", help="build the rendered site to HTML (mkdocs build --strict)")
+    build.add_argument("--config", type=Path, default=REPO_ROOT / "mkdocs.yml")
+    build.add_argument("--no-strict", action="store_true", help="do not fail on MkDocs warnings")
+    build.set_defaults(handler=_cmd_build)
+
+    serve = commands.add_parser("serve", help="preview the site locally (mkdocs serve)")
+    serve.add_argument("--config", type=Path, default=REPO_ROOT / "mkdocs.yml")
+    serve.add_argument("--address", default="127.0.0.1:8000")
+    serve.set_defaults(handler=_cmd_serve)
+
+    evaluate = commands.add_parser("evaluate", help="measure top-1/top-5 on a local ImageNet validation folder")
+    evaluate.add_argument("--imagenet-val", type=Path, required=True, help="ImageFolder or flat official layout")
+    evaluate.add_argument("--weights-dir", type=Path, required=True, help="folder of local weights files")
+    evaluate.add_argument("--models", nargs="+", metavar="SELECTOR", help="default: every model with a weights file")
+    evaluate.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--workers", type=int, default=2)
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    evaluate.add_argument("--force", action="store_true", help="re-evaluate models already evaluated")
+    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except RecordError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; finished records are kept", file=sys.stderr)
+        return 130
