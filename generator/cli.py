@@ -178,14 +178,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_cmd_serve)
 
     evaluate = commands.add_parser("evaluate", help="measure top-1/top-5 on a local ImageNet validation folder")
-    evaluate.add_argument("--imagenet-val", type=Path, required=True, help="ImageFolder or flat official layout")
-    evaluate.add_argument("--weights-dir", type=Path, required=True, help="folder of local weights files")
-    evaluate.add_argument("--models", nargs="+", metavar="SELECTOR", help="default: every model with a weights file")
+    evaluate.add_argument(
+        "--imagenet-val", type=Path, required=True,
+        help="ImageNet validation folder: 1000 class sub-folders named by WordNet ID, or the images beside "
+        "a val.txt of '<file> <class index 0-999>' lines",
+    )
+    evaluate.add_argument(
+        "--weights-dir", type=Path, required=True,
+        help="folder of local weights files, named as torchvision downloads them (resnet50-11ad3fa6.pth), "
+        "<timm tag>.pth (inception_v4.tf_in1k.pth) or <model>.pth (bn_alexnet.pth); .safetensors too",
+    )
+    evaluate.add_argument(
+        "--models", nargs="+", metavar="SELECTOR",
+        help="default: every model of the 'all' preset that has a weights file",
+    )
     evaluate.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.add_argument("--workers", type=int, default=2)
-    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    evaluate.add_argument("--force", action="store_true", help="re-evaluate models already evaluated")
+    evaluate.add_argument(
+        "--limit", type=int, default=None, metavar="N",
+        help="evaluate N images spread evenly over the set (a quick check, not the published protocol)",
+    )
+    evaluate.add_argument(
+        "--force", action="store_true",
+        help="re-evaluate models whose records already hold an accuracy from the same weights file",
+    )
     evaluate.add_argument("--no-progress", action="store_true")
     evaluate.set_defaults(handler=_cmd_evaluate)
 

@@ -136,7 +136,7 @@ def import_timm(what: str = "timm models") -> ModuleType:
     try:
         import timm
     except ImportError:
-        raise CliError(f"{what} need the optional timm package, which is not installed: {INSTALL_HINT}") from None
+        raise CliError(f"{what}: needs the optional timm package, which is not installed: {INSTALL_HINT}") from None
     return timm
 
 
