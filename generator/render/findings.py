@@ -79,7 +79,7 @@ def operations_predict_time(run: Run) -> Finding:
     return Finding(
         "operations-time", "Operations predict inference time", claim, verdict, sentences,
         f"supported when a straight line through the models has R² ≥ {R2_SUPPORTED} at both batch 1 and 16 "
-        "(GFLOPs = 2 × GMACs as counted by fvcore; time = median per image).",
+        "(GFLOPs = 2 × GMACs as counted by fvcore; time = median per image)",
         ["fig7"],
     )
 
@@ -131,7 +131,7 @@ def power_independent(run: Run) -> Finding:
     return Finding(
         "power", "Power vs batch size and architecture", claim, verdict, sentences,
         f"supported when the standard deviation of net power is at most {POWER_CV_SUPPORTED * 100:.0f} % of its mean "
-        "(the study's ± 0.7 W on 11.8 W is 6 %).",
+        "(the study's ± 0.7 W on 11.8 W is 6 %)",
         figures,
     )
 
@@ -215,7 +215,7 @@ def memory_flat_then_linear(run: Run) -> Finding:
         "memory", "Memory vs batch size", claim, verdict, sentences,
         f"supported when at least {MEMORY_SHARE_SUPPORTED * 100:.0f} % of models are flat (within "
         f"{MEMORY_FLAT_TOLERANCE * 100:.0f} %) for two or more batch sizes and then grow; memory is "
-        f"{data.memory_kind(run.records[0]) if run.records else 'not measured'}.",
+        f"{data.memory_kind(run.records[0]) if run.records else 'not measured'}",
         figures,
     )
 
@@ -258,7 +258,7 @@ def accuracy_time(run: Run) -> Finding:
         "accuracy-time", "Accuracy vs inference time", claim, verdict, sentences,
         "supported when the hyperbola or the logarithm fits better (higher R² in top-1 %) than a straight line, "
         f"accuracy rises with time and the best fit has R² ≥ {ACCURACY_R2_MIN} (otherwise time explains too little "
-        "of accuracy for any shape to be claimed); top-1 is the published figure (measured where none is published).",
+        "of accuracy for any shape to be claimed); top-1 is the published figure (measured where none is published)",
         figures,
     )
 
@@ -296,7 +296,7 @@ def energy_bounds_accuracy(run: Run) -> Finding:
     return Finding(
         "energy", "Energy bounds accuracy", claim, verdict, sentences,
         f"supported when energy per image rises with both top-1 and GFLOPs (Spearman ρ ≥ {SPEARMAN_SUPPORTED}), so "
-        "a budget caps both.",
+        "a budget caps both",
         figures,
     )
 
@@ -332,7 +332,7 @@ def information_density(records: Sequence[Record]) -> Finding:
         sentences.append("ENet was not measured, so the study's ranking cannot be checked; the best measured model is shown.")
     return Finding(
         "density", "Information density", claim, verdict, sentences,
-        "top-1 (published) divided by parameters in millions; supported when ENet ranks first.",
+        "top-1 (published) divided by parameters in millions; supported when ENet ranks first",
         ["fig10"],
     )
 

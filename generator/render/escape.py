@@ -1,0 +1,49 @@
+"""Escaping of record-supplied text for Markdown pages that MkDocs turns into HTML.
+
+A record may hold any string (a model called ``<script>`` or ``**bold**``): it
+must show as typed and run nothing, both in MkDocs and on GitHub.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+# Characters Python-Markdown (with tables) and CommonMark treat as syntax anywhere
+# in a line. '(' and '!' need no escape once '[' and ']' are escaped (no link or
+# image can form); '<' and '&' become entities below.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#{}])")
+# Syntax only at the start of a line (a value may start a list item or a line).
+_LEADING_MARKER = re.compile(r"^([+\-])")
+_SAFE_HREF = re.compile(r"^[A-Za-z0-9._/#-]+$")
+
+
+def markdown_text(value: Any) -> Markup:
+    """Text for a Markdown page: HTML-escaped, Markdown specials backslashed, on one line."""
+    text = " ".join(str(value).split())  # a newline would end a table row or paragraph
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _LEADING_MARKER.sub(r"\\\1", text)
+    # Entities last, so the escaping above never splits one ('&#39;' must stay whole):
+    # raw HTML never reaches the page.
+    return Markup(html.escape(text, quote=False))
+
+
+def finalize(value: Any) -> Any:
+    """Jinja ``finalize``: every ``{{ }}`` goes through ``markdown_text`` unless already trusted."""
+    if isinstance(value, Markup):
+        return value
+    if value is None:
+        # A template printing None is a page-model bug; say so on the page rather than print 'None'.
+        raise ValueError("template printed None: the page model must say 'not measured' explicitly")
+    return markdown_text(value)
+
+
+def href(value: Any) -> Markup:
+    """A link target built by the page model from sanitised slugs; anything else is a bug."""
+    text = str(value)
+    if not _SAFE_HREF.match(text) or ".." in text.replace("../", ""):
+        raise ValueError(f"unsafe link target {text!r}")
+    return Markup(text)

@@ -1,0 +1,103 @@
+"""The data downloads: every record flat as CSV and whole as JSON.
+
+Full precision (Python's shortest round-trip float repr), empty cell for "not
+measured": a spreadsheet must not read a missing value as 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+
+from generator.render import data
+from generator.render.load import LoadedRecord
+from generator.schema import BatchResult, Record
+
+Cell = str | int | float | bool | None
+RecordColumn = Callable[[Record], Cell]
+BatchColumn = Callable[[BatchResult], Cell]
+
+RECORD_COLUMNS: tuple[tuple[str, RecordColumn], ...] = (
+    ("hardware_slug", lambda r: r.hardware.slug),
+    ("hardware_name", lambda r: r.hardware.name),
+    ("configuration", lambda r: r.config.slug),
+    ("device", lambda r: r.config.device),
+    ("precision", lambda r: r.config.precision),
+    ("threads", lambda r: r.config.threads),
+    ("model", lambda r: r.model.name),
+    ("family", lambda r: r.model.family),
+    ("study_name", lambda r: r.model.study_name),
+    ("source", lambda r: r.model.source),
+    ("weights", lambda r: r.model.weights),
+    ("input_size_px", lambda r: r.model.input_size_px),
+    ("record_status", lambda r: r.status),
+    ("record_error", lambda r: r.error),
+    ("top1_percent", data.top1),
+    ("top5_percent", data.top5),
+    ("top1_source", data.top1_source),
+    ("parameters_count", lambda r: None if r.parameters is None else r.parameters.count),
+    ("parameters_bytes", lambda r: None if r.parameters is None else r.parameters.parameters_bytes),
+    ("gmacs_per_image", data.gmacs),
+    ("gflops_per_image", data.gflops),
+    ("gmacs_conv_linear_matmul_per_image",
+     lambda r: None if r.operations is None else r.operations.gmacs_conv_linear_matmul),
+    ("operations_counter", lambda r: None if r.operations is None else r.operations.counter),
+    ("memory_kind", data.memory_kind),
+    ("run_date", lambda r: r.run.date),
+    ("git_commit", lambda r: r.run.git_commit),
+)
+BATCH_COLUMNS: tuple[tuple[str, BatchColumn], ...] = (
+    ("batch_size", lambda b: b.batch_size),
+    ("batch_status", lambda b: b.status),
+    ("batch_error", lambda b: b.error),
+    ("median_ms_per_batch", lambda b: None if b.latency is None else b.latency.median_ms_per_batch),
+    ("p10_ms_per_batch", lambda b: None if b.latency is None else b.latency.p10_ms_per_batch),
+    ("p90_ms_per_batch", lambda b: None if b.latency is None else b.latency.p90_ms_per_batch),
+    ("median_ms_per_image", data.ms_per_image),
+    ("throughput_images_per_s", data.images_per_s),
+    ("timed_iterations", lambda b: None if b.latency is None else b.latency.timed_iterations),
+    ("peak_memory_bytes", data.memory_bytes),
+    ("peak_rss_bytes", lambda b: None if b.memory is None else b.memory.peak_rss_bytes),
+    ("cuda_peak_allocated_bytes", lambda b: None if b.memory is None else b.memory.cuda_peak_allocated_bytes),
+    ("nvml_used_bytes", lambda b: None if b.memory is None else b.memory.nvml_used_bytes),
+    ("power_available", lambda b: None if b.power is None else b.power.available),
+    ("power_unavailable_reason", lambda b: None if b.power is None else b.power.unavailable_reason),
+    ("idle_power_w", lambda b: None if b.power is None else b.power.idle_w),
+    ("mean_power_w", lambda b: None if b.power is None else b.power.mean_w),
+    ("net_power_w", data.net_power_w),
+    ("energy_j_per_image", data.energy_j),
+)
+COLUMNS: tuple[str, ...] = (
+    *(name for name, _ in RECORD_COLUMNS), *(name for name, _ in BATCH_COLUMNS), "record_file",
+)
+
+
+def _cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def records_csv(items: Sequence[LoadedRecord]) -> str:
+    """One row per record and batch size (one row with empty batch columns for a record with none)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for item in items:
+        head = [_cell(get(item.record)) for _, get in RECORD_COLUMNS]
+        batches = sorted(item.record.batches, key=lambda b: b.batch_size)
+        for result in batches or [None]:
+            tail = [""] * len(BATCH_COLUMNS) if result is None else [_cell(get(result)) for _, get in BATCH_COLUMNS]
+            writer.writerow([*head, *tail, str(item.site_path)])
+    return out.getvalue()
+
+
+def records_json(items: Sequence[LoadedRecord]) -> str:
+    documents = [item.record.model_dump(mode="json") for item in items]
+    return json.dumps(documents, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,272 @@
+"""render_site, build_site, serve_site: the render stage's entry points.
+
+Rendering is a pure function of the records and the templates: every output
+file is produced in memory first (so a bad record or a template error leaves
+the existing site untouched), then synced into the output folder writing only
+files whose bytes changed and removing files a previous render left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import altair as alt
+import jinja2
+
+from generator.errors import CliError
+from generator.files import write_if_changed
+from generator.render import charts, export, pages
+from generator.render.data import Run, group_runs
+from generator.render.escape import finalize, href
+from generator.render.load import LoadedRecord, load_records
+from generator.schema import record_to_json
+
+# A file the render writes into its output folder, and requires there before it
+# deletes anything: a mistyped --out must never wipe an unrelated folder.
+MARKER = ".rendered-by-canziani-report"
+MARKER_TEXT = "This folder is written by 'python -m generator render'; edits here are overwritten.\n"
+VEGA_BUNDLE = "assets/vega/vega-bundle.js"
+
+
+def _vegalite_version() -> str:
+    """The Vega-Lite version Altair writes specs for, as vl-convert names it ('6.4')."""
+    import vl_convert
+
+    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    available = vl_convert.get_vegalite_versions()
+    if major_minor not in available:
+        raise CliError(f"vl-convert {vl_convert.__version__} lacks Vega-Lite {major_minor} (has {available}); "
+                       "install matching altair and vl-convert-python versions")
+    return major_minor
+
+
+def vega_versions() -> str:
+    import vl_convert
+
+    return (f"Vega {vl_convert.get_vega_version()}, Vega-Lite {_vegalite_version()}, "
+            f"vega-embed {vl_convert.get_vega_embed_version()} (bundled by vl-convert {vl_convert.__version__})")
+
+
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,  # plus ``finalize``: every value is HTML- and Markdown-escaped
+        finalize=finalize,
+        undefined=jinja2.StrictUndefined,  # a misspelt field is an error, not an empty cell
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["href"] = href
+    return environment
+
+
+_SVG_ID = re.compile(r"\b(clip|gradient|pattern)(\d+)\b")
+
+
+def normalise_svg(svg: str) -> str:
+    """Renumber vl-convert's clip-path ids from 1 in order of appearance.
+
+    vl-convert numbers them from a process-wide counter, so the same chart would
+    otherwise differ byte for byte depending on what was converted before it.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        key = (match.group(1), match.group(2))
+        numbers.setdefault(key, sum(1 for kind, _ in numbers if kind == key[0]) + 1)
+        return f"{key[0]}{numbers[key]}"
+
+    return _SVG_ID.sub(renumber, svg)
+
+
+def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
+    import vl_convert
+
+    version = _vegalite_version()
+    files: dict[str, bytes] = {}
+    for job in jobs:
+        # Schema validation costs ~50 ms a chart; the tests validate every chart
+        # function (to_dict()), so the render itself skips it.
+        spec = job.chart.to_dict(validate=False)
+        files[job.spec_path] = (json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                                + "\n").encode("utf-8")
+        if job.svg_path is not None:
+            svg = vl_convert.vegalite_to_svg(spec, vl_version=version)
+            files[job.svg_path] = normalise_svg(svg).encode("utf-8")
+    return files
+
+
+def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
+    """Every page's model, every chart and every data download, from the records."""
+    site = pages.SiteModel()
+    records = [item.record for item in items]
+    runs = group_runs(items)
+    palette = charts.Palette.for_records(records)
+    site.pages.append(pages.Page("index.md", "home.md.j2", pages.home_page(items, runs)))
+    site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
+    for run in runs:
+        for scope in pages.scopes(run):
+            site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
+                                         pages.figures_page(run, scope, palette, site)))
+    by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
+    for run in runs:
+        for item in run.items:
+            by_model.setdefault(item.record.model.name, []).append((run, item))
+    for name in sorted(by_model):
+        model_page = pages.model_page(by_model[name], records, site)
+        site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
+    site.pages.append(pages.Page("models/index.md", "index.md.j2", pages.models_index(items)))
+    site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
+    for slug in sorted({run.hardware_slug for run in runs}):
+        site.pages.append(pages.Page(pages.hardware_path(slug), "hardware.md.j2",
+                                     pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug])))
+    if len(runs) > 1:
+        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs)))
+    site.pages.append(pages.Page("methodology.md", "methodology.md.j2",
+                                 pages.methodology_page(records, vega_versions())))
+    site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
+    site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
+    site.files["data/records.json"] = export.records_json(items).encode("utf-8")
+    for item in items:
+        site.files[str(item.site_path)] = record_to_json(item.record).encode("utf-8")
+    return site
+
+
+
+def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None) -> dict[str, bytes]:
+    """The whole site as {relative path: bytes}; raises before anything is written.
+
+    ``previous_dir`` (the folder being re-rendered) only lets an identical Vega
+    bundle be reused instead of rebuilt; it never changes the output.
+    """
+    if not templates_dir.is_dir():
+        raise CliError(f"templates folder {templates_dir} not found")
+    environment = _environment(templates_dir)
+    site = build_site_model(items)
+    files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
+    for page in site.pages:
+        text = environment.get_template(page.template).render(page=page.model, path=page.path)
+        files[page.path] = text.encode("utf-8")
+    files.update(_chart_files(site.charts))
+    files.update(site.files)
+    assets = templates_dir / "assets"
+    if assets.is_dir():
+        for path in sorted(assets.rglob("*")):
+            if path.is_file():
+                files[f"assets/{path.relative_to(assets).as_posix()}"] = path.read_bytes()
+    files[VEGA_BUNDLE] = _vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
+    return files
+
+
+def _vega_bundle(previous: Path | None) -> bytes:
+    """Vega, Vega-Lite and vega-embed in one file served by the site itself: no CDN, works offline.
+
+    Building it takes about 2 s; a previous render's copy with the same version
+    header is the same bytes, so it is reused.
+    """
+    import vl_convert
+
+    header = f"// {vega_versions()}\n".encode()
+    if previous is not None:
+        try:
+            with previous.open("rb") as handle:
+                if handle.readline() == header:
+                    return previous.read_bytes()
+        except OSError:
+            pass
+    return header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    written: int
+    removed: int
+    unchanged: int
+
+
+def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
+    """Make ``out_dir`` hold exactly ``files``: write changed ones, remove stale ones."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
+        raise CliError(f"{out_dir} holds files the render did not write (no {MARKER}); "
+                       "choose an empty or previously rendered folder")
+    for name in files:
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or ".." in pure.parts:
+            raise ValueError(f"refusing to write outside the site: {name}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = unchanged = removed = 0
+    # The marker goes first so an interrupted sync can be resumed by the next render.
+    for name in sorted(files, key=lambda n: (n != MARKER, n)):
+        if write_if_changed(out_dir / name, files[name]):
+            written += 1
+        else:
+            unchanged += 1
+    wanted = {out_dir / name for name in files}
+    for path in sorted(out_dir.rglob("*"), reverse=True):
+        if path.is_file() and path not in wanted:
+            path.unlink()
+            removed += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return SyncReport(written, removed, unchanged)
+
+
+def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quiet: bool = False) -> SyncReport:
+    """Read and validate every record, render the site in memory, then sync it into ``out_dir``."""
+    started = time.perf_counter()
+    items = load_records(measurements_dir)
+    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).exists() else None)
+    report = sync_tree(files, out_dir)
+    if not quiet:
+        print(f"rendered {len(items)} records into {out_dir}: {report.written} files written, "
+              f"{report.unchanged} unchanged, {report.removed} removed ({time.perf_counter() - started:.1f} s)")
+    return report
+
+
+def _load_config(config_file: Path, strict: bool, docs_dir: Path | None, site_dir: Path | None):  # type: ignore[no-untyped-def]
+    from mkdocs.config import load_config
+
+    if not config_file.is_file():
+        raise CliError(f"MkDocs configuration {config_file} not found")
+    overrides: dict[str, object] = {"strict": strict}
+    if docs_dir is not None:
+        overrides["docs_dir"] = str(docs_dir)
+    if site_dir is not None:
+        overrides["site_dir"] = str(site_dir)
+    return load_config(config_file=str(config_file), **overrides)
+
+
+def build_site(config_file: Path, strict: bool = True, docs_dir: Path | None = None,
+               site_dir: Path | None = None) -> int:
+    """``mkdocs build`` (strict by default: a broken link or missing page fails); returns an exit code."""
+    from mkdocs.commands.build import build
+    from mkdocs.exceptions import Abort, ConfigurationError
+
+    try:
+        config = _load_config(config_file, strict, docs_dir, site_dir)
+        if not Path(config.docs_dir).is_dir():
+            raise CliError(f"rendered site {config.docs_dir} not found: run 'python -m generator render' first")
+        build(config)
+    except (Abort, ConfigurationError) as error:
+        print(f"error: mkdocs build failed: {error}", flush=True)
+        return 1
+    print(f"built {config.site_dir}")
+    return 0
+
+
+def serve_site(config_file: Path, address: str = "127.0.0.1:8000") -> int:
+    """``mkdocs serve`` for local preview; blocks until interrupted."""
+    from mkdocs.commands.serve import serve
+
+    if not config_file.is_file():
+        raise CliError(f"MkDocs configuration {config_file} not found")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    serve(config_file=str(config_file), dev_addr=address)
+    return 0
