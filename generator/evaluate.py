@@ -29,6 +29,8 @@ The result goes into ``accuracy.measured`` of every record of the model under
 before evaluating is checked first, so bad input writes nothing: a model with no
 record yet is an error ("measure it first"), as are a missing weights file for a
 named model, a weights file that does not fit, or a wrong validation folder.
+A model named on its own needs a weights file; members of a preset or family
+(``--models paper``) that have none are left out.
 A model whose records all hold a measured accuracy from the same weights file on
 the same number of images is skipped unless ``--force``: an interrupted run
 resumes where it stopped.
@@ -326,6 +328,9 @@ def with_measured(record: Record, measured: MeasuredAccuracy, path: Path) -> str
     return text
 
 
+_GROUP_SELECTORS = frozenset({"paper", "all", "quick", "timm"})
+
+
 @dataclass
 class _Job:
     spec: ModelSpec
@@ -338,21 +343,29 @@ def _already_done(job: _Job, images: int) -> bool:
     return all(m is not None and m.weights_file == job.weights.name and m.images == images for m in measured)
 
 
-def _resolve(selectors: Sequence[str]) -> list[ModelSpec]:
+def _resolve(selectors: Sequence[str]) -> list[tuple[ModelSpec, bool]]:
+    """Registry entries with whether each must have a weights file: a model named on its own
+    must; members of a preset or family ('paper', 'resnet') without one are left out."""
     from generator import registry
 
-    return registry.resolve(list(selectors) if selectors else ["all"])
+    chosen: dict[str, tuple[ModelSpec, bool]] = {}
+    for selector in selectors or ["all"]:
+        specs = registry.resolve([selector])
+        text = selector.strip()
+        named = len(specs) == 1 and text not in _GROUP_SELECTORS and specs[0].family != text
+        for spec in specs:
+            required = named or chosen.get(spec.name, (spec, False))[1]
+            chosen[spec.name] = (spec, required)
+    return list(chosen.values())
 
 
-def _plan(
-    specs: Sequence[ModelSpec], weights_dir: Path, measurements_dir: Path, explicit: bool
-) -> list[_Job]:
+def _plan(entries: Sequence[tuple[ModelSpec, bool]], weights_dir: Path, measurements_dir: Path) -> list[_Job]:
     jobs: list[_Job] = []
     problems: list[str] = []
-    for spec in specs:
+    for spec, required in entries:
         weights = find_weights(spec, weights_dir)
         if weights is None:
-            if explicit:
+            if required:
                 expected = " or ".join(weights_file_names(spec))
                 problems.append(f"{spec.name}: no weights file in {weights_dir} (expected {expected})")
             continue
@@ -367,7 +380,7 @@ def _plan(
     if problems:
         raise CliError("nothing evaluated:\n  " + "\n  ".join(problems))
     if not jobs:
-        raise CliError(f"{weights_dir}: holds a weights file for no registry model (see --help for the names)")
+        raise CliError(f"{weights_dir}: holds a weights file for none of the selected models (see --help for the names)")
     return jobs
 
 
@@ -403,7 +416,7 @@ def evaluate(
         if not folder.is_dir():
             raise CliError(f"{folder}: no such folder ({option})")
     samples = spread(find_samples(imagenet_val), limit)
-    jobs = _plan(_resolve(selectors), weights_dir, measurements_dir, explicit=bool(selectors))
+    jobs = _plan(_resolve(selectors), weights_dir, measurements_dir)
 
     todo: list[_Job] = []
     for job in jobs:

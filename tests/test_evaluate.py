@@ -274,3 +274,30 @@ def test_weights_names_cover_torchvision_timm_and_ours() -> None:
 
     names = evaluate.weights_file_names(timm_source.timm_spec("inception_v4"))
     assert names[0] == "inception_v4.tf_in1k.pth" and "timm-inception_v4.pth" in names
+
+
+def test_timm_model_end_to_end_from_safetensors(setup: dict[str, Path]) -> None:
+    """A tiny timm model, its weights as <tag>.safetensors, timm's own preprocessing (160 px)."""
+    pytest.importorskip("timm")
+    from safetensors.torch import save_file
+
+    from generator import timm_source
+
+    spec = timm_source.timm_spec("test_vit")
+    save_file(spec.build().state_dict(), str(setup["weights"] / f"{spec.weights}.safetensors"))
+    record = _record(spec.name)
+    record = record.model_copy(update={"model": record.model.model_copy(update={"source": "timm", "weights": spec.weights})})
+    path = setup["measurements"] / "test-cpu" / "fp32" / "timm-test_vit.json"
+    path.write_text(record_to_json(record))
+    assert _cli(setup, models=(spec.name,)) == 0
+    measured = load_record(path).accuracy.measured
+    assert measured is not None and measured.images == 6
+    assert measured.weights_file == "test_vit.r160_in1k.safetensors"
+
+
+def test_preset_leaves_out_members_without_weights(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    # 'squeezenet' is a family: bn_nin named alone would be an error, members without weights are not.
+    assert _cli(setup, models=("squeezenet",)) == 0
+    assert load_record(setup["record"]).accuracy.measured is not None
+    assert _cli(setup, models=("quick",), ) == 0  # squeezenet1_1 skipped (done), the others lack weights
+    assert "skipped" in capsys.readouterr().err
