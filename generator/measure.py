@@ -1,0 +1,477 @@
+"""``python -m generator measure``: one worker process per model, records written as each finishes.
+
+The parent resolves the models, describes the machine once, measures idle power
+once, and runs generator.worker for each model. A worker that dies (segfault,
+kill, CUDA error) costs only its own model: the parent writes that model's
+record from the progress the worker reported. Re-running resumes: models with a
+valid record are skipped unless ``force``.
+
+On CUDA the next worker is started while the current one measures, so that its
+imports and model build overlap with timing; it touches the GPU only after the
+parent says 'go' (once the GPU is free).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from generator import environment, registry
+from generator.errors import CliError
+from generator.files import write_text_atomic
+from generator.model_spec import ModelSpec
+from generator.schema import (
+    Accuracy,
+    BatchResult,
+    GpuInfo,
+    Operations,
+    Parameters,
+    RecordError,
+    load_record,
+    model_file_stem,
+    record_to_json,
+    safe_slug,
+)
+from generator.worker import Job, base_record, build_record, config_for, keep_measured_accuracy
+
+STUDY_BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64]
+# CPU defaults, sized so that the paper line-up finishes in about ten minutes on
+# a two-core CPU (see the README's "Measuring" section for the measured figure).
+CPU_BATCH_SIZES = [1, 2, 4, 8]
+CPU_TIME_BUDGET_S = 2.0
+GPU_TIME_BUDGET_S = 1.0
+# Power windows for models that are not among the study's networks (the study's
+# figures 8 and 9 use batch 1 and 16); the study's networks get every batch size.
+NON_STUDY_POWER_BATCH_SIZES = [1, 16]
+IDLE_POWER_S = 1.0
+
+
+@dataclass
+class RunOptions:
+    device: str
+    batch_sizes: list[int]
+    precision: str
+    channels_last: bool
+    compile_model: bool
+    threads: int
+    time_budget_s: float
+    power_window_s: float
+    power_batch_sizes: list[int] | None
+    force: bool
+
+
+@dataclass
+class Outcome:
+    """What happened to one model (for the summary and the overhead benchmark)."""
+
+    name: str
+    status: str  # 'ok', 'error', 'skipped' (already measured)
+    path: Path
+    timed_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class _Progress:
+    """Events a worker reported, enough to write its record if it dies."""
+
+    prepared: bool = False
+    parameters: dict[str, Any] | None = None
+    operations: dict[str, Any] | None = None
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    current_batch: int | None = None
+    done_path: str | None = None
+    timed_s: float = 0.0
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
+    return device
+
+
+def _validate(threads: int | None, time_budget_s: float | None, power_window_s: float) -> None:
+    if threads is not None and threads <= 0:
+        raise CliError(f"--threads must be a positive integer, got {threads}")
+    if time_budget_s is not None and not time_budget_s > 0:
+        raise CliError(f"--time-budget must be a positive number of seconds, got {time_budget_s}")
+    if not power_window_s > 0:
+        raise CliError(f"--power-window must be a positive number of seconds, got {power_window_s}")
+
+
+def power_sizes_for(spec: ModelSpec, options: RunOptions) -> list[int]:
+    if options.power_batch_sizes is not None:
+        return [b for b in options.power_batch_sizes if b in options.batch_sizes]
+    if spec.study_name is not None:
+        return list(options.batch_sizes)
+    return [b for b in NON_STUDY_POWER_BATCH_SIZES if b in options.batch_sizes]
+
+
+def existing_record_ok(path: Path) -> bool:
+    """A finished record: present and valid. A corrupt or foreign file is measured again."""
+    if not path.exists():
+        return False
+    try:
+        load_record(path)
+    except RecordError as error:
+        print(f"warning: {error}; measuring again", file=sys.stderr)
+        return False
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files of atomic writes interrupted by SIGKILL (a rename never happened)."""
+    if folder.is_dir():
+        for stale in folder.glob(".*.json.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def reusable_operations(out_dir: Path, spec: ModelSpec, software: dict[str, Any]) -> dict[str, Any] | None:
+    """Operation counts from a record of the same model in another configuration (counted once per model)."""
+    stem = model_file_stem(spec.name)
+    for path in sorted(out_dir.glob(f"*/*/{stem}.json")):
+        try:
+            record = load_record(path)
+        except RecordError:
+            continue
+        if (
+            record.operations is not None
+            and record.model.name == spec.name
+            and record.model.input_size_px == spec.input_size_px
+            and record.software.torch == software.get("torch")
+            and record.software.torchvision == software.get("torchvision")
+            and record.software.fvcore == software.get("fvcore")
+        ):
+            return record.operations.model_dump()
+    return None
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def _die_with_parent() -> None:
+    # Linux: the worker gets SIGTERM if the parent is killed, instead of measuring on unattended.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _WorkerProcess:
+    def __init__(self, job: Job, spec: ModelSpec) -> None:
+        self.job = job
+        self.spec = spec
+        self.stderr: IO[bytes] = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "generator.worker", json.dumps(dataclasses.asdict(job))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        self.progress = _Progress()
+
+    def go(self) -> None:
+        if self.job.wait_for_go and self.process.stdin is not None:
+            try:
+                self.process.stdin.write("go\n")
+                self.process.stdin.flush()
+            except BrokenPipeError:
+                pass  # it already died; its exit status tells what happened
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        lines = [line for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1].strip()[:300] if lines else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stderr.close()
+
+
+class Runner:
+    def __init__(self, out_dir: Path, options: RunOptions, show_progress: bool) -> None:
+        self.out_dir = out_dir
+        self.options = options
+        self.show_progress = show_progress
+        self.idle_w: float | None = None
+        self.power_reason: str | None = None
+        self.gpu: GpuInfo | None = None
+        self.meter: Any = None
+        self._describe_machine()
+        self.hardware = environment.hardware(options.threads, self.gpu)
+        self.software = environment.software().model_dump()
+        self.run = environment.run_info().model_dump()
+        self.config = config_for(self._job_template(), options.threads)
+
+    def _describe_machine(self) -> None:
+        from generator import power
+
+        if self.options.device == "cuda":
+            nvml = power.load_nvml()
+            if nvml is None:
+                self.power_reason = "NVML is not available (no NVIDIA driver or nvidia-ml-py)"
+                import torch
+
+                props = torch.cuda.get_device_properties(0)
+                self.gpu = GpuInfo(
+                    name=props.name, memory_bytes=props.total_memory, driver_version=None,
+                    compute_capability=f"{props.major}.{props.minor}", power_limit_w=None,
+                    energy_counter_available=None,
+                )
+                return
+            handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
+            self.meter = power.NvmlMeter(nvml, handle)
+            self.gpu = environment.gpu_info(nvml, handle, self.meter.energy_counter_available)
+        else:
+            self.meter, self.power_reason = power.cpu_meter()
+
+    def _job_template(self, spec: ModelSpec | None = None, out_path: Path | None = None) -> Job:
+        o = self.options
+        return Job(
+            model=spec.name if spec else "",
+            out_path=str(out_path or ""),
+            device=o.device,
+            batch_sizes=list(o.batch_sizes),
+            precision=o.precision,
+            channels_last=o.channels_last,
+            compile=o.compile_model,
+            threads=o.threads,
+            time_budget_s=o.time_budget_s,
+            power_window_s=o.power_window_s,
+            power_batch_sizes=power_sizes_for(spec, o) if spec else [],
+            hardware=self.hardware.model_dump() if hasattr(self, "hardware") else {},
+            software=getattr(self, "software", {}),
+            run=getattr(self, "run", {}),
+            idle_w=self.idle_w,
+            power_unavailable_reason=self.power_reason,
+            wait_for_go=o.device == "cuda",
+        )
+
+    def record_path(self, spec: ModelSpec) -> Path:
+        return self.out_dir / safe_slug(self.hardware.slug) / self.config.slug / f"{model_file_stem(spec.name)}.json"
+
+    def measure_idle_power(self) -> None:
+        from generator.power import idle_power_w
+
+        if self.meter is None:
+            return
+        try:
+            self.idle_w = idle_power_w(self.meter, IDLE_POWER_S)
+        except Exception as error:  # a failing counter must not stop the timing
+            self.power_reason = f"{self.meter.counter}: reading power failed: {error}"
+            self.meter = None
+
+    def run_all(self, specs: Sequence[ModelSpec]) -> list[Outcome]:
+        from tqdm import tqdm
+
+        outcomes: list[Outcome] = []
+        todo: list[ModelSpec] = []
+        for spec in specs:
+            path = self.record_path(spec)
+            remove_stale_temporaries(path.parent)
+            if not self.options.force and existing_record_ok(path):
+                outcomes.append(Outcome(spec.name, "skipped", path))
+            else:
+                todo.append(spec)
+        if outcomes:
+            print(f"{len(outcomes)} of {len(specs)} models already measured (use --force to re-measure)",
+                  file=sys.stderr)
+        if not todo:
+            return outcomes
+        if any(power_sizes_for(spec, self.options) for spec in todo):
+            self.measure_idle_power()
+        bar = tqdm(
+            total=len(todo) * len(self.options.batch_sizes), unit="point", file=sys.stderr,
+            disable=not self.show_progress, dynamic_ncols=True,
+        )
+        prefetch = self.options.device == "cuda"
+        pending: _WorkerProcess | None = None
+        try:
+            for index, spec in enumerate(todo):
+                current = pending or self._start(spec)
+                pending = None
+                if prefetch and index + 1 < len(todo):
+                    pending = self._start(todo[index + 1])
+                bar.set_description(spec.name)
+                outcomes.append(self._follow(current, bar))
+        finally:
+            if pending is not None:
+                pending.stop()
+            bar.close()
+        return outcomes
+
+    def _start(self, spec: ModelSpec) -> _WorkerProcess:
+        path = self.record_path(spec)
+        job = self._job_template(spec, path)
+        job.operations = reusable_operations(self.out_dir, spec, self.software)
+        return _WorkerProcess(job, spec)
+
+    def _follow(self, worker: _WorkerProcess, bar: Any) -> Outcome:
+        spec, progress = worker.spec, worker.progress
+        path = Path(worker.job.out_path)
+        started = time.perf_counter()
+        worker.go()
+        try:
+            assert worker.process.stdout is not None
+            for line in worker.process.stdout:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                kind = event.get("event")
+                if kind == "counted":
+                    progress.parameters, progress.operations = event.get("parameters"), event.get("operations")
+                elif kind == "batch_start":
+                    progress.current_batch = event["batch_size"]
+                    bar.set_description(f"{spec.name} batch {event['batch_size']}")
+                elif kind == "timed":
+                    progress.timed_s += float(event.get("timed_s", 0.0))
+                elif kind == "batch":
+                    progress.batches.append(event["result"])
+                    progress.current_batch = None
+                    bar.update(1)
+                elif kind == "done":
+                    progress.done_path = event.get("path")
+            code = worker.process.wait()
+        except BaseException:
+            worker.stop()
+            raise
+        tail = worker.stderr_tail()
+        worker.stop()
+        bar.update(len(self.options.batch_sizes) - len(progress.batches))
+        if code == 0 and progress.done_path:
+            status = "ok"
+            try:
+                record = load_record(path)
+                status, error = record.status, record.error
+            except RecordError as problem:
+                status, error = "error", str(problem)
+            return Outcome(spec.name, status, path, progress.timed_s, error)
+        if code in (-signal.SIGINT, -signal.SIGTERM, 130, 128 + signal.SIGTERM):
+            # Interrupted, not broken: leave no record, so a re-run measures it.
+            raise KeyboardInterrupt
+        how = f"killed by {_signal_name(code)}" if code < 0 else f"exited with code {code}"
+        where = f" at batch size {progress.current_batch}" if progress.current_batch is not None else ""
+        message = f"worker {how}{where}" + (f": {tail}" if tail else "")
+        if code == -signal.SIGKILL:
+            message += " (SIGKILL: often the kernel's out-of-memory killer)"
+        self._write_from_progress(spec, path, progress, message)
+        return Outcome(spec.name, "error", path, progress.timed_s, message)
+
+    def _write_from_progress(self, spec: ModelSpec, path: Path, progress: _Progress, message: str) -> None:
+        """The record of a worker that died: what it reported, the batch it died in, the rest skipped."""
+        batches = [BatchResult.model_validate(b) for b in progress.batches]
+        done = {b.batch_size for b in batches}
+        died_at = progress.current_batch
+        for size in self.options.batch_sizes:
+            if size in done:
+                continue
+            if size == died_at:
+                batches.append(BatchResult(batch_size=size, status="error", error=message))
+            else:
+                reason = f"not measured: the worker died at batch size {died_at}" if died_at else "not measured"
+                batches.append(BatchResult(batch_size=size, status="skipped", error=reason))
+        batches.sort(key=lambda b: b.batch_size)
+        accuracy = keep_measured_accuracy(path, Accuracy(published=spec.published_accuracy))
+        base = base_record(self._job_template(spec, path), spec.model_info().model_dump(), accuracy, self.config)
+        ok = any(b.status == "ok" for b in batches)
+        record = build_record(
+            base,
+            "ok" if ok else "error",
+            message,
+            Parameters.model_validate(progress.parameters) if progress.parameters else None,
+            Operations.model_validate(progress.operations) if progress.operations else None,
+            batches,
+        )
+        write_text_atomic(path, record_to_json(record))
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def measure(
+    selectors: Sequence[str],
+    out_dir: Path,
+    device: str = "auto",
+    batch_sizes: Sequence[int] | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile_model: bool = False,
+    threads: int | None = None,
+    force: bool = False,
+    time_budget_s: float | None = None,
+    power_window_s: float = 1.0,
+    power_batch_sizes: Sequence[int] | None = None,
+    show_progress: bool = True,
+) -> int:
+    """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
+    _validate(threads, time_budget_s, power_window_s)
+    device = resolve_device(device)
+    specs = registry.resolve(list(selectors) or ["paper"])
+    if not specs:
+        raise CliError("no models selected")
+    cuda = device == "cuda"
+    options = RunOptions(
+        device=device,
+        batch_sizes=sorted(set(batch_sizes or (STUDY_BATCH_SIZES if cuda else CPU_BATCH_SIZES))),
+        precision=precision,
+        channels_last=channels_last,
+        compile_model=compile_model,
+        threads=threads or default_threads(),
+        time_budget_s=time_budget_s or (GPU_TIME_BUDGET_S if cuda else CPU_TIME_BUDGET_S),
+        power_window_s=power_window_s,
+        power_batch_sizes=sorted(set(power_batch_sizes)) if power_batch_sizes else None,
+        force=force,
+    )
+    started = time.perf_counter()
+    runner = Runner(Path(out_dir), options, show_progress)
+    outcomes = runner.run_all(specs)
+    wall = time.perf_counter() - started
+    return report(outcomes, runner, wall)
+
+
+def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
+    measured = [o for o in outcomes if o.status != "skipped"]
+    failed = [o for o in measured if o.status == "error" or o.error]
+    folder = runner.out_dir / safe_slug(runner.hardware.slug) / runner.config.slug
+    print(
+        f"{len(measured)} measured, {len(outcomes) - len(measured)} already there, "
+        f"{len(failed)} with errors, in {wall_s:.0f} s -> {folder}",
+        file=sys.stderr,
+    )
+    for outcome in failed:
+        print(f"  {outcome.name}: {outcome.status}: {outcome.error}", file=sys.stderr)
+    # Errors are measurements too (recorded in the records): the run itself succeeded.
+    return 0
