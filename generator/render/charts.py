@@ -18,7 +18,9 @@ from generator.render import data, stats
 from generator.render.data import MB
 from generator.schema import Record
 
-WIDTH, HEIGHT, PANEL_WIDTH = 560, 340, 330
+# Sized to fit Material's text column (about 540 px at a 1280 px window) with
+# the legends underneath; wider content scrolls sideways.
+WIDTH, HEIGHT, PANEL_WIDTH = 500, 320, 240
 LABEL_LIMIT = 20  # name the points on scatter plots of at most this many models
 
 # Selections are named explicitly: Altair otherwise numbers them from a global
@@ -60,6 +62,7 @@ class Palette:
 
     families: tuple[str, ...]
     colours: tuple[str, ...]
+    shown: tuple[str, ...] | None = None  # families the legend lists (those on the chart)
 
     @classmethod
     def for_records(cls, records: Iterable[Record]) -> Palette:
@@ -68,9 +71,19 @@ class Palette:
         colours = [KNOWN_FAMILY_COLOURS.get(family) or next(spare) for family in families]
         return cls(tuple(families), tuple(colours))
 
+    def restricted(self, records: Iterable[Record]) -> Palette:
+        """Same colours, legend limited to the families of ``records``."""
+        present = sorted({record.model.family for record in records})
+        return Palette(self.families, self.colours, tuple(present))
+
     def colour(self, title: str = "family") -> alt.Color:
+        # The whole site's domain keeps each family's colour fixed; the legend
+        # lists only the families drawn.
+        legend = alt.Legend(values=list(self.shown), orient="bottom", columns=4) if self.shown is not None \
+            else alt.Legend(orient="bottom", columns=4)
         return alt.Color(
-            "family:N", title=title, scale=alt.Scale(domain=list(self.families), range=list(self.colours))
+            "family:N", title=title, legend=legend,
+            scale=alt.Scale(domain=list(self.families), range=list(self.colours)),
         )
 
     def of(self, family: str) -> str:
@@ -174,35 +187,42 @@ def accuracy_vs_operations(records: Sequence[Record], palette: Palette) -> alt.L
 def _per_batch_lines(
     records: Sequence[Record], palette: Palette, value: Callable[[data.BatchResult], float | None],
     y_title: str, tooltip_format: str, log_x: bool, log_y: bool,
-) -> alt.Chart:
+) -> alt.LayerChart:
     rows = _batch_rows(records, value)
-    return (
-        alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT)
-        .mark_line(point=True, strokeWidth=1.5)
-        .encode(
-            x=alt.X("batch_size:Q", title="Batch size (images)",
-                    scale=alt.Scale(type="log", base=2) if log_x else alt.Scale()),
-            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
-            color=palette.colour(),
-            detail="registry_name:N",
-            tooltip=_tooltip(alt.Tooltip("batch_size:Q", title="batch size"),
-                             alt.Tooltip("value:Q", title=y_title, format=tooltip_format)),
-        )
-        .interactive(name="zoom")
+    base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
+        x=alt.X("batch_size:Q", title="Batch size (images)",
+                scale=alt.Scale(type="log", base=2) if log_x else alt.Scale()),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
     )
+    lines = base.mark_line(point=True, strokeWidth=1.5).encode(
+        color=palette.colour(),
+        detail="registry_name:N",
+        tooltip=_tooltip(alt.Tooltip("batch_size:Q", title="batch size"),
+                         alt.Tooltip("value:Q", title=y_title, format=tooltip_format)),
+    ).interactive(name="zoom")
+    if len({row["registry_name"] for row in rows}) > LABEL_LIMIT:
+        return alt.layer(lines)
+    # Name each line at its largest measured batch size: families share a colour.
+    ends = (
+        base.transform_joinaggregate(last="max(batch_size)", groupby=["registry_name"])
+        .transform_filter("datum.batch_size == datum.last")
+        .mark_text(align="left", dx=5, fontSize=9)
+        .encode(text="model:N")
+    )
+    return alt.layer(lines, ends)
 
 
-def time_vs_batch(records: Sequence[Record], palette: Palette) -> alt.Chart:
+def time_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
     """Fig. 3: median time per image vs batch size, log-log as in the study."""
     return _per_batch_lines(records, palette, data.ms_per_image, "Time per image (ms, median)", ".4g", True, True)
 
 
-def power_vs_batch(records: Sequence[Record], palette: Palette) -> alt.Chart:
+def power_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
     """Fig. 4: net power (mean minus idle) vs batch size."""
     return _per_batch_lines(records, palette, data.net_power_w, "Net power above idle (W)", ".1f", True, False)
 
 
-def memory_vs_batch(records: Sequence[Record], palette: Palette) -> alt.Chart:
+def memory_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
     """Fig. 5: peak memory vs batch size (see ``data.memory_bytes`` for which memory)."""
     return _per_batch_lines(
         records, palette, lambda r: None if (m := data.memory_bytes(r)) is None else m / MB,

@@ -300,7 +300,7 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
             continue
         spec_path = f"{chart_dir}/{scope}-{figure_id}.vl.json"
         svg_path = f"{chart_dir}/{scope}-{figure_id}.svg"
-        site.charts.append(ChartJob(spec_path, svg_path, function(records, palette)))
+        site.charts.append(ChartJob(spec_path, svg_path, function(records, palette.restricted(records))))
         missing_models = [label(r) for r in records if not needs(r)]
         notes = charts.exclusions(records, None if sizes == ALL_BATCHES else sizes)
         if missing_models:

@@ -1,0 +1,268 @@
+"""Render stage, fast unit tests: loading, metrics, findings, charts, escaping, page model."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import altair as alt
+import pytest
+
+from fixtures.factory import CPU, GPU, STUDY_MODELS, FixtureModel, make_record, write_bad_fixtures, write_records
+from generator.render import charts, data, export, findings, pages, stats
+from generator.render.data import group_runs
+from generator.render.escape import finalize, href, markdown_text
+from generator.render.load import load_records
+from generator.schema import RecordError, record_to_json
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
+BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
+
+
+@pytest.fixture(scope="module")
+def items():  # type: ignore[no-untyped-def]
+    return load_records(FIXTURES)
+
+
+@pytest.fixture(scope="module")
+def runs(items):  # type: ignore[no-untyped-def]
+    return {run.hardware_slug: run for run in group_runs(items)}
+
+
+def test_committed_fixtures_match_the_factory(tmp_path: Path) -> None:
+    # The JSON files under tests/fixtures are the factory's output: regenerate with
+    # 'python -m tests.fixtures.factory' after changing it.
+    from fixtures.factory import fixture_records
+
+    write_records(fixture_records(), tmp_path)
+    made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.json"))
+    committed = sorted(p.relative_to(FIXTURES) for p in FIXTURES.rglob("*.json"))
+    assert made == committed
+    for relative in made:
+        assert (tmp_path / relative).read_text() == (FIXTURES / relative).read_text(), relative
+
+
+def test_load_orders_and_places_records(items) -> None:  # type: ignore[no-untyped-def]
+    assert len(items) == 29
+    keys = [(item.run_key, item.record.model.name) for item in items]
+    assert keys == sorted(keys)
+    assert str(items[0].site_path).startswith("data/records/fixture-cpu-2t/fp32/")
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "words"),
+    [
+        ("missing_field", "hardware", "Field required"),
+        ("unknown_version", "schema_version", "newer than this generator"),
+        ("wrong_type", "batches.0.latency.median_ms_per_batch", "valid number"),
+        ("not_json", None, "not valid JSON"),
+    ],
+)
+def test_bad_record_names_file_and_field(tmp_path: Path, kind: str, field: str | None, words: str) -> None:
+    bad = write_bad_fixtures(tmp_path / "all")[kind]
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / bad.name).write_bytes(bad.read_bytes())
+    with pytest.raises(RecordError) as caught:
+        load_records(folder)
+    assert caught.value.path.endswith(bad.name)
+    assert caught.value.field == field
+    assert words in str(caught.value)
+    assert bad.name in str(caught.value)
+
+
+def test_committed_bad_fixtures_are_the_factory_output(tmp_path: Path) -> None:
+    for kind, path in write_bad_fixtures(tmp_path).items():
+        assert path.read_text() == (BAD / path.name).read_text(), kind
+
+
+def test_duplicate_record_is_refused(tmp_path: Path) -> None:
+    record = make_record(STUDY_MODELS[0], CPU)
+    write_records([record], tmp_path)
+    (tmp_path / "copy.json").write_text(record_to_json(record))
+    with pytest.raises(RecordError, match="same hardware, configuration and model"):
+        load_records(tmp_path)
+
+
+def test_missing_folder_is_no_records(tmp_path: Path) -> None:
+    assert load_records(tmp_path / "nothing") == []
+
+
+def test_linear_fit_and_r2_on_known_data() -> None:
+    fit = stats.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
+    assert fit is not None and fit.slope == pytest.approx(2) and fit.intercept == pytest.approx(1)
+    assert fit.r2 == pytest.approx(1)
+    noisy = stats.linear_fit([1, 2, 3, 4], [1, 3, 2, 4])
+    assert noisy is not None and noisy.r2 == pytest.approx(0.64)
+    assert stats.linear_fit([1, 2], [1, 2]) is None
+
+
+def test_pareto_front() -> None:
+    points = [("a", 1.0, 50.0), ("b", 2.0, 60.0), ("c", 3.0, 55.0), ("d", 4.0, 70.0), ("e", 1.0, 40.0)]
+    assert stats.pareto_front(points) == ["a", "b", "d"]
+
+
+def test_spearman() -> None:
+    assert stats.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
+    assert stats.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)
+
+
+def test_missing_values_stay_missing(runs) -> None:  # type: ignore[no-untyped-def]
+    gpu = {r.model.name: r for r in runs["fixture-gpu"].records}
+    oom = data.batch(gpu["vgg19"], 64)
+    assert oom is not None and oom.status == "oom"
+    assert data.ms_per_image(oom) is None and data.memory_bytes(oom) is None and data.net_power_w(oom) is None
+    cpu = {r.model.name: r for r in runs["fixture-cpu-2t"].records}
+    assert data.net_power_w(data.ok_batch(cpu["resnet50"], 1)) is None
+    assert data.top1(cpu["squeezenet1_0"]) is None and data.density(cpu["squeezenet1_0"]) is None
+
+
+def test_operations_time_finding_matches_the_fixture_model(runs) -> None:  # type: ignore[no-untyped-def]
+    # The factory times a model at ms_per_gmac * gmacs * b * (0.6 + 0.4/sqrt(b)) + 0.5 per batch:
+    # at batch 1 that is 0.08 ms per GMAC on the GPU, i.e. 0.04 ms per GFLOP plus 0.5 ms.
+    finding = findings.operations_predict_time(runs["fixture-gpu"])
+    assert finding.verdict == "supported"
+    assert "0.0400 ms per GFLOP × GFLOPs + 0.500 ms, R² = 1.000 over 14 models" in finding.sentences[0]
+
+
+def test_power_on_a_cpu_cannot_be_tested_and_says_why(runs) -> None:  # type: ignore[no-untyped-def]
+    finding = findings.power_independent(runs["fixture-cpu-2t"])
+    assert finding.verdict == "cannot be tested"
+    assert "no RAPL energy counter readable on this CPU" in finding.sentences[0]
+
+
+def test_power_verdict_follows_the_spread(runs) -> None:  # type: ignore[no-untyped-def]
+    finding = findings.power_independent(runs["fixture-gpu"])
+    # Fixture GPU power rises 4 W per doubling of the batch: well over 10 % spread.
+    assert finding.verdict == "not supported"
+    assert "% of the mean" in finding.sentences[0]
+
+
+def test_memory_knee_and_slope() -> None:
+    record = make_record(STUDY_MODELS[4], CPU)  # resnet50
+    shape = findings.memory_shape(record)
+    assert shape is not None and shape.flat_then_grows
+    # Flat at the 200 MB floor until batch * activations exceeds it: the fixture's
+    # activations are 4e6 * (2 + 3 sqrt(4.09)) = 32.3 MB per image, so the knee is batch 4.
+    assert shape.knee_batch == 4
+    assert shape.slope_mb_per_image == pytest.approx(4 * (2 + 3 * 4.09 ** 0.5), rel=0.05)
+
+
+def test_accuracy_time_and_energy_need_data(tmp_path: Path) -> None:
+    records = [make_record(m, CPU) for m in STUDY_MODELS[:2]]
+    write_records(records, tmp_path)
+    run = group_runs(load_records(tmp_path))[0]
+    assert findings.accuracy_time(run).verdict == "cannot be tested"
+    assert findings.energy_bounds_accuracy(run).verdict == "cannot be tested"
+    assert findings.operations_predict_time(run).verdict == "cannot be tested"
+
+
+def test_density_names_the_best_model(items) -> None:  # type: ignore[no-untyped-def]
+    finding = findings.information_density([item.record for item in items])
+    # efficientnet_b0 in the fixtures: 77.7 % / 5.3 M = 14.66 per million.
+    assert "efficientnet_b0 with 14.7 top-1 % per million parameters" in finding.sentences[0]
+    assert finding.verdict == "shown"  # ENet not in the fixtures
+
+
+ALL_CHART_FUNCTIONS = [
+    charts.top1_bars, charts.accuracy_vs_operations, charts.time_vs_batch, charts.power_vs_batch,
+    charts.memory_vs_batch, charts.memory_vs_parameters, charts.operations_vs_time, charts.operations_vs_power,
+    charts.accuracy_vs_throughput, charts.density_bars, charts.accuracy_latency_front, charts.accuracy_energy_front,
+]
+
+
+@pytest.mark.parametrize("function", ALL_CHART_FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("hardware", ["fixture-gpu", "fixture-cpu-2t"])
+def test_every_chart_spec_validates(runs, function, hardware: str) -> None:  # type: ignore[no-untyped-def]
+    records = runs[hardware].records
+    palette = charts.Palette.for_records(records)
+    spec = function(records, palette).to_dict()  # raises on a spec Vega-Lite would reject
+    text = json.dumps(spec)
+    assert '"tooltip"' in text
+    # Selections named explicitly: Altair's numbered defaults depend on call order.
+    assert not re.search(r'"param_\d+"', text)
+
+
+def test_model_chart_validates(runs) -> None:  # type: ignore[no-untyped-def]
+    records = [runs["fixture-gpu"].records[0], runs["fixture-cpu-2t"].records[0]]
+    charts.model_batches(records, ["gpu", "cpu"]).to_dict()
+
+
+def test_invalid_spec_is_caught() -> None:
+    # The validation the test above relies on really rejects a bad spec.
+    with pytest.raises(Exception):
+        alt.Chart(alt.Data(values=[])).mark_point().encode(x=alt.X("a:Q", scale=alt.Scale(type="nonsense"))).to_dict()
+
+
+def test_family_colours_are_fixed_and_distinct(items) -> None:  # type: ignore[no-untyped-def]
+    palette = charts.Palette.for_records([item.record for item in items])
+    assert palette.of("resnet") == charts.KNOWN_FAMILY_COLOURS["resnet"]
+    assert len(set(palette.colours)) == len(palette.colours)
+    fewer = charts.Palette.for_records([make_record(STUDY_MODELS[4], CPU)])
+    assert fewer.of("resnet") == palette.of("resnet")
+
+
+def test_markdown_escaping() -> None:
+    assert str(markdown_text("<script>alert(1)</script>")) == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert str(markdown_text("**bold** [x](y) a|b")) == "\\*\\*bold\\*\\* \\[x\\](y) a\\|b"
+    assert str(markdown_text("study's & co")) == "study's &amp; co"
+    assert str(markdown_text("line\nbreak")) == "line break"
+    with pytest.raises(ValueError):
+        finalize(None)
+    with pytest.raises(ValueError):
+        href("javascript:alert(1)")
+    with pytest.raises(ValueError):
+        href("../../etc/passwd x")
+
+
+def test_csv_rows_and_missing_cells(items) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(export.records_csv(items))))
+    assert len(rows) == sum(max(1, len(item.record.batches)) for item in items)
+    oom = next(r for r in rows if r["model"] == "vgg19" and r["hardware_slug"] == "fixture-gpu"
+               and r["batch_size"] == "64")
+    assert oom["batch_status"] == "oom" and oom["median_ms_per_image"] == "" and oom["net_power_w"] == ""
+    broken = next(r for r in rows if r["model"] == "broken_net")
+    assert broken["record_status"] == "error" and broken["batch_size"] == ""
+    cpu = next(r for r in rows if r["model"] == "resnet50" and r["hardware_slug"] == "fixture-cpu-2t"
+               and r["batch_size"] == "1")
+    assert cpu["power_available"] == "false" and cpu["net_power_w"] == ""
+    assert float(cpu["median_ms_per_image"]) == data.ms_per_image(
+        data.ok_batch(next(i.record for i in items if i.record.model.name == "resnet50"), 1))
+
+
+def test_model_page_numbers(items, runs) -> None:  # type: ignore[no-untyped-def]
+    site = pages.SiteModel()
+    pairs = [(run, item) for run in runs.values() for item in run.items if item.record.model.name == "vgg19"]
+    page = pages.model_page(pairs, [item.record for item in items], site)
+    flat = json.dumps(page, default=lambda o: o.__dict__)
+    assert "143,700,000" in flat  # parameters, exact count
+    assert "72.40 %" in flat  # published top-1
+    assert "oom: CUDA out of memory (synthetic)" in flat
+    assert "not measurable" in flat  # CPU power
+    assert page.chart is not None and len(site.charts) == 1
+
+
+def test_speed_limit_tables_follow_bianco(runs) -> None:  # type: ignore[no-untyped-def]
+    tables = pages._limit_tables(runs["fixture-cpu-2t"].records, "figures/x/y/all.md")
+    titles = [t.title for t in tables]
+    assert titles[:3] == [f"Best top-1 at ≥ {n} images/s at batch 1" for n in (15, 30, 60)]
+    at_15 = tables[0].table
+    assert at_15 is not None
+    # Every model listed really reaches 15 images/s, best top-1 first.
+    values = [float(row[2].replace(",", "")) for row in at_15.rows]  # type: ignore[union-attr]
+    assert all(v >= 15 for v in values)
+    tops = [float(str(row[1]).rstrip(" %")) for row in at_15.rows]
+    assert tops == sorted(tops, reverse=True)
+
+
+def test_study_and_all_scopes(runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pages.scopes(runs["fixture-gpu"]) == ["study", "all"]
+    only_extra = FixtureModel("tiny", "tiny", None, 1.0, 0.1, 50.0, None)
+    write_records([make_record(only_extra, GPU)], tmp_path / "extra")
+    assert pages.scopes(group_runs(load_records(tmp_path / "extra"))[0]) == ["all"]
+    write_records([make_record(m, GPU) for m in STUDY_MODELS[:3]], tmp_path / "study")
+    assert pages.scopes(group_runs(load_records(tmp_path / "study"))[0]) == ["study"]
