@@ -290,13 +290,14 @@ def preprocessing(spec: ModelSpec, model: nn.Module) -> Callable[[Any], torch.Te
 
         return get_weight(spec.weights).transforms()  # type: ignore[no-any-return]
     if spec.source == "timm":
-        from timm.data import create_transform, resolve_data_config
+        from timm.data import create_transform, resolve_data_config  # type: ignore[attr-defined]
 
-        return create_transform(**resolve_data_config({}, model=model))  # type: ignore[no-any-return]
+        config = resolve_data_config({}, model=model)  # type: ignore[no-untyped-call]
+        return create_transform(**config)  # type: ignore[no-any-return]
     from torchvision import transforms
 
     # Standard ImageNet evaluation: short side to size/0.875 (256 for 224), centre crop.
-    return transforms.Compose(
+    return transforms.Compose(  # type: ignore[no-any-return]
         [
             transforms.Resize(round(spec.input_size_px / 0.875)),
             transforms.CenterCrop(spec.input_size_px),

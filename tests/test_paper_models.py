@@ -87,3 +87,12 @@ def test_enet_downsamples_to_7x7_before_pooling() -> None:
     with torch.no_grad():
         feature_map = torch.nn.Sequential(*list(model.features)[:-2])(torch.zeros(1, 3, 224, 224))
     assert tuple(feature_map.shape) == (1, 128, 7, 7)
+
+
+def test_paper_preset_holds_all_14_study_networks() -> None:
+    registry = pytest.importorskip("generator.registry")
+    specs = registry.resolve(["paper"])
+    assert len(specs) == 14
+    assert {"BN-AlexNet", "BN-NIN", "ENet", "Inception-v4"} <= {spec.study_name for spec in specs}
+    by_name = {spec.name: spec for spec in specs}
+    assert by_name["timm:inception_v4"].published_accuracy.top1_percent == pytest.approx(80.144)
