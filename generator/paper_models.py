@@ -305,8 +305,7 @@ BN_NIN_ACCURACY = PublishedAccuracy(
 ENET_ACCURACY = PublishedAccuracy(
     top1_percent=None,
     top5_percent=None,
-    source="no public ImageNet accuracy for the ENet classifier (Canziani et al. 2017 plot one, but "
-    "give no table and no released weights)",
+    source="none: no citable public ImageNet accuracy found for the ENet classifier",
 )
 
 # Exact parameter counts of the layer lists above, summed by hand from the
