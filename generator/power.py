@@ -110,7 +110,11 @@ class NvmlMeter:
         try:
             reading.sm_clock_mhz.append(float(nvml.nvmlDeviceGetClockInfo(handle, NVML_CLOCK_SM)))
             reading.temperature_c.append(float(nvml.nvmlDeviceGetTemperature(handle, NVML_TEMPERATURE_GPU)))
-            reading.throttle_mask |= int(nvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle))
+            # 'ClocksEventReasons' is the newer name of the same call.
+            reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
+                nvml, "nvmlDeviceGetCurrentClocksThrottleReasons"
+            )
+            reading.throttle_mask |= int(reasons(handle))
         except Exception:  # optional readings; power alone still makes the window useful
             pass
 
