@@ -9,7 +9,8 @@ in sorted order, the index torchvision, timm and Caffe use):
   images inside (what the usual ``valprep.sh`` script produces);
 - flat: the 50,000 images in one folder beside ``val.txt``, one line per image,
   ``<file name> <class index 0-999>`` (Caffe's ``ilsvrc12`` auxiliary data ships
-  this file: ``ILSVRC2012_val_00000001.JPEG 65``). ``val.txt`` wins if present.
+  this file: ``ILSVRC2012_val_00000001.JPEG 65``). With a ``val.txt`` the folder is
+  read as flat unless it also holds exactly 1000 class folders.
 
 Weights are read from local files only, the first that exists of:
 ``<weights-dir>/<file name torchvision downloads>`` (the basename of
@@ -119,9 +120,10 @@ def find_samples(root: Path, num_classes: int = NUM_CLASSES) -> list[Sample]:
     if not root.is_dir():
         raise CliError(f"{root}: no such folder (--imagenet-val)")
     labels_file = root / FLAT_LABELS_FILE
-    if labels_file.is_file():
-        return _flat_samples(root, labels_file, num_classes)
     class_dirs = sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith("."))
+    # A complete ImageFolder wins over a stray val.txt beside it; otherwise val.txt means flat.
+    if labels_file.is_file() and len(class_dirs) != num_classes:
+        return _flat_samples(root, labels_file, num_classes)
     if not class_dirs:
         raise CliError(
             f"{root}: neither an ImageFolder (one sub-folder per class) nor a flat folder with {FLAT_LABELS_FILE} "

@@ -301,3 +301,9 @@ def test_preset_leaves_out_members_without_weights(setup: dict[str, Path], capsy
     assert load_record(setup["record"]).accuracy.measured is not None
     assert _cli(setup, models=("quick",), ) == 0  # squeezenet1_1 skipped (done), the others lack weights
     assert "skipped" in capsys.readouterr().err
+
+
+def test_complete_imagefolder_wins_over_a_stray_val_txt(grey_folder: Path) -> None:
+    (grey_folder / "val.txt").write_text("not/there.png 1\n")
+    samples = evaluate.find_samples(grey_folder, num_classes=LEVELS)
+    assert len(samples) == LEVELS + 2
