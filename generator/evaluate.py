@@ -462,7 +462,8 @@ def evaluate(
             dataset_dir=str(imagenet_val),
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
-        texts = [(path, with_measured(record, measured, path)) for path, record in job.records]
+        # Read each record again: a 'measure' run may have rewritten it during a long evaluation.
+        texts = [(path, with_measured(load_record(path), measured, path)) for path, _ in job.records]
         for path, text in texts:
             write_text_atomic(path, text)
         print(f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
