@@ -7,6 +7,7 @@ must show as typed and run nothing, both in MkDocs and on GitHub.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -47,3 +48,18 @@ def href(value: Any) -> Markup:
     if not _SAFE_HREF.match(text) or ".." in text.replace("../", ""):
         raise ValueError(f"unsafe link target {text!r}")
     return Markup(text)
+
+
+_TITLE_UNSAFE = re.compile(r"[<>&\"'`\\]")
+
+
+def front_matter_title(title: str) -> Markup:
+    """A page title for MkDocs' front matter, as a quoted YAML (JSON) string.
+
+    MkDocs themes print the title into <title> and the navigation through
+    ``striptags``, which turns entities back into characters: an escaped
+    ``&lt;script&gt;`` would come out as a live tag. So the title drops the
+    characters HTML could act on altogether; the page's heading shows the name exactly.
+    """
+    plain = _TITLE_UNSAFE.sub(" ", " ".join(title.split()))
+    return Markup(json.dumps(" ".join(plain.split()), ensure_ascii=False))

@@ -23,7 +23,7 @@ from generator.errors import CliError
 from generator.files import write_if_changed
 from generator.render import charts, export, pages
 from generator.render.data import Run, group_runs
-from generator.render.escape import finalize, href
+from generator.render.escape import finalize, front_matter_title, href
 from generator.render.load import LoadedRecord, load_records
 from generator.schema import record_to_json
 
@@ -152,7 +152,9 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     site = build_site_model(items)
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
-        text = environment.get_template(page.template).render(page=page.model, path=page.path)
+        text = environment.get_template(page.template).render(
+            page=page.model, path=page.path, front_title=front_matter_title(page.model.title)
+        )
         files[page.path] = text.encode("utf-8")
     files.update(_chart_files(site.charts))
     files.update(site.files)

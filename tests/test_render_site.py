@@ -1,0 +1,188 @@
+"""Render stage, end to end: the command line, determinism, bad input, escaping, MkDocs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.factory import CPU, GPU, STUDY_MODELS, FixtureHardware, FixtureModel, make_record, write_bad_fixtures, \
+    write_records
+from generator.cli import main
+from generator.errors import CliError
+from generator.render.site import MARKER, build_site, render_site, sync_tree
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
+TEMPLATES = REPO / "templates"
+CDN = re.compile(rb"cdn\.jsdelivr|unpkg\.com|cdnjs|fonts\.googleapis")
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "site"
+    assert main(["render", "--measurements", str(FIXTURES), "--out", str(out)]) == 0
+    return out
+
+
+def test_render_writes_every_page(rendered: Path) -> None:
+    for page in ("index.md", "figures/index.md", "models/index.md", "hardware/index.md", "hardware/compare.md",
+                 "methodology.md", "data.md", "data/records.csv", "data/records.json",
+                 "figures/fixture-gpu/fp32/study.md", "figures/fixture-gpu/fp32/all.md",
+                 "figures/fixture-gpu/fp32/charts/study-fig3.svg", "models/resnet50.md", "models/timm-inception_v4.md",
+                 "hardware/fixture-gpu.md", "data/records/fixture-gpu/fp32/resnet50.json",
+                 "assets/vega/vega-bundle.js", "assets/charts.js"):
+        assert (rendered / page).is_file(), page
+
+
+def test_home_states_findings_with_numbers(rendered: Path) -> None:
+    home = (rendered / "index.md").read_text()
+    assert "29 records: 15 models measured on 2 hardware" in home
+    assert "0\\.0400" not in home and "0.0400 ms per GFLOP × GFLOPs + 0.500 ms, R² = 1.000 over 14 models" in home
+    assert "Cannot be tested on this run: power not measurable (no RAPL energy counter readable on this CPU)." in home
+    assert "Power vs batch size and architecture: not supported" in home
+    assert "Pareto front" in home
+    assert "broken\\_net" in home  # the model that failed is listed, escaped
+
+
+def test_figures_page_marks_exclusions_and_missing_power(rendered: Path) -> None:
+    gpu = (rendered / "figures/fixture-gpu/fp32/study.md").read_text()
+    assert "VGG-19 at batch 64: oom (CUDA out of memory (synthetic))" in gpu
+    assert "Best top-1 at ≥ 30 images/s at batch 1" in gpu
+    cpu = (rendered / "figures/fixture-cpu-2t/fp32/study.md").read_text()
+    assert "Power not measurable on this hardware: no RAPL energy counter readable on this CPU." in cpu
+    assert "charts/study-fig4" not in cpu  # no empty power chart drawn as zeros
+
+
+def test_hardware_pages(rendered: Path) -> None:
+    page = (rendered / "hardware/fixture-gpu.md").read_text()
+    assert "| GPU | Fixture GPU |" in page and "| power limit | 700 W |" in page
+    compare = (rendered / "hardware/compare.md").read_text()
+    assert "speed-up vs Fixture CPU, 2 threads (synthetic data), fp32" in compare
+
+
+def test_render_is_deterministic_and_incremental(rendered: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    render_site(FIXTURES, TEMPLATES, again, quiet=True)
+    assert _tree(again) == _tree(rendered)
+    stale = again / "models" / "gone.md"
+    stale.write_text("left by an older render\n")
+    before = {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file() and p != stale}
+    report = render_site(FIXTURES, TEMPLATES, again, quiet=True)
+    assert report.written == 0 and report.removed == 1
+    assert not stale.exists()
+    assert {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("kind", ["missing_field", "unknown_version", "wrong_type", "not_json"])
+def test_bad_record_fails_and_leaves_site_untouched(tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    records = tmp_path / "measurements"
+    write_records([make_record(STUDY_MODELS[0], CPU)], records)
+    site = tmp_path / "site"
+    render_site(records, TEMPLATES, site, quiet=True)
+    before = _tree(site)
+    bad = write_bad_fixtures(tmp_path / "bad")[kind]
+    (records / bad.name).write_bytes(bad.read_bytes())
+    assert main(["render", "--measurements", str(records), "--out", str(site)]) == 1
+    message = capsys.readouterr().err
+    assert bad.name in message and message.startswith("error: ")
+    assert _tree(site) == before
+
+
+def test_render_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    with pytest.raises(CliError, match="did not write"):
+        sync_tree({MARKER: b"x", "index.md": b"# x\n"}, foreign)
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_hostile_names_are_shown_as_text(tmp_path: Path) -> None:
+    evil = FixtureModel("<script>alert(1)</script>", "<b>fam</b>", "**Bold** [x](javascript:alert(1))",
+                        5.0, 1.0, 70.0, 90.0)
+    hardware = FixtureHardware("../../evil<slug>", "<img src=x onerror=alert(1)> | pipe", "cuda", 0.1, None)
+    records = [make_record(evil, hardware)] + [make_record(m, hardware) for m in STUDY_MODELS[:3]]
+    write_records(records, tmp_path / "m")
+    site, html = tmp_path / "site", tmp_path / "html"
+    render_site(tmp_path / "m", TEMPLATES, site, quiet=True)
+    for path in site.rglob("*"):
+        assert ".." not in path.relative_to(site).parts
+        assert re.fullmatch(r"[A-Za-z0-9._/-]+", path.relative_to(site).as_posix()), path
+    markdown = "".join(p.read_text() for p in site.rglob("*.md"))
+    assert "<script>" not in markdown and "<img src=x" not in markdown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
+    assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=site, site_dir=html) == 0
+    built = "".join(p.read_text() for p in html.rglob("*.html"))
+    assert "<script>alert(1)</script>" not in built
+    assert "<img src=x onerror" not in built
+    assert 'href="javascript:' not in built
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in built
+
+
+def test_mkdocs_strict_build_of_the_fixtures(rendered: Path, tmp_path: Path) -> None:
+    html = tmp_path / "html"
+    assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=rendered, site_dir=html) == 0
+    for page in ("index.html", "figures/fixture-gpu/fp32/study.html", "models/resnet50.html",
+                 "assets/vega/vega-bundle.js"):
+        assert (html / page).is_file(), page
+    index = (html / "index.html").read_text()
+    assert "fonts.googleapis" not in index and "fonts.gstatic" not in index
+
+
+def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "src"
+    render_site(FIXTURES, TEMPLATES, broken, quiet=True)
+    (broken / "methodology.md").write_text("# x\n\n[gone](nowhere.md)\n")
+    assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=broken, site_dir=tmp_path / "html") == 1
+
+
+def test_render_runs_without_torch(tmp_path: Path) -> None:
+    records = tmp_path / "m"
+    write_records([make_record(m, GPU) for m in STUDY_MODELS[:4]], records)
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    # sitecustomize runs before the command: any 'import torch' then raises ImportError.
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nfor name in ('torch', 'torchvision', 'timm', 'fvcore'):\n    sys.modules[name] = None\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)])}
+    script = (
+        "import sys\nfrom generator.cli import main\n"
+        f"code = main(['render', '--measurements', {str(records)!r}, '--out', {str(tmp_path / 'site')!r}])\n"
+        "assert sys.modules.get('torch') is None, 'torch was imported'\nsys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "site" / "models" / "resnet18.md").is_file()
+    blocked = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, timeout=60)
+    assert blocked.returncode != 0  # the blocker works, so the render above really ran without torch
+
+
+def test_committed_site_is_up_to_date(tmp_path: Path) -> None:
+    """site/ must be exactly what rendering measurements/ with templates/ gives: re-render and commit."""
+    fresh = tmp_path / "site"
+    render_site(REPO / "measurements", TEMPLATES, fresh, quiet=True)
+    committed, expected = _tree(REPO / "site"), _tree(fresh)
+    assert sorted(committed) == sorted(expected), "run 'python -m generator render' and commit site/"
+    stale = [name for name in expected if committed[name] != expected[name]]
+    assert not stale, f"site/ out of date in {stale[:10]}: run 'python -m generator render' and commit site/"
+
+
+def test_nothing_from_a_cdn() -> None:
+    found = []
+    for folder in ("site", "templates", "generator"):
+        for path in (REPO / folder).rglob("*"):
+            if path.is_file() and CDN.search(path.read_bytes()):
+                found.append(str(path))
+    if CDN.search((REPO / "mkdocs.yml").read_bytes()):
+        found.append("mkdocs.yml")
+    assert not found
