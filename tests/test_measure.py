@@ -1,0 +1,127 @@
+"""End to end: `python -m generator measure` on small real models, with real faults.
+
+Each model runs in its own worker process, so these tests start real
+subprocesses; batch sizes and budgets are tiny to keep them quick.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+from generator.schema import Record, load_record
+from generator.worker import FAULT_ENV
+
+FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
+
+
+def _records(out: Path) -> dict[str, Record]:
+    return {p.stem: load_record(p) for p in sorted(out.rglob("*.json"))}
+
+
+def test_oom_and_segfault_are_recorded_and_others_still_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real faults inside the worker: an allocation beyond a lowered RLIMIT_AS at
+    # batch 2 of squeezenet, a SIGSEGV at batch 2 of shufflenet.
+    monkeypatch.setenv(FAULT_ENV, "squeezenet1_1=oom@2,shufflenet_v2_x0_5=segfault@2")
+    code = main(["measure", "--models", "quick", "--device", "cpu", "--out", str(tmp_path), *FAST])
+    assert code == 0
+    records = _records(tmp_path)
+    assert set(records) == {"mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"}
+    assert all(p.parent.name == "fp32" and p.parent.parent.name.startswith("cpu-") for p in tmp_path.rglob("*.json"))
+
+    healthy = records["mobilenet_v3_small"]
+    assert healthy.status == "ok" and healthy.error is None
+    assert [b.status for b in healthy.batches] == ["ok", "ok", "ok"]
+    assert healthy.parameters.count == 2_542_856
+    assert healthy.operations.gmacs_conv_linear_matmul == pytest.approx(0.057, rel=0.01)
+    first = healthy.batches[0]
+    assert first.latency.timed_iterations >= 5 and len(first.latency.samples_ms_per_batch) >= 5
+    assert first.memory.peak_rss_bytes > first.memory.baseline_rss_bytes > 0
+    assert healthy.config.threads == 1
+    # Power where the machine has no readable counter: unavailable with a reason, never zero.
+    assert first.power is not None
+    if not first.power.available:
+        assert first.power.unavailable_reason and first.power.mean_w is None
+
+    oom = records["squeezenet1_1"]
+    assert [b.status for b in oom.batches] == ["ok", "oom", "skipped"]
+    assert "allocate" in oom.batches[1].error
+    assert oom.status == "ok"
+
+    crashed = records["shufflenet_v2_x0_5"]
+    assert [b.status for b in crashed.batches] == ["ok", "error", "skipped"]
+    assert "SIGSEGV" in crashed.batches[1].error and "SIGSEGV" in crashed.error
+    assert crashed.parameters is not None and crashed.parameters.count == 1_366_792  # kept from the worker
+    assert "SIGSEGV" in capsys.readouterr().err
+
+
+def _measure_command(out: Path) -> list[str]:
+    return [sys.executable, "-m", "generator", "measure", "--models", "quick", "--device", "cpu",
+            "--out", str(out), "--batch-sizes", "1", "--time-budget", "0.05", "--power-window", "0.05",
+            "--threads", "1", "--no-progress"]
+
+
+def test_killed_run_leaves_no_partial_file_and_resumes(tmp_path: Path) -> None:
+    process = subprocess.Popen(_measure_command(tmp_path), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    try:
+        while not list(tmp_path.rglob("*.json")):
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no record appeared"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the parent and its worker, mid-measurement
+        process.wait()
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
+    assert 1 <= len(before) < 3
+    for path in before:
+        load_record(path)  # whole files only
+
+    rerun = subprocess.run(_measure_command(tmp_path), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "already measured" in rerun.stderr
+    records = _records(tmp_path)
+    assert set(records) == {"mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"}
+    assert all(r.status == "ok" for r in records.values())
+    for path, mtime in before.items():
+        assert path.stat().st_mtime_ns == mtime  # finished records are not measured again
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--models", "resnet5O"], "unknown model selector 'resnet5O'"),
+        (["--models", "quick", "--threads", "0"], "--threads"),
+        (["--models", "quick", "--time-budget", "-1"], "--time-budget"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["measure", "--out", str(tmp_path), "--device", "cpu", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+@pytest.mark.gpu
+def test_gpu_measurement(tmp_path: Path) -> None:
+    assert main(["measure", "--models", "squeezenet1_1", "--device", "cuda", "--out", str(tmp_path),
+                 "--batch-sizes", "1,16", "--time-budget", "0.2", "--no-progress"]) == 0
+    (record,) = _records(tmp_path).values()
+    assert record.config.device == "cuda" and record.hardware.gpu is not None
+    for batch in record.batches:
+        assert batch.status == "ok" and batch.latency.clock == "cuda_events"
+        assert batch.memory.cuda_peak_allocated_bytes > 0
+        assert batch.power is not None
