@@ -272,8 +272,9 @@ def load_weights(model: nn.Module, spec: ModelSpec, path: Path) -> None:
     state = read_state_dict(path)
     # torchvision's files keep auxiliary classifiers that an eval-only build leaves out
     # (googlenet.aux1 is None): drop what belongs to a sub-module the model set to None.
-    absent = {name for name, value in vars(model).get("_modules", {}).items() if value is None}
-    state = {key: value for key, value in state.items() if key.split(".", 1)[0] not in absent}
+    heads = {key.split(".", 1)[0] for key in state} - {key.split(".", 1)[0] for key in model.state_dict()}
+    dropped = {head for head in heads if getattr(model, head, False) is None}
+    state = {key: value for key, value in state.items() if key.split(".", 1)[0] not in dropped}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:

@@ -307,3 +307,20 @@ def test_complete_imagefolder_wins_over_a_stray_val_txt(grey_folder: Path) -> No
     (grey_folder / "val.txt").write_text("not/there.png 1\n")
     samples = evaluate.find_samples(grey_folder, num_classes=LEVELS)
     assert len(samples) == LEVELS + 2
+
+
+def test_torchvision_file_with_aux_classifiers_loads_into_eval_build(tmp_path: Path) -> None:
+    """torchvision's googlenet file keeps aux1/aux2, which the registry's eval build sets to None."""
+    registry = pytest.importorskip("generator.registry")
+    from torchvision.models import googlenet
+
+    spec = registry.resolve(["googlenet"])[0]
+    path = tmp_path / evaluate.weights_file_names(spec)[0]
+    torch.save(googlenet(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    evaluate.load_weights(spec.build(), spec, path)
+    # A key the model has no place for at all is still refused.
+    state = torch.load(path, weights_only=True)
+    state["extra.weight"] = torch.zeros(1)
+    torch.save(state, path)
+    with pytest.raises(evaluate.CliError, match="does not match the architecture of googlenet"):
+        evaluate.load_weights(spec.build(), spec, path)
