@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import jinja2
 
 from generator.errors import CliError
 from generator.files import write_if_changed
-from generator.render import charts, export, pages
+from generator.render import charts, export, pages, svg
 from generator.render.data import Run, group_runs
 from generator.render.escape import finalize, front_matter_title, href
 from generator.render.load import LoadedRecord, load_records
@@ -67,39 +66,21 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     return environment
 
 
-_SVG_ID = re.compile(r"\b(clip|gradient|pattern)(\d+)\b")
-
-
-def normalise_svg(svg: str) -> str:
-    """Renumber vl-convert's clip-path ids from 1 in order of appearance.
-
-    vl-convert numbers them from a process-wide counter, so the same chart would
-    otherwise differ byte for byte depending on what was converted before it.
-    """
-    numbers: dict[tuple[str, str], int] = {}
-
-    def renumber(match: re.Match[str]) -> str:
-        key = (match.group(1), match.group(2))
-        numbers.setdefault(key, sum(1 for kind, _ in numbers if kind == key[0]) + 1)
-        return f"{key[0]}{numbers[key]}"
-
-    return _SVG_ID.sub(renumber, svg)
-
-
 def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
-    import vl_convert
-
     version = _vegalite_version()
     files: dict[str, bytes] = {}
+    wanted: list[tuple[str, str]] = []  # (svg path, spec JSON)
     for job in jobs:
         # Schema validation costs ~50 ms a chart; the tests validate every chart
         # function (to_dict()), so the render itself skips it.
-        spec = job.chart.to_dict(validate=False)
-        files[job.spec_path] = (json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                                + "\n").encode("utf-8")
+        with alt.utils.schemapi.debug_mode(False):
+            spec = job.chart.to_dict(validate=False)
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        files[job.spec_path] = (text + "\n").encode("utf-8")
         if job.svg_path is not None:
-            svg = vl_convert.vegalite_to_svg(spec, vl_version=version)
-            files[job.svg_path] = normalise_svg(svg).encode("utf-8")
+            wanted.append((job.svg_path, text))
+    svgs = svg.many_to_svg([text for _, text in wanted], version)
+    files.update({path: image for (path, _), image in zip(wanted, svgs, strict=True)})
     return files
 
 
@@ -149,7 +130,10 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     if not templates_dir.is_dir():
         raise CliError(f"templates folder {templates_dir} not found")
     environment = _environment(templates_dir)
-    site = build_site_model(items)
+    # Altair validates every object as it is built (its debug mode): half the
+    # render time for big sets. The tests validate every chart function instead.
+    with alt.utils.schemapi.debug_mode(False):
+        site = build_site_model(items)
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
@@ -170,20 +154,33 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
 def _vega_bundle(previous: Path | None) -> bytes:
     """Vega, Vega-Lite and vega-embed in one file served by the site itself: no CDN, works offline.
 
-    Building it takes about 2 s; a previous render's copy with the same version
-    header is the same bytes, so it is reused.
+    Building it takes about 2 s; a previous render's copy, or the user cache's,
+    with the same version header is the same bytes, so it is reused.
     """
     import vl_convert
 
     header = f"// {vega_versions()}\n".encode()
-    if previous is not None:
+    cache = _cache_dir() / f"vega-bundle-{vl_convert.__version__}-{_vegalite_version()}.js"
+    for candidate in (previous, cache):
+        if candidate is None:
+            continue
         try:
-            with previous.open("rb") as handle:
+            with candidate.open("rb") as handle:
                 if handle.readline() == header:
-                    return previous.read_bytes()
+                    return candidate.read_bytes()
         except OSError:
             pass
-    return header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")
+    bundle = header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")
+    try:
+        write_if_changed(cache, bundle)
+    except OSError:
+        pass  # a read-only home only costs the 2 s next time
+    return bundle
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "canziani-report"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""Static SVG of a Vega-Lite spec with vl-convert, optionally across processes.
+
+Kept apart from the rest of the render so a worker process imports only
+vl_convert: SVG export is most of the render time for big record sets, and
+vl-convert serialises calls within one process.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+_SVG_ID = re.compile(r"\b(clip|gradient|pattern)(\d+)\b")
+PARALLEL_FROM = 24  # below this many charts, starting worker processes costs more than it saves
+
+
+def normalise_svg(svg: str) -> str:
+    """Renumber vl-convert's clip-path ids from 1 in order of appearance.
+
+    vl-convert numbers them from a process-wide counter, so the same chart would
+    otherwise differ byte for byte depending on what was converted before it.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        key = (match.group(1), match.group(2))
+        numbers.setdefault(key, sum(1 for kind, _ in numbers if kind == key[0]) + 1)
+        return f"{key[0]}{numbers[key]}"
+
+    return _SVG_ID.sub(renumber, svg)
+
+
+def to_svg(spec_json: str, vl_version: str) -> bytes:
+    import vl_convert
+
+    return normalise_svg(vl_convert.vegalite_to_svg(json.loads(spec_json), vl_version=vl_version)).encode("utf-8")
+
+
+def _worker(arguments: tuple[str, str]) -> bytes:
+    return to_svg(*arguments)
+
+
+def many_to_svg(spec_jsons: Sequence[str], vl_version: str) -> list[bytes]:
+    """SVGs in the order of ``spec_jsons``; uses up to all CPUs for long lists."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(spec_jsons) < PARALLEL_FROM or workers < 2:
+        return [to_svg(spec, vl_version) for spec in spec_jsons]
+    # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(_worker, [(spec, vl_version) for spec in spec_jsons], chunksize=2))
