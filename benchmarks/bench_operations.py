@@ -17,6 +17,9 @@ from generator import registry
 from generator.counting import count_parameters, count_spec
 
 
+ROUNDING_GMACS = 0.0005
+
+
 def main() -> int:
     start = time.perf_counter()
     specs = registry.torchvision_specs()
@@ -26,7 +29,7 @@ def main() -> int:
     params_mismatch: list[str] = []
     for spec in defaults:
         try:
-            counted = count_spec(spec, cross_check=True)
+            counted = count_spec(spec, fvcore=True, cross_check=True)
         except Exception as error:  # a benchmark reports every failure and carries on
             failed.append(f"{spec.name}: {type(error).__name__}: {error}")
             continue
@@ -52,16 +55,18 @@ def main() -> int:
         if parameters != spec.published_num_params:
             params_mismatch.append(f"{spec.name}: {parameters} != {spec.published_num_params}")
     ratios.sort(reverse=True)
-    print(f"builders counted: {len(ratios)} of {len(defaults)} ({counted_s:.0f} s)")
+    print(f"builders counted with fvcore: {len(ratios)} of {len(defaults)} ({counted_s:.0f} s)")
     print("worst five |ours/meta['_ops'] - 1| (GMACs conv/linear/matmul):")
     for error, name, ours, meta in ratios[:5]:
-        print(f"  {name:24s} {error * 100:6.3f}%  ours {ours:.4f}  meta {meta:.4f}")
+        print(f"  {name:24s} {error * 100:6.3f}%  ours {ours:.5f}  meta {meta:.3f}")
+    # meta['_ops'] has three decimals: for the smallest models the rounding alone exceeds 1%.
+    beyond = [r for r in ratios if abs(r[2] - r[3]) > max(0.01 * r[3], ROUNDING_GMACS)]
+    print(f"outside 1% and outside meta's rounding (+-{ROUNDING_GMACS} GMACs): {len(beyond)}")
     print(f"parameters equal to meta['num_params']: {len(specs) - len(params_mismatch) - len(failed)} of {len(specs)}")
     for line in params_mismatch + failed:
         print(f"  {line}")
     print(f"total {time.perf_counter() - start:.0f} s")
-    worst = ratios[0][0] if ratios else 1.0
-    return 0 if worst <= 0.01 and not params_mismatch and not failed and len(ratios) == len(defaults) else 1
+    return 0 if not beyond and not params_mismatch and not failed and len(ratios) == len(defaults) else 1
 
 
 if __name__ == "__main__":

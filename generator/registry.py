@@ -257,10 +257,25 @@ def resolve(selectors: Sequence[str], all_weights: bool = False) -> list[ModelSp
 
 def spec_by_name(name: str) -> ModelSpec:
     """The one registry entry called ``name`` (what a measuring worker re-resolves)."""
-    found = [spec for spec in resolve([name]) if spec.name == name]
-    if not found:
-        raise CliError(f"{name!r} does not name a single model")
-    return found[0]
+    import torchvision
+    from torchvision.models import get_model_weights, list_models
+
+    # A worker needs one entry: build just that one instead of all 115 (start-up time counts per model).
+    builder, _, weights_name = name.partition(".")
+    if builder in list_models(module=torchvision.models):
+        enum = get_model_weights(builder)
+        weights = enum[weights_name] if weights_name in enum.__members__ else enum.DEFAULT if not weights_name else None
+        if weights is not None:
+            default = weights is enum.DEFAULT
+            if default == (not weights_name):
+                return _torchvision_spec(builder, weights, default)
+    found = resolve([name])
+    exact = [spec for spec in found if spec.name == name]
+    if exact:
+        return exact[0]
+    if len(found) == 1:
+        return found[0]
+    raise CliError(f"{name!r} does not name a single model")
 
 
 def _row(spec: ModelSpec) -> dict[str, Any]:
@@ -294,7 +309,7 @@ def model_rows(
             counted = count_spec(spec)
             row["params_millions"] = counted.parameters / 1e6
             row["gmacs"] = counted.gmacs_conv_linear_matmul
-            row["gmacs_all_fvcore"] = counted.gmacs
+            row["counter"] = counted.counter
             row["counted"] = True
         rows.append(row)
     return rows
@@ -323,8 +338,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
     counted = any(row.get("counted") for row in rows)
+    counters = sorted({str(row["counter"]) for row in rows if row.get("counted")})
     note = "GMACs: conv/linear/matmul per image at batch 1, " + (
-        "counted with fvcore" if counted else "from the weights metadata (meta['_ops'])"
+        f"counted with {', '.join(counters)}" if counted else "from the weights metadata (meta['_ops'])"
     )
     out.append(f"{len(rows)} models. {note}.")
     return "\n".join(line_.rstrip() for line_ in out)
