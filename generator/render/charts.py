@@ -393,7 +393,8 @@ def model_batches(records: Sequence[Record], run_labels: Sequence[str]) -> alt.H
             .encode(
                 x=alt.X("batch_size:Q", title="Batch size (images)", scale=alt.Scale(type="log", base=2)),
                 y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
-                color=alt.Color("run:N", title="hardware, configuration"),
+                color=alt.Color("run:N", title="hardware, configuration",
+                                legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
                 tooltip=[alt.Tooltip("run:N"), alt.Tooltip("batch_size:Q", title="batch size"),
                          alt.Tooltip(f"{field}:Q", title=title, format=fmt)],
             )

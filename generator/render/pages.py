@@ -135,8 +135,15 @@ class HomePage:
     empty: bool
 
 
+FIGURE_NAMES = {
+    "fig1": "Fig. 1", "fig1-top5": "top-5", "fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4", "fig5": "Fig. 5",
+    "fig6": "Fig. 6", "fig7": "Fig. 7", "fig8": "Fig. 8", "fig9": "Fig. 9", "fig10": "Fig. 10",
+    "pareto": "accuracy vs time front", "energy": "accuracy vs energy front",
+}
+
+
 def _finding_view(finding: findings.Finding, page: str, figures_page: str | None) -> FindingView:
-    links = [Link(f"figure {figure_id}", rel(page, f"{figures_page}") + f"#{figure_id}")
+    links = [Link(FIGURE_NAMES.get(figure_id, figure_id), rel(page, f"{figures_page}") + f"#{figure_id}")
              for figure_id in finding.figures] if figures_page else []
     return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links)
 
@@ -677,6 +684,7 @@ class MethodologyPage:
     memory_kinds: list[str]
     power_counters: list[str]
     vega_versions: str
+    ops_example: str | None  # one record's counts in each convention, to make the conventions concrete
 
 
 def methodology_page(records: Sequence[Record], vega_versions: str) -> MethodologyPage:
@@ -684,8 +692,20 @@ def methodology_page(records: Sequence[Record], vega_versions: str) -> Methodolo
     clocks = sorted({b.latency.clock for r in records for b in r.batches if b.latency is not None})
     kinds = sorted({data.memory_kind(r) for r in records})
     power = sorted({b.power.counter for r in records for b in r.batches if b.power is not None and b.power.counter})
+    counted = sorted((r for r in records if r.operations is not None),
+                     key=lambda r: (r.model.name != "resnet50", r.model.name))
+    example = None
+    if counted:
+        ops = counted[0].operations
+        assert ops is not None
+        example = (
+            f"For example, {counted[0].model.name} in these records: {fmt.sig(ops.gmacs, 4)} GMACs (fvcore, all "
+            f"operators), {fmt.sig(ops.gflops, 4)} GFLOPs, {fmt.sig(ops.gmacs_conv_linear_matmul, 4)} GMACs of "
+            f"convolution, linear and matmul only, {fmt.sig(ops.flop_counter_gflops, 4)} GFLOPs by "
+            "torch.utils.flop_counter."
+        )
     return MethodologyPage("Methodology", SCHEMA_VERSION, counters or ["none recorded"], clocks or ["none recorded"],
-                           kinds or ["none recorded"], power or ["none: power not measured"], vega_versions)
+                           kinds or ["none recorded"], power or ["none: power not measured"], vega_versions, example)
 
 
 @dataclass(frozen=True)
