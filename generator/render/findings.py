@@ -140,8 +140,11 @@ def power_independent(run: Run) -> Finding:
 class MemoryShape:
     model: str
     knee_batch: int  # last batch size still within the flat tolerance of the smallest
+    smallest_batch: int
+    largest_batch: int
     slope_mb_per_image: float | None  # least squares from the knee on; None if no growth points
     flat_then_grows: bool
+    tail_r2: float | None = None  # straight-line fit from the knee on (3+ points)
 
 
 def memory_shape(record: Record) -> MemoryShape | None:
@@ -168,7 +171,8 @@ def memory_shape(record: Record) -> MemoryShape | None:
         slope = fit.slope if fit is not None else None
     flat = knee > points[0][0]
     grows = slope is not None and slope > 0 and knee < points[-1][0]
-    return MemoryShape(_name(record), knee, slope, flat and grows)
+    return MemoryShape(_name(record), knee, points[0][0], points[-1][0], slope, flat and grows,
+                       None if fit is None else fit.r2)
 
 
 def memory_flat_then_linear(run: Run) -> Finding:
@@ -182,18 +186,32 @@ def memory_flat_then_linear(run: Run) -> Finding:
             "needs memory at three or more batch sizes per model", figures,
         )
     share = sum(shape.flat_then_grows for shape in shapes) / len(shapes)
-    knees = [shape.knee_batch for shape in shapes]
-    slopes = [shape.slope_mb_per_image for shape in shapes if shape.slope_mb_per_image is not None]
+    knee_then_growth = [shape for shape in shapes if shape.flat_then_grows]
+    flat_throughout = [shape for shape in shapes if shape.knee_batch == shape.largest_batch]
+    grows_at_once = [shape for shape in shapes if shape.knee_batch == shape.smallest_batch
+                     and shape.slope_mb_per_image is not None and shape.slope_mb_per_image > 0]
+    other = len(shapes) - len(knee_then_growth) - len(flat_throughout) - len(grows_at_once)
     sentences = [
-        f"{sum(s.flat_then_grows for s in shapes)} of {len(shapes)} models stay within "
-        f"{MEMORY_FLAT_TOLERANCE * 100:.0f} % of their smallest-batch memory up to a knee and grow after it; "
-        f"the knee is at batch {stats.median(knees):g} (median; from {min(knees)} to {max(knees)})."
+        f"Of {len(shapes)} models with memory at three or more batch sizes, {len(knee_then_growth)} stay within "
+        f"{MEMORY_FLAT_TOLERANCE * 100:.0f} % of their smallest-batch memory up to a knee and grow after it, "
+        f"{len(flat_throughout)} stay flat up to the largest batch size measured, {'' if other else 'and '}"
+        f"{len(grows_at_once)} grow "
+        f"from the smallest batch size on" + (f", and {other} do neither (memory falls after the knee)." if other else ".")
     ]
-    if slopes:
+    if knee_then_growth:
+        knees = [shape.knee_batch for shape in knee_then_growth]
+        slopes = [shape.slope_mb_per_image for shape in knee_then_growth if shape.slope_mb_per_image is not None]
         sentences.append(
-            f"Beyond the knee memory grows by {fmt.sig(stats.median(slopes))} MB per image (median slope; "
-            f"from {fmt.sig(min(slopes))} to {fmt.sig(max(slopes))} MB per image)."
+            f"The knee is at batch {stats.median(knees):g} (median; from {min(knees)} to {max(knees)}); beyond it "
+            f"memory grows by {fmt.sig(stats.median(slopes))} MB per image (median slope; from "
+            f"{fmt.sig(min(slopes))} to {fmt.sig(max(slopes))} MB per image)."
         )
+        linearity = [shape.tail_r2 for shape in knee_then_growth if shape.tail_r2 is not None]
+        if linearity:
+            sentences.append(
+                f"A straight line fits the growth beyond the knee with R² {stats.median(linearity):.3f} (median over "
+                f"{len(linearity)} models with three or more points past it; lowest {min(linearity):.3f})."
+            )
     pts = _points(
         run.records,
         lambda r: None if r.parameters is None else r.parameters.parameters_bytes / MB,
