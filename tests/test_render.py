@@ -266,3 +266,29 @@ def test_study_and_all_scopes(runs, tmp_path: Path) -> None:  # type: ignore[no-
     assert pages.scopes(group_runs(load_records(tmp_path / "extra"))[0]) == ["all"]
     write_records([make_record(m, GPU) for m in STUDY_MODELS[:3]], tmp_path / "study")
     assert pages.scopes(group_runs(load_records(tmp_path / "study"))[0]) == ["study"]
+
+
+def test_models_sharing_a_page_name_are_refused(tmp_path: Path) -> None:
+    a = FixtureModel("timm:net", "net", None, 1.0, 1.0, 50.0, None, "timm")
+    b = FixtureModel("timm-net", "net", None, 1.0, 1.0, 50.0, None, "timm")
+    write_records([make_record(a, CPU)], tmp_path / "a")
+    write_records([make_record(b, GPU)], tmp_path / "b")
+    with pytest.raises(RecordError, match="share the page name"):
+        load_records(tmp_path)
+
+
+def test_model_page_takes_counts_from_a_record_that_has_them(tmp_path: Path) -> None:
+    model = STUDY_MODELS[4]
+    write_records([make_record(model, CPU, failed=True), make_record(model, GPU)], tmp_path)
+    items = load_records(tmp_path)
+    pairs = [(run, item) for run in group_runs(items) for item in run.items]
+    assert pairs[0][1].record.operations is None  # the CPU record (first) failed
+    page = pages.model_page(pairs, [i.record for i in items], pages.SiteModel())
+    assert page.operations is not None
+    assert page.size.rows[0][1] == "25,600,000"
+
+
+def test_hardware_index_links_the_comparison(runs) -> None:  # type: ignore[no-untyped-def]
+    index = pages.hardware_index(list(runs.values()))
+    assert [link.href for link in index.links] == ["compare.md"]
+    assert "[" not in index.intro  # links are Link objects, never Markdown typed into text

@@ -41,6 +41,7 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
         raise RecordError(measurements_dir, "is not a folder")
     loaded: list[LoadedRecord] = []
     seen: dict[PurePosixPath, Path] = {}
+    stems: dict[str, tuple[str, Path]] = {}  # page file stem -> (model name, first file)
     for path in sorted(measurements_dir.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(measurements_dir).parts):
             continue  # editor and atomic-write temporaries
@@ -57,6 +58,14 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
                 "model.name",
             )
         seen[site_path] = path
+        stem = model_file_stem(record.model.name)
+        other_name, other_path = stems.setdefault(stem, (record.model.name, path))
+        if other_name != record.model.name:
+            # Both would get the page models/<stem>.md: one would silently hide the other.
+            raise RecordError(
+                path, f"{record.model.name!r} and {other_name!r} ({other_path}) share the page name {stem!r}",
+                "model.name",
+            )
         loaded.append(LoadedRecord(record=record, source=path, site_path=site_path))
     loaded.sort(key=lambda item: (item.run_key, item.record.model.name))
     return loaded

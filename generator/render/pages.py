@@ -334,6 +334,7 @@ class IndexPage:
     title: str
     intro: str
     table: Table | None
+    links: list[Link] = field(default_factory=list)
 
 
 def figures_index(runs: Sequence[Run]) -> IndexPage:
@@ -424,9 +425,15 @@ def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) 
 
 def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record],
                site: SiteModel) -> ModelPage:
-    first = records_by_run[0][1].record
+    records = [item.record for _, item in records_by_run]
+    first = records[0]
     page = model_path(first)
     info = first.model
+    # Counting and accuracy do not depend on the hardware: take them from the
+    # first record that has them (a failed run's record may lack them).
+    counted = next((r for r in records if r.operations is not None), first)
+    sized = next((r for r in records if r.parameters is not None), first)
+    evaluated = next((r for r in records if r.accuracy.measured is not None), first)
     about = Table(["", ""], [
         ["registry name", info.name], ["family", info.family], ["source library", info.source],
         ["builder", info.builder], ["weights whose metadata applies", info.weights or "none named"],
@@ -434,7 +441,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         ["in the study as", info.study_name or "not one of the study's 14 networks"],
     ])
     published = first.accuracy.published
-    measured = first.accuracy.measured
+    measured = evaluated.accuracy.measured
     accuracy_rows: list[list[str | Link]] = [[
         "published",
         fmt.percent(published.top1_percent if published else None, 2),
@@ -450,15 +457,15 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             f"{measured.images:,} images of {measured.dataset_dir}, weights {measured.weights_file}, "
             f"{measured.date}{difference}",
         ])
-    params = first.parameters
+    params = sized.parameters
     size = Table(["", ""], [
         ["parameters", fmt.count(params.count if params else None)],
         ["parameter bytes (measured precision)", fmt.megabytes(params.parameters_bytes if params else None)],
         ["buffer bytes", fmt.megabytes(params.buffers_bytes if params else None)],
         ["published checkpoint", fmt.megabytes(params.checkpoint_bytes if params else None, "not known")],
-        ["accuracy per parameter", fmt.with_unit(data.density(first), "top-1 % per million parameters")],
+        ["accuracy per parameter", fmt.with_unit(data.density(sized), "top-1 % per million parameters")],
     ])
-    ops = first.operations
+    ops = counted.operations
     operations = by_operator = by_module = None
     uncounted = None
     if ops is not None:
@@ -632,11 +639,9 @@ def hardware_index(runs: Sequence[Run]) -> IndexPage:
         [Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))), run.config_slug,
          run.config.device, str(len(run.records))] for run in runs
     ]
-    intro = "Every machine and configuration measured."
-    if len(runs) > 1:
-        intro += " [Speed-up between them](compare.md)."
-    return IndexPage("Hardware", intro,
-                     Table(["hardware", "configuration", "device", "records"], rows) if rows else None)
+    links = [Link("speed-up between them", rel(page, "hardware/compare.md"))] if len(runs) > 1 else []
+    return IndexPage("Hardware", "Every machine and configuration measured.",
+                     Table(["hardware", "configuration", "device", "records"], rows) if rows else None, links)
 
 
 @dataclass(frozen=True)
