@@ -221,7 +221,7 @@ FIGURES: tuple[tuple[str, str, str, FigureFn, Callable[[Record], bool], tuple[in
      "Median of the timed iterations of one forward pass of a whole batch, divided by the batch size.",
      charts.time_vs_batch, lambda r: any(data.ms_per_image(b) is not None for b in r.batches), ALL_BATCHES),
     ("fig4", "Fig. 4: net power vs batch size",
-     "Mean power while running minus idle power before the model was built, in watts.",
+     "Mean power while running minus the idle power recorded with it, in watts.",
      charts.power_vs_batch, lambda r: any(data.net_power_w(b) is not None for b in r.batches), ALL_BATCHES),
     ("fig5", "Fig. 5: peak memory vs batch size",
      "Peak memory while running each batch size, in MB (10^6 bytes); GPU: device memory in use (NVML) "
@@ -307,8 +307,10 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
             continue
         spec_path = f"{chart_dir}/{scope}-{figure_id}.vl.json"
         svg_path = f"{chart_dir}/{scope}-{figure_id}.svg"
-        site.charts.append(ChartJob(spec_path, svg_path, function(records, palette.restricted(records))))
-        missing_models = [label(r) for r in records if not needs(r)]
+        drawn = [r for r in records if needs(r)]
+        site.charts.append(ChartJob(spec_path, svg_path, function(records, palette.restricted(drawn))))
+        # Models that failed outright are already in the exclusions; list the rest once.
+        missing_models = [label(r) for r in records if not needs(r) and r.status == "ok"]
         notes = charts.exclusions(records, None if sizes == ALL_BATCHES else sizes)
         if missing_models:
             notes.append("not measured or not known, left out: " + ", ".join(sorted(missing_models)))
