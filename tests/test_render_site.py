@@ -51,6 +51,9 @@ def test_home_states_findings_with_numbers(rendered: Path) -> None:
     assert "Power vs batch size and architecture: not supported" in home
     assert "Pareto front" in home
     assert "broken\\_net" in home  # the model that failed is listed, escaped
+    # Each testable finding shows its figure, linked to the interactive one; none for untestable ones.
+    assert "[![Fig. 7](figures/fixture-gpu/fp32/charts/study-fig7.svg)](figures/fixture-gpu/fp32/study.md#fig7)" in home
+    assert "fixture-cpu-2t/fp32/charts/study-fig4.svg" not in home
 
 
 def test_figures_page_marks_exclusions_and_missing_power(rendered: Path) -> None:

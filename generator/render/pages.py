@@ -15,7 +15,7 @@ from typing import Any
 import altair as alt
 
 from generator.render import charts, data, findings, fmt
-from generator.render.data import MB, Run
+from generator.render.data import Run
 from generator.render.load import LoadedRecord
 from generator.schema import SCHEMA_VERSION, Record, model_file_stem, safe_slug
 
@@ -108,6 +108,15 @@ def scope_records(run: Run, scope: str) -> list[Record]:
 
 
 @dataclass(frozen=True)
+class FigureImage:
+    """A static figure shown beside a finding, linking to its interactive version."""
+
+    title: str
+    svg: str
+    target: str
+
+
+@dataclass(frozen=True)
 class FindingView:
     title: str
     claim: str
@@ -115,6 +124,7 @@ class FindingView:
     sentences: list[str]
     criterion: str
     figures: list[Link]
+    images: list[FigureImage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,7 @@ class HomePage:
     density: FindingView | None
     failed: list[str]
     empty: bool
+    short_title: str = "Home"  # browser tab and navigation; the heading shows ``title``
 
 
 FIGURE_NAMES = {
@@ -142,13 +153,24 @@ FIGURE_NAMES = {
 }
 
 
-def _finding_view(finding: findings.Finding, page: str, figures_page: str | None) -> FindingView:
+def _finding_view(finding: findings.Finding, page: str, figures_page: str | None,
+                  drawn: frozenset[str] = frozenset()) -> FindingView:
     links = [Link(FIGURE_NAMES.get(figure_id, figure_id), rel(page, f"{figures_page}") + f"#{figure_id}")
              for figure_id in finding.figures] if figures_page else []
-    return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links)
+    images = []
+    if figures_page and finding.verdict != "cannot be tested":
+        folder, scope = posixpath.split(figures_page)
+        for figure_id in finding.figures[:1]:  # the figure that shows the claim best comes first
+            svg = f"{folder}/charts/{scope.removesuffix('.md')}-{figure_id}.svg"
+            if svg in drawn:
+                images.append(FigureImage(FIGURE_NAMES.get(figure_id, figure_id), rel(page, svg),
+                                          rel(page, figures_page) + f"#{figure_id}"))
+    return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links,
+                       images)
 
 
-def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
+def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run], drawn: frozenset[str] = frozenset()) -> HomePage:
+    """``drawn``: SVG paths the figures pages produced, so the home page shows only figures that exist."""
     page = "index.md"
     records = [item.record for item in items]
     models = sorted({record.model.name for record in records})
@@ -160,12 +182,13 @@ def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
             label=run.label,
             figures=Link(f"figures ({'the study' if first_scope == 'study' else 'all models'})", rel(page, figures_page)),
             hardware=Link("hardware and software", rel(page, hardware_path(run.hardware_slug))),
-            findings=[_finding_view(f, page, figures_page) for f in findings.run_findings(run)],
+            findings=[_finding_view(f, page, figures_page, drawn) for f in findings.run_findings(run)],
         ))
     density = None
     if records:
         first = runs[0]
-        density = _finding_view(findings.information_density(records), page, figures_path(first, scopes(first)[0]))
+        density = _finding_view(findings.information_density(records), page, figures_path(first, scopes(first)[0]),
+                                drawn)
     failed = [
         f"{record.model.name} on {record.hardware.name} ({record.config.slug}): {record.error or 'no message recorded'}"
         for record in records if record.status != "ok"

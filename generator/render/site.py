@@ -90,12 +90,13 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
     records = [item.record for item in items]
     runs = group_runs(items)
     palette = charts.Palette.for_records(records)
-    site.pages.append(pages.Page("index.md", "home.md.j2", pages.home_page(items, runs)))
     site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
     for run in runs:
         for scope in pages.scopes(run):
             site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
                                          pages.figures_page(run, scope, palette, site)))
+    drawn = frozenset(job.svg_path for job in site.charts if job.svg_path is not None)
+    site.pages.append(pages.Page("index.md", "home.md.j2", pages.home_page(items, runs, drawn)))
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:
@@ -137,7 +138,8 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
-            page=page.model, path=page.path, front_title=front_matter_title(page.model.title)
+            page=page.model, path=page.path,
+            front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
         )
         files[page.path] = text.encode("utf-8")
     files.update(_chart_files(site.charts))
