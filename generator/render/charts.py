@@ -21,6 +21,7 @@ from generator.schema import Record
 # Sized to fit Material's text column (about 540 px at a 1280 px window) with
 # the legends underneath; wider content scrolls sideways.
 WIDTH, HEIGHT, PANEL_WIDTH = 500, 320, 240
+PAD = 18  # px kept free at the ends of bubble-chart axes, so the largest bubbles are not cut off
 LABEL_LIMIT = 20  # name the points on scatter plots of at most this many models
 
 # Selections are named explicitly: Altair otherwise numbers them from a global
@@ -169,8 +170,8 @@ def accuracy_vs_operations(records: Sequence[Record], palette: Palette) -> alt.L
     """Fig. 2: top-1 vs GFLOPs per image, bubble area proportional to parameters."""
     rows = _rows(records, top1=data.top1, gflops=data.gflops, params_m=data.params_millions)
     base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image, = 2 × GMACs)", scale=alt.Scale(type="log")),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False)),
+        x=alt.X("gflops:Q", title="Operations (GFLOPs per image, = 2 × GMACs)", scale=alt.Scale(type="log", padding=PAD)),
+        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
     )
     points = base.mark_circle(opacity=0.6, stroke="#333333", strokeWidth=0.5).encode(
         size=alt.Size("params_m:Q", title="Parameters (millions)", scale=alt.Scale(range=[20, 2500], zero=True)),
@@ -263,8 +264,8 @@ def _operations_time_panel(records: Sequence[Record], palette: Palette, size: in
     xs = [float(row["gflops"]) for row in rows]  # type: ignore[arg-type]
     fit = stats.linear_fit(xs, [float(row["ms"]) for row in rows])  # type: ignore[arg-type]
     base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)"),
-        y=alt.Y("ms:Q", title="Time per image (ms, median)"),
+        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
+        y=alt.Y("ms:Q", title="Time per image (ms, median)", scale=alt.Scale(padding=PAD)),
     )
     points = base.mark_circle(opacity=0.7).encode(
         size=alt.Size("params_m:Q", title="Parameters (millions)", scale=alt.Scale(range=[20, 1500], zero=True)),
@@ -283,8 +284,8 @@ def operations_vs_time(records: Sequence[Record], palette: Palette) -> alt.HConc
 def _operations_power_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
     rows = _rows(records, gflops=data.gflops, watts=lambda r: data.net_power_w(data.ok_batch(r, size)))
     base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)"),
-        y=alt.Y("watts:Q", title="Net power above idle (W)", scale=alt.Scale(zero=False)),
+        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
+        y=alt.Y("watts:Q", title="Net power above idle (W)", scale=alt.Scale(zero=False, padding=PAD)),
     )
     points = base.mark_circle(size=90, opacity=0.8).encode(
         color=palette.colour(),
@@ -303,8 +304,8 @@ def _accuracy_throughput_panel(records: Sequence[Record], palette: Palette, size
     rows = _rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size)),
                  gflops=data.gflops)
     base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
-        x=alt.X("ips:Q", title="Throughput (images per second)", scale=alt.Scale(type="log")),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False)),
+        x=alt.X("ips:Q", title="Throughput (images per second)", scale=alt.Scale(type="log", padding=PAD)),
+        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
     )
     points = base.mark_circle(opacity=0.6, stroke="#333333", strokeWidth=0.5).encode(
         size=alt.Size("gflops:Q", title="GFLOPs per image", scale=alt.Scale(range=[20, 1500], zero=True)),
@@ -346,7 +347,7 @@ def _front_chart(
         row["front"] = "on the front" if row["registry_name"] in names else "dominated"
     base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
         x=alt.X("cost:Q", title=cost_title, scale=alt.Scale(type="log")),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False)),
+        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
     )
     front = base.transform_filter(alt.datum.front == "on the front").mark_line(
         interpolate="step-after", color="#444444", strokeDash=[4, 3]
