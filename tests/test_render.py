@@ -292,3 +292,16 @@ def test_hardware_index_links_the_comparison(runs) -> None:  # type: ignore[no-u
     index = pages.hardware_index(list(runs.values()))
     assert [link.href for link in index.links] == ["compare.md"]
     assert "[" not in index.intro  # links are Link objects, never Markdown typed into text
+
+
+def test_two_weights_of_one_study_network_keep_apart() -> None:
+    v1 = FixtureModel("resnet50.IMAGENET1K_V1", "resnet", "ResNet-50", 25.6, 4.09, 76.1, 92.9)
+    v2 = FixtureModel("resnet50.IMAGENET1K_V2", "resnet", "ResNet-50", 25.6, 4.09, 80.9, 95.4)
+    records = [make_record(v1, GPU), make_record(v2, GPU), make_record(STUDY_MODELS[0], GPU)]
+    assert charts.display_names(records) == {
+        "resnet50.IMAGENET1K_V1": "resnet50.IMAGENET1K_V1", "resnet50.IMAGENET1K_V2": "resnet50.IMAGENET1K_V2",
+        "alexnet": "AlexNet",
+    }
+    spec = charts.top1_bars(records, charts.Palette.for_records(records)).to_dict()
+    assert sorted(row["model"] for row in spec["data"]["values"]) == [
+        "AlexNet", "resnet50.IMAGENET1K_V1", "resnet50.IMAGENET1K_V2"]

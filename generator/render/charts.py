@@ -95,9 +95,23 @@ def _label(record: Record) -> str:
     return record.model.study_name or record.model.name
 
 
-def _base_row(record: Record) -> dict[str, object]:
+def display_names(records: Iterable[Record]) -> dict[str, str]:
+    """Registry name -> chart label: the study's name where it is unique in this set.
+
+    Two records may carry the same study name (e.g. two weights of ResNet-50);
+    a shared label would merge their bars and points, so those keep their
+    registry names.
+    """
+    records = list(records)
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[_label(record)] = counts.get(_label(record), 0) + 1
+    return {r.model.name: _label(r) if counts[_label(r)] == 1 else r.model.name for r in records}
+
+
+def _base_row(record: Record, names: dict[str, str]) -> dict[str, object]:
     return {
-        "model": _label(record),
+        "model": names.get(record.model.name, record.model.name),
         "registry_name": record.model.name,
         "family": record.model.family,
         "top1": data.top1(record),
@@ -109,9 +123,11 @@ def _base_row(record: Record) -> dict[str, object]:
 
 def _rows(records: Iterable[Record], **fields: Callable[[Record], float | None]) -> list[dict[str, object]]:
     """One row per record holding every field; records missing any field are left out."""
+    records = list(records)
+    names = display_names(records)
     rows = []
     for record in records:
-        row = _base_row(record)
+        row = _base_row(record, names)
         row.update({name: getter(record) for name, getter in fields.items()})
         if all(row[name] is not None for name in fields):
             rows.append(row)
@@ -119,12 +135,14 @@ def _rows(records: Iterable[Record], **fields: Callable[[Record], float | None])
 
 
 def _batch_rows(records: Iterable[Record], value: Callable[[data.BatchResult], float | None]) -> list[dict[str, object]]:
+    records = list(records)
+    names = display_names(records)
     rows = []
     for record in records:
         for result in record.batches:
             y = value(result)
             if y is not None:
-                rows.append({**_base_row(record), "batch_size": result.batch_size, "value": y})
+                rows.append({**_base_row(record, names), "batch_size": result.batch_size, "value": y})
     return sorted(rows, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))  # type: ignore[call-overload]
 
 
