@@ -14,17 +14,16 @@ parent says 'go' (once the GPU is free).
 from __future__ import annotations
 
 import dataclasses
-import json
+import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from generator import environment, registry
 from generator.errors import CliError
@@ -42,7 +41,7 @@ from generator.schema import (
     record_to_json,
     safe_slug,
 )
-from generator.worker import Job, base_record, build_record, config_for, keep_measured_accuracy
+from generator.worker import FAULT_ENV, Job, base_record, build_record, config_for, keep_measured_accuracy, serve
 
 STUDY_BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64]
 # CPU defaults, sized so that the paper line-up finishes in about ten minutes on
@@ -167,53 +166,73 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def _die_with_parent() -> None:
-    # Linux: the worker gets SIGTERM if the parent is killed, instead of measuring on unattended.
-    try:
-        import ctypes
+_CONTEXT: Any = None
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+
+def _context() -> Any:
+    """A fork server that has imported torch once: each worker then starts in milliseconds, not seconds."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            _CONTEXT = multiprocessing.get_context("forkserver")
+            _CONTEXT.set_forkserver_preload(["generator.worker_preload"])
+        else:  # no fork server (not POSIX): a fresh interpreter per worker
+            _CONTEXT = multiprocessing.get_context("spawn")
+    return _CONTEXT
 
 
 class _WorkerProcess:
     def __init__(self, job: Job, spec: ModelSpec) -> None:
         self.job = job
         self.spec = spec
-        self.stderr: IO[bytes] = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "generator.worker", json.dumps(dataclasses.asdict(job))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        descriptor, self.log_path = tempfile.mkstemp(prefix="generator-worker-", suffix=".log")
+        os.close(descriptor)
+        context = _context()
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=serve, args=(dataclasses.asdict(job), child, self.log_path), name=f"measure {spec.name}"
         )
+        self.process.start()
+        child.close()
         self.progress = _Progress()
 
     def go(self) -> None:
-        if self.job.wait_for_go and self.process.stdin is not None:
+        if self.job.wait_for_go:
             try:
-                self.process.stdin.write("go\n")
-                self.process.stdin.flush()
-            except BrokenPipeError:
+                self.connection.send("go")
+            except OSError:
                 pass  # it already died; its exit status tells what happened
 
-    def stderr_tail(self) -> str:
-        self.stderr.seek(0)
-        lines = [line for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-        return lines[-1].strip()[:300] if lines else ""
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Events until the worker exits (EOF, or the process gone and nothing left to read)."""
+        while True:
+            try:
+                if self.connection.poll(0.2):
+                    yield self.connection.recv()
+                elif not self.process.is_alive():
+                    while self.connection.poll(0):
+                        yield self.connection.recv()
+                    return
+            except (EOFError, OSError):
+                return
+
+    def log_tail(self) -> str:
+        try:
+            text = Path(self.log_path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process.is_alive():
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            self.process.join(timeout=10)
+            if self.process.is_alive():
                 self.process.kill()
-                self.process.wait()
-        self.stderr.close()
+        self.process.join()
+        self.connection.close()
+        Path(self.log_path).unlink(missing_ok=True)
 
 
 class Runner:
@@ -332,20 +351,17 @@ class Runner:
         path = self.record_path(spec)
         job = self._job_template(spec, path)
         job.operations = reusable_operations(self.out_dir, spec, self.software)
+        # Test-only faults (see generator.worker): passed on explicitly, since the
+        # fork server's environment dates from when it started.
+        job.extra["fault"] = os.environ.get(FAULT_ENV, "")
         return _WorkerProcess(job, spec)
 
     def _follow(self, worker: _WorkerProcess, bar: Any) -> Outcome:
         spec, progress = worker.spec, worker.progress
         path = Path(worker.job.out_path)
-        started = time.perf_counter()
         worker.go()
         try:
-            assert worker.process.stdout is not None
-            for line in worker.process.stdout:
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+            for event in worker.events():
                 kind = event.get("event")
                 if kind == "counted":
                     progress.parameters, progress.operations = event.get("parameters"), event.get("operations")
@@ -360,11 +376,12 @@ class Runner:
                     bar.update(1)
                 elif kind == "done":
                     progress.done_path = event.get("path")
-            code = worker.process.wait()
+            worker.process.join()
+            code = worker.process.exitcode if worker.process.exitcode is not None else 1
         except BaseException:
             worker.stop()
             raise
-        tail = worker.stderr_tail()
+        tail = worker.log_tail()
         worker.stop()
         bar.update(len(self.options.batch_sizes) - len(progress.batches))
         if code == 0 and progress.done_path:

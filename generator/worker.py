@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from generator.files import write_text_atomic
 from generator.schema import (
@@ -136,12 +136,12 @@ def one_line(error: BaseException) -> str:
 
 
 class _Fault:
-    """A test fault for this model, parsed from GENERATOR_TEST_FAULT."""
+    """A test fault for this model, parsed from GENERATOR_TEST_FAULT (passed on by the parent in job.extra)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, spec: str) -> None:
         self.kind: str | None = None
         self.batch_size = 1
-        for item in os.environ.get(FAULT_ENV, "").split(","):
+        for item in spec.split(","):
             name, _, rest = item.partition("=")
             if name.strip() == model and rest:
                 kind, _, size = rest.partition("@")
@@ -186,13 +186,13 @@ class _Fault:
 
 
 class Worker:
-    def __init__(self, job: Job, events: IO[str]) -> None:
+    def __init__(self, job: Job, send: Callable[[dict[str, Any]], None], wait_for_go: Callable[[], bool]) -> None:
         self.job = job
-        self.events = events
+        self._send = send
+        self._wait_for_go = wait_for_go
 
     def emit(self, **event: Any) -> None:
-        self.events.write(json.dumps(event) + "\n")
-        self.events.flush()
+        self._send(event)
 
     def run(self) -> int:
         import torch
@@ -217,7 +217,7 @@ class Worker:
         if job.wait_for_go:
             # The parent starts the next worker while this one's predecessor is
             # still timing, and says 'go' once the GPU is free.
-            if sys.stdin.readline().strip() != "go":
+            if not self._wait_for_go():
                 return 130
         return self.measure(spec, model, base, out_path, baseline_rss)
 
@@ -257,7 +257,7 @@ class Worker:
                 buffers_bytes=buffers_bytes,
                 checkpoint_bytes=spec.checkpoint_bytes,
             )
-            runnable: Callable[[torch.Tensor], Any] = _Fault(job.model).wrap(model)
+            runnable: Callable[[torch.Tensor], Any] = _Fault(job.model, str(job.extra.get("fault") or "")).wrap(model)
             if job.compile:
                 runnable = torch.compile(runnable)
         except Exception as error:
@@ -457,18 +457,58 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def _die_with_parent() -> None:
+    # Linux: SIGTERM when the process that started us dies, instead of measuring on unattended.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def serve(job: dict[str, Any], connection: Any, log_path: str) -> None:
+    """Entry point of a worker forked by generator.measure: events and 'go' travel over ``connection``."""
+    _die_with_parent()
+    # Library chatter (warnings, tracebacks) goes to a log the parent quotes if we die.
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def wait_for_go() -> bool:
+        try:
+            return bool(connection.recv() == "go")
+        except EOFError:
+            return False
+
+    try:
+        code = Worker(Job(**job), connection.send, wait_for_go).run()
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Stand-alone use, for debugging one model: events as JSON lines on stdout, 'go' on stdin."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m generator.worker '<job JSON>'", file=sys.stderr)
         return 2
     job = Job(**json.loads(args[0]))
+    job.extra.setdefault("fault", os.environ.get(FAULT_ENV, ""))
     # Events go to the original stdout; anything else printing to stdout goes to stderr.
     events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def send(event: dict[str, Any]) -> None:
+        events.write(json.dumps(event) + "\n")
+
     try:
-        return Worker(job, events).run()
+        return Worker(job, send, lambda: sys.stdin.readline().strip() == "go").run()
     except KeyboardInterrupt:
         return 130
 

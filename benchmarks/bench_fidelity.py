@@ -1,0 +1,59 @@
+"""Does our timing agree with torch.utils.benchmark? (CPU, same models, same process)
+
+For resnet18, resnet50 and alexnet at batch 1 and 8, prints the per-image
+median latency from generator.timing (the loop every worker runs, with the
+default CPU settings) and from torch.utils.benchmark.Timer.blocked_autorange,
+and their ratio (target: within 5%). The two run back to back on the same
+model and input, alternating, so that drift on a shared machine hits both.
+
+    python benchmarks/bench_fidelity.py [--threads N] [--min-run-time SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.utils.benchmark as benchmark
+
+from generator import registry, timing
+from generator.measure import CPU_TIME_BUDGET_S
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--min-run-time", type=float, default=2.0)
+    parser.add_argument("--models", default="resnet18,resnet50,alexnet")
+    parser.add_argument("--batch-sizes", default="1,8")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads {args.threads}; ours: generator.timing, budget {CPU_TIME_BUDGET_S} s; "
+          f"reference: blocked_autorange(min_run_time={args.min_run_time})")
+    print(f"{'model':10s} {'batch':>5s} {'ours ms/img':>12s} {'timer ms/img':>13s} {'ratio':>7s} {'stop':>12s}")
+    worst = 0.0
+    for name in args.models.split(","):
+        spec = registry.spec_by_name(name)
+        model = spec.build().eval()
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
+            x = torch.randn(batch, 3, spec.input_size_px, spec.input_size_px)
+            with torch.inference_mode():
+                result = timing.time_forward(
+                    timing.perf_counter_timer(lambda: model(x)), timing.TimingSettings(time_budget_s=CPU_TIME_BUDGET_S)
+                )
+                ours = timing.summarize(result, batch, "perf_counter")
+                timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x}, num_threads=args.threads)
+                reference = timer.blocked_autorange(min_run_time=args.min_run_time)
+            ours_ms = ours.median_ms_per_image
+            ref_ms = reference.median * 1000 / batch
+            ratio = ours_ms / ref_ms
+            worst = max(worst, abs(ratio - 1))
+            print(f"{name:10s} {batch:5d} {ours_ms:12.3f} {ref_ms:13.3f} {ratio:7.3f} {ours.stop_reason:>12s}")
+    print(f"largest |ratio - 1|: {worst * 100:.1f}% (target <= 5%)")
+    return 0 if worst <= 0.05 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

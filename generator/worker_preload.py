@@ -1,0 +1,22 @@
+"""Imported once by the worker fork server, so that each worker starts with torch already loaded.
+
+Importing torch, torchvision and fvcore takes seconds; a worker forked from a
+process that already holds them starts in milliseconds. Nothing here starts a
+thread pool or touches CUDA, so forking afterwards is safe.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import fvcore.nn  # noqa: F401
+    import torch  # noqa: F401
+    import torchvision.models  # noqa: F401
+    import torch.utils.flop_counter  # noqa: F401
+
+    import generator.counting  # noqa: F401
+    import generator.registry  # noqa: F401
+    import generator.timing  # noqa: F401
+    import generator.worker  # noqa: F401
