@@ -1,0 +1,42 @@
+"""The page model: plain data for every page, computed from records.
+
+Templates only lay this out. Every number here is formatted with its unit by
+``fmt`` from a record field or from a computation over records; nothing is typed
+by hand. One module per kind of page; the names site.py uses are gathered here.
+"""
+
+from generator.render.pages.common import (
+    ChartJob,
+    ChartRef,
+    IndexPage,
+    Link,
+    Page,
+    SiteModel,
+    Table,
+    figures_path,
+    hardware_path,
+    label,
+    model_path,
+    rel,
+    scope_records,
+    scopes,
+)
+from generator.render.pages.figures import FIGURES, FiguresPage, LimitTable, _limit_tables, figures_index, figures_page
+from generator.render.pages.hardware import (
+    ComparisonPage,
+    HardwarePage,
+    comparison_page,
+    hardware_index,
+    hardware_page,
+)
+from generator.render.pages.home import FindingView, HomePage, home_page
+from generator.render.pages.models import ModelPage, model_page, models_index
+from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
+
+__all__ = [
+    "FIGURES", "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
+    "HomePage", "IndexPage", "LimitTable", "Link", "MethodologyPage", "ModelPage", "Page", "SiteModel", "Table",
+    "_limit_tables", "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
+    "hardware_index", "hardware_page", "hardware_path", "home_page", "label", "methodology_page", "model_page",
+    "model_path", "models_index", "rel", "scope_records", "scopes",
+]

@@ -1,0 +1,100 @@
+"""Building blocks of the page model: links, tables, chart references, site paths."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import altair as alt
+
+from generator.render.data import Run
+from generator.schema import Record, model_file_stem, safe_slug
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str  # relative to the page that shows it
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str | Link]]
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    id: str
+    title: str
+    caption: str
+    spec_href: str | None  # None: nothing to draw, see ``missing``
+    svg_href: str | None
+    exclusions: list[str] = field(default_factory=list)
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class ChartJob:
+    """A chart to serialise: spec always, SVG when the page shows a static image."""
+
+    spec_path: str
+    svg_path: str | None
+    chart: alt.TopLevelMixin
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # relative to the site root, e.g. 'models/resnet50.md'
+    template: str
+    model: Any
+
+
+@dataclass
+class SiteModel:
+    pages: list[Page] = field(default_factory=list)
+    charts: list[ChartJob] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # data downloads: path -> content
+
+
+def rel(page: str, target: str) -> str:
+    """Link from one site path to another, relative, as MkDocs and GitHub both resolve it."""
+    return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+
+def label(record: Record) -> str:
+    return record.model.study_name or record.model.name
+
+
+def model_path(record: Record) -> str:
+    return f"models/{model_file_stem(record.model.name)}.md"
+
+
+def figures_path(run: Run, scope: str) -> str:
+    return f"figures/{run.hardware_slug}/{run.config_slug}/{scope}.md"
+
+
+def hardware_path(slug: str) -> str:
+    return f"hardware/{safe_slug(slug)}.md"
+
+
+def scopes(run: Run) -> list[str]:
+    """'study' when any of the study's networks were measured; 'all' when more models were."""
+    study = run.study_records()
+    found = ["study"] if study else []
+    if len(run.records) > len(study):
+        found.append("all")
+    return found
+
+
+def scope_records(run: Run, scope: str) -> list[Record]:
+    return run.study_records() if scope == "study" else run.records
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    title: str
+    intro: str
+    table: Table | None
+    links: list[Link] = field(default_factory=list)

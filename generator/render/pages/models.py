@@ -1,0 +1,211 @@
+"""The model pages and the models index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generator.render import charts, data, fmt
+from generator.render.data import Run
+from generator.render.load import LoadedRecord
+from generator.schema import Record, model_file_stem
+from generator.render.pages.common import (
+    Link, Table, ChartRef, ChartJob, SiteModel, IndexPage, rel, label, model_path, hardware_path,
+)
+
+
+
+
+@dataclass(frozen=True)
+class RunResults:
+    label: str
+    hardware: Link
+    record: Link
+    memory_kind: str
+    table: Table
+    ranks: list[str]
+    failures: list[str]
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    title: str
+    about: Table
+    accuracy: Table
+    accuracy_note: str
+    size: Table
+    operations: Table | None
+    by_operator: Table | None
+    by_module: Table | None
+    uncounted: str | None
+    operations_note: str
+    runs: list[RunResults]
+    chart: ChartRef | None
+
+
+def _breakdown(values: dict[str, float], total: float) -> Table:
+    rows: list[list[str | Link]] = [
+        [name, fmt.sig(value, 4), "n/a" if not total else f"{value / total * 100:.1f} %"]
+        for name, value in sorted(values.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return Table(["part", "GMACs per image", "share of all GMACs"], rows)
+
+
+def _batch_table(record: Record) -> Table:
+    rows: list[list[str | Link]] = []
+    for result in sorted(record.batches, key=lambda b: b.batch_size):
+        if result.status != "ok":
+            rows.append([str(result.batch_size), f"{result.status}: {result.error or 'no message'}",
+                         *(["—"] * 6)])
+            continue
+        latency = result.latency
+        power = result.power
+        if power is None:
+            watts = energy = "not measured"
+        elif not power.available:
+            watts = energy = "not measurable"
+        else:
+            watts = fmt.with_unit(power.net_w, "W")
+            energy = fmt.with_unit(power.energy_j_per_image, "J")
+        rows.append([
+            str(result.batch_size), "ok",
+            "not measured" if latency is None else
+            f"{fmt.sig(latency.median_ms_per_batch, 4)} ({fmt.sig(latency.p10_ms_per_batch, 4)}–"
+            f"{fmt.sig(latency.p90_ms_per_batch, 4)})",
+            fmt.sig(data.ms_per_image(result), 4), fmt.sig(data.images_per_s(result), 4),
+            fmt.megabytes(data.memory_bytes(result)), watts, energy,
+        ])
+    return Table(["batch", "status", "ms per batch: median (p10–p90)", "ms per image", "images/s",
+                  "peak memory", "net power", "energy per image"], rows)
+
+
+def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) -> str:
+    if value is None:
+        return "not ranked (not measured)"
+    better = sum(1 for v in values if (v > value if higher_is_better else v < value))
+    return f"{better + 1} of {len(values)}"
+
+
+def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record],
+               site: SiteModel) -> ModelPage:
+    records = [item.record for _, item in records_by_run]
+    first = records[0]
+    page = model_path(first)
+    info = first.model
+    # Counting and accuracy do not depend on the hardware: take them from the
+    # first record that has them (a failed run's record may lack them).
+    counted = next((r for r in records if r.operations is not None), first)
+    sized = next((r for r in records if r.parameters is not None), first)
+    evaluated = next((r for r in records if r.accuracy.measured is not None), first)
+    about = Table(["", ""], [
+        ["registry name", info.name], ["family", info.family], ["source library", info.source],
+        ["builder", info.builder], ["weights whose metadata applies", info.weights or "none named"],
+        ["input resolution", f"{info.input_size_px} px"], ["architecture source", info.architecture_source],
+        ["in the study as", info.study_name or "not one of the study's 14 networks"],
+    ])
+    published = first.accuracy.published
+    measured = evaluated.accuracy.measured
+    accuracy_rows: list[list[str | Link]] = [[
+        "published",
+        fmt.percent(published.top1_percent if published else None, 2),
+        fmt.percent(published.top5_percent if published else None, 2),
+        f"{published.source}; {published.dataset}" if published else "no published figure recorded",
+    ]]
+    if measured is not None:
+        difference = ""
+        if published is not None and published.top1_percent is not None:
+            difference = f"; top-1 {fmt.signed(measured.top1_percent - published.top1_percent)} points vs published"
+        accuracy_rows.append([
+            "measured", fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2),
+            f"{measured.images:,} images of {measured.dataset_dir}, weights {measured.weights_file}, "
+            f"{measured.date}{difference}",
+        ])
+    params = sized.parameters
+    size = Table(["", ""], [
+        ["parameters", fmt.count(params.count if params else None)],
+        ["parameter bytes (measured precision)", fmt.megabytes(params.parameters_bytes if params else None)],
+        ["buffer bytes", fmt.megabytes(params.buffers_bytes if params else None)],
+        ["published checkpoint", fmt.megabytes(params.checkpoint_bytes if params else None, "not known")],
+        ["accuracy per parameter", fmt.with_unit(data.density(sized), "top-1 % per million parameters")],
+    ])
+    ops = counted.operations
+    operations = by_operator = by_module = None
+    uncounted = None
+    if ops is not None:
+        operations = Table(["convention", "value per image at batch 1"], [
+            ["GMACs, all operators fvcore counts (10^9 multiply-accumulates)", fmt.sig(ops.gmacs, 4)],
+            ["GFLOPs = 2 × GMACs", fmt.sig(ops.gflops, 4)],
+            ["GMACs of convolution, linear and matmul only (torchvision's _ops)",
+             fmt.sig(ops.gmacs_conv_linear_matmul, 4)],
+            ["GFLOPs by torch.utils.flop_counter (cross-check, 2 × conv/linear/matmul MACs)",
+             fmt.sig(ops.flop_counter_gflops, 4)],
+            ["activations (10^6 elements, fvcore)", fmt.sig(ops.activations_millions, 4)],
+        ])
+        by_operator = _breakdown(ops.by_operator_gmacs, ops.gmacs)
+        by_module = _breakdown(ops.by_module_gmacs, ops.gmacs)
+        if ops.uncounted_operators:
+            uncounted = ", ".join(f"{name} × {n}" for name, n in sorted(ops.uncounted_operators.items()))
+    run_views = []
+    chart_records, chart_labels = [], []
+    for run, item in records_by_run:
+        record = item.record
+        b1 = [data.ms_per_image(data.ok_batch(r, 1)) for r in run.records]
+        # Accuracy and density belong to the model, not the run: rank among distinct models.
+        distinct = {r.model.name: r for r in all_records}
+        tops = [v for r in distinct.values() if (v := data.top1(r)) is not None]
+        densities = [v for r in distinct.values() if (v := data.density(r)) is not None]
+        ranks = [
+            f"time per image at batch 1: {_rank(data.ms_per_image(data.ok_batch(record, 1)), [v for v in b1 if v is not None], False)} "
+            "on this hardware (1 = fastest)",
+            f"top-1: {_rank(data.top1(record), tops, True)} models with a top-1 (1 = most accurate)",
+            f"accuracy per parameter: {_rank(data.density(record), densities, True)} models (1 = most accurate per parameter)",
+        ]
+        run_views.append(RunResults(
+            label=run.label,
+            hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
+            record=Link(f"record ({str(item.site_path).split('/')[-1]})", rel(page, str(item.site_path))),
+            memory_kind=data.memory_kind(record),
+            table=_batch_table(record),
+            ranks=ranks,
+            failures=[f"{'model' if s is None else f'batch {s}'}: {status} ({message})"
+                      for s, status, message in data.failures(record)],
+        ))
+        if record.batches:
+            chart_records.append(record)
+            chart_labels.append(run.label)
+    chart = None
+    if chart_records:
+        spec_path = f"models/charts/{model_file_stem(info.name)}.vl.json"
+        site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels)))
+        chart = ChartRef("batches", "Time per image and peak memory vs batch size",
+                         "One line per hardware and configuration; failed batch sizes are left out (see the tables).",
+                         rel(page, spec_path), None)
+    return ModelPage(
+        title=label(first) + (f" ({info.name})" if info.study_name else ""),
+        about=about,
+        accuracy=Table(["", "top-1", "top-5", "source"], accuracy_rows),
+        accuracy_note="Timing uses random weights: accuracy belongs to the weights named above, not to the timed model.",
+        size=size, operations=operations, by_operator=by_operator, by_module=by_module, uncounted=uncounted,
+        operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
+        runs=run_views, chart=chart,
+    )
+
+
+def models_index(items: Sequence[LoadedRecord]) -> IndexPage:
+    page = "models/index.md"
+    first_by_model: dict[str, Record] = {}
+    runs_by_model: dict[str, int] = {}
+    for item in items:
+        first_by_model.setdefault(item.record.model.name, item.record)
+        runs_by_model[item.record.model.name] = runs_by_model.get(item.record.model.name, 0) + 1
+    rows: list[list[str | Link]] = []
+    for name in sorted(first_by_model):
+        record = first_by_model[name]
+        rows.append([Link(name, rel(page, model_path(record))), record.model.family,
+                     record.model.study_name or "—", fmt.percent(data.top1(record), 2),
+                     fmt.sig(data.params_millions(record)), fmt.sig(data.gflops(record)),
+                     str(runs_by_model[name])])
+    return IndexPage("Models", "Every model with a record. Top-1: published (measured where none is published); "
+                     "GFLOPs = 2 × GMACs per image at batch 1.",
+                     Table(["model", "family", "in the study as", "top-1", "parameters (M)", "GFLOPs",
+                            "hardware runs"], rows) if rows else None)

@@ -1,0 +1,67 @@
+"""The methodology and data pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generator.render import data, fmt
+from generator.render.load import LoadedRecord
+from generator.schema import SCHEMA_VERSION, Record
+from generator.render.pages.common import Link, Table, rel
+
+
+
+
+@dataclass(frozen=True)
+class MethodologyPage:
+    title: str
+    schema_version: int
+    counters: list[str]
+    clocks: list[str]
+    memory_kinds: list[str]
+    power_counters: list[str]
+    vega_versions: str
+    ops_example: str | None  # one record's counts in each convention, to make the conventions concrete
+
+
+def methodology_page(records: Sequence[Record], vega_versions: str) -> MethodologyPage:
+    counters = sorted({r.operations.counter for r in records if r.operations is not None})
+    clocks = sorted({b.latency.clock for r in records for b in r.batches if b.latency is not None})
+    kinds = sorted({data.memory_kind(r) for r in records})
+    power = sorted({b.power.counter for r in records for b in r.batches if b.power is not None and b.power.counter})
+    counted = sorted((r for r in records if r.operations is not None),
+                     key=lambda r: (r.model.name != "resnet50", r.model.name))
+    example = None
+    if counted:
+        ops = counted[0].operations
+        assert ops is not None
+        example = (
+            f"For example, {counted[0].model.name} in these records: {fmt.sig(ops.gmacs, 4)} GMACs (fvcore, all "
+            f"operators), {fmt.sig(ops.gflops, 4)} GFLOPs, {fmt.sig(ops.gmacs_conv_linear_matmul, 4)} GMACs of "
+            f"convolution, linear and matmul only, {fmt.sig(ops.flop_counter_gflops, 4)} GFLOPs by "
+            "torch.utils.flop_counter."
+        )
+    return MethodologyPage("Methodology", SCHEMA_VERSION, counters or ["none recorded"], clocks or ["none recorded"],
+                           kinds or ["none recorded"], power or ["none: power not measured"], vega_versions, example)
+
+
+@dataclass(frozen=True)
+class DataPage:
+    title: str
+    csv: Link
+    json: Link
+    columns: list[str]
+    records: Table | None
+
+
+def data_page(items: Sequence[LoadedRecord], columns: Sequence[str]) -> DataPage:
+    page = "data.md"
+    rows: list[list[str | Link]] = [
+        [item.record.hardware.name, item.record.config.slug, item.record.model.name, item.record.status,
+         Link(str(item.site_path).split("/")[-1], rel(page, str(item.site_path)))]
+        for item in items
+    ]
+    return DataPage("Data", Link("records.csv", "data/records.csv"), Link("records.json", "data/records.json"),
+                    list(columns),
+                    Table(["hardware", "configuration", "model", "status", "record"], rows) if rows else None)
