@@ -305,3 +305,19 @@ def test_two_weights_of_one_study_network_keep_apart() -> None:
     spec = charts.top1_bars(records, charts.Palette.for_records(records)).to_dict()
     assert sorted(row["model"] for row in spec["data"]["values"]) == [
         "AlexNet", "resnet50.IMAGENET1K_V1", "resnet50.IMAGENET1K_V2"]
+
+
+def test_batch_16_stand_in_is_named(tmp_path: Path) -> None:
+    # The measure stage's CPU default stops at batch 8: the study's batch-16 comparisons use 8 and say so.
+    write_records([make_record(m, CPU, (1, 2, 4, 8)) for m in STUDY_MODELS[:5]], tmp_path)
+    run = group_runs(load_records(tmp_path))[0]
+    assert data.large_batch(run.records) == 8
+    finding = findings.operations_predict_time(run)
+    assert finding.sentences[1].startswith("At batch 8 (the study's 16 not measured), time per image ≈")
+    spec = charts.operations_vs_time(run.records, charts.Palette.for_records(run.records)).to_dict()
+    text = json.dumps(spec)
+    assert '"title": "Batch 1"' in text and '"title": "Batch 8 (the study\'s 16 not measured)"' in text
+    assert "Batch 16" not in text
+    page = pages.figures_page(run, "study", charts.Palette.for_records(run.records), pages.SiteModel())
+    fig7 = next(c for c in page.charts if c.id == "fig7")
+    assert "the second panel shows batch 8" in fig7.caption

@@ -272,8 +272,10 @@ def memory_vs_parameters(records: Sequence[Record], palette: Palette) -> alt.Lay
 
 def _two_batches(
     records: Sequence[Record], palette: Palette, panel: Callable[[Sequence[Record], Palette, int], alt.LayerChart],
-    sizes: Sequence[int] = (1, 16),
 ) -> alt.HConcatChart:
+    """Batch 1 beside the study's batch 16 (or its stand-in, see ``data.large_batch``)."""
+    large = data.large_batch(records)
+    sizes = (1,) if large is None else (1, large)
     return alt.hconcat(*(panel(records, palette, size) for size in sizes)).resolve_scale(color="shared")
 
 
@@ -281,7 +283,7 @@ def _operations_time_panel(records: Sequence[Record], palette: Palette, size: in
     rows = _rows(records, gflops=data.gflops, ms=lambda r: data.ms_per_image(data.ok_batch(r, size)))
     xs = [float(row["gflops"]) for row in rows]  # type: ignore[arg-type]
     fit = stats.linear_fit(xs, [float(row["ms"]) for row in rows])  # type: ignore[arg-type]
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
+    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
         x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
         y=alt.Y("ms:Q", title="Time per image (ms, median)", scale=alt.Scale(padding=PAD)),
     )
@@ -295,13 +297,13 @@ def _operations_time_panel(records: Sequence[Record], palette: Palette, size: in
 
 
 def operations_vs_time(records: Sequence[Record], palette: Palette) -> alt.HConcatChart:
-    """Fig. 7: operations vs time per image at batch 1 and 16, with the least-squares line."""
+    """Fig. 7: operations vs time per image at batch 1 and 16 (or its stand-in), with the least-squares line."""
     return _two_batches(records, palette, _operations_time_panel)
 
 
 def _operations_power_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
     rows = _rows(records, gflops=data.gflops, watts=lambda r: data.net_power_w(data.ok_batch(r, size)))
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
+    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
         x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
         y=alt.Y("watts:Q", title="Net power above idle (W)", scale=alt.Scale(zero=False, padding=PAD)),
     )
@@ -321,7 +323,7 @@ def operations_vs_power(records: Sequence[Record], palette: Palette) -> alt.HCon
 def _accuracy_throughput_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
     rows = _rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size)),
                  gflops=data.gflops)
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=f"Batch {size}").encode(
+    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
         x=alt.X("ips:Q", title="Throughput (images per second)", scale=alt.Scale(type="log", padding=PAD)),
         y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
     )

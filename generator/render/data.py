@@ -14,6 +14,7 @@ from generator.render.load import LoadedRecord
 from generator.schema import BatchResult, Config, Hardware, Record, Software
 
 MB = 1_000_000  # decimal megabytes, as the study's axes (MB)
+STUDY_LARGE_BATCH = 16  # the study's second batch size in Figs. 7-9 and the operations claim
 
 
 def top1(record: Record) -> float | None:
@@ -129,6 +130,29 @@ def energy_j(result: BatchResult | None) -> float | None:
     if result is None or result.status != "ok" or result.power is None or not result.power.available:
         return None
     return result.power.energy_j_per_image
+
+
+def large_batch(records: Iterable[Record]) -> int | None:
+    """The batch size to set beside batch 1: the study's 16, or the nearest measured stand-in.
+
+    A CPU run may stop at batch 8 (the measure stage's CPU default); then the
+    largest measured batch size below 16 takes its place, and every title and
+    sentence that uses it says so.
+    """
+    sizes = sorted({b.batch_size for r in records for b in r.batches if b.status == "ok" and b.batch_size > 1})
+    if STUDY_LARGE_BATCH in sizes:
+        return STUDY_LARGE_BATCH
+    below = [size for size in sizes if size < STUDY_LARGE_BATCH]
+    if below:
+        return below[-1]
+    return sizes[0] if sizes else None
+
+
+def batch_title(size: int) -> str:
+    """'batch 16', or 'batch 8 (16 not measured)' for a stand-in."""
+    if size in (1, STUDY_LARGE_BATCH):
+        return f"batch {size}"
+    return f"batch {size} (the study's {STUDY_LARGE_BATCH} not measured)"
 
 
 def power_unavailable_reasons(records: Iterable[Record]) -> list[str]:

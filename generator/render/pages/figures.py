@@ -43,6 +43,7 @@ FigureFn = Callable[[Sequence[Record], charts.Palette], alt.TopLevelMixin]
 
 ALL_BATCHES: tuple[int, ...] = ()  # marker: the figure draws every batch size
 NO_BATCHES: tuple[int, ...] = (0,)  # marker: the figure draws no per-batch value
+STUDY_PAIR: tuple[int, ...] = (1, 16)  # marker: batch 1 and 16, or 16's stand-in (data.large_batch)
 # id, title, caption, chart function, what must be present for the chart to draw,
 # batch sizes it draws (for the note on what it leaves out)
 FIGURES: tuple[tuple[str, str, str, FigureFn, Callable[[Record], bool], tuple[int, ...]], ...] = (
@@ -73,15 +74,15 @@ FIGURES: tuple[tuple[str, str, str, FigureFn, Callable[[Record], bool], tuple[in
     ("fig7", "Fig. 7: operations vs time per image at batch 1 and 16",
      "GFLOPs per image against median time per image; bubble area ∝ parameters; dashed: least-squares line.",
      charts.operations_vs_time, lambda r: data.gflops(r) is not None and (
-         data.ok_batch(r, 1) is not None or data.ok_batch(r, 16) is not None), (1, 16)),
+         data.ok_batch(r, 1) is not None or any(b.status == "ok" for b in r.batches)), STUDY_PAIR),
     ("fig8", "Fig. 8: operations vs net power at batch 1 and 16",
      "GFLOPs per image against net power above idle.",
      charts.operations_vs_power, lambda r: data.gflops(r) is not None and (
-         data.net_power_w(data.ok_batch(r, 1)) is not None or data.net_power_w(data.ok_batch(r, 16)) is not None), (1, 16)),
+         any(data.net_power_w(b) is not None for b in r.batches)), STUDY_PAIR),
     ("fig9", "Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area ∝ operations",
      "Throughput = batch size / median time per batch. Log x axis.",
      charts.accuracy_vs_throughput, lambda r: data.top1(r) is not None and data.images_per_s(
-         data.ok_batch(r, 1)) is not None, (1, 16)),
+         data.ok_batch(r, 1)) is not None, STUDY_PAIR),
     ("fig10", "Fig. 10: accuracy per parameter (information density)",
      "Top-1 percentage points per million parameters.",
      charts.density_bars, lambda r: data.density(r) is not None, NO_BATCHES),
@@ -151,6 +152,12 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
         site.charts.append(ChartJob(spec_path, svg_path, function(records, palette.restricted(drawn))))
         # Models that failed outright are already in the exclusions; list the rest once.
         missing_models = [label(r) for r in records if not needs(r) and r.status == "ok"]
+        if sizes == STUDY_PAIR:
+            large = data.large_batch(records)
+            sizes = (1,) if large is None else (1, large)
+            if large is not None and large != data.STUDY_LARGE_BATCH:
+                caption += (f" The study's batch 16 was not measured on this hardware: the second panel shows "
+                            f"batch {large}, the largest measured below it.")
         notes = charts.exclusions(records, None if sizes == ALL_BATCHES else sizes)
         if missing_models:
             notes.append("not measured or not known, left out: " + ", ".join(sorted(missing_models)))
