@@ -189,3 +189,15 @@ def test_nothing_from_a_cdn() -> None:
     if CDN.search((REPO / "mkdocs.yml").read_bytes()):
         found.append("mkdocs.yml")
     assert not found
+
+
+def test_render_is_identical_in_another_process(rendered: Path, tmp_path: Path) -> None:
+    # A different hash seed changes set and dict-of-set order: output must not depend on it.
+    out = tmp_path / "site"
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "render", "--measurements", str(FIXTURES), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _tree(out) == _tree(rendered)
