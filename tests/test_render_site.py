@@ -65,6 +65,13 @@ def test_figures_page_marks_exclusions_and_missing_power(rendered: Path) -> None
     assert "charts/study-fig4" not in cpu  # no empty power chart drawn as zeros
 
 
+def test_model_page_shows_measured_accuracy_beside_published(rendered: Path) -> None:
+    page = (rendered / "models/resnet50.md").read_text()
+    assert "| published | 76.10 % | 92.90 % |" in page
+    assert "| measured | 75.90 % | 90.00 % |" in page
+    assert "top-1 − 0.200 points vs published" in page
+
+
 def test_hardware_pages(rendered: Path) -> None:
     page = (rendered / "hardware/fixture-gpu.md").read_text()
     assert "| GPU | Fixture GPU |" in page and "| power limit | 700 W |" in page
