@@ -25,10 +25,13 @@ from typing import Any
 
 import pytest
 
+from fixtures.factory import GPU, FixtureModel, fixture_records, make_record, write_records
 from generator.render.site import build_site, render_site
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
+# A model whose name is markup: if any of it ran, the page would open an alert dialog.
+HOSTILE = FixtureModel("<img src=x onerror=alert(1)>", "<b>x</b>", None, 3.0, 0.5, 60.0, None)
+HOSTILE_PAGE = "models/img-src-x-onerror-alert-1.html"
 SCREENSHOTS = REPO / "build" / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,7 +60,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser")
-    render_site(FIXTURES, REPO / "templates", root / "src", quiet=True)
+    write_records([*fixture_records(), make_record(HOSTILE, GPU)], root / "measurements")
+    render_site(root / "measurements", REPO / "templates", root / "src", quiet=True)
     assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=root / "src", site_dir=root / "html") == 0
     handler = functools.partial(_QuietHandler, directory=str(root / "html"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -168,6 +172,7 @@ def _visit(browser: DevTools, url: str, screenshot: str) -> dict[str, Any]:
         if event["method"] == "Runtime.exceptionThrown"
         or (event["method"] == "Runtime.consoleAPICalled" and event["params"]["type"] in {"error", "assert"})
         or (event["method"] == "Log.entryAdded" and event["params"]["entry"]["level"] == "error")
+        or event["method"] == "Page.javascriptDialogOpening"  # an alert() from injected markup
     ]
     requests = [event["params"]["request"]["url"] for event in browser.events
                 if event["method"] == "Network.requestWillBeSent"]
@@ -181,6 +186,7 @@ def _visit(browser: DevTools, url: str, screenshot: str) -> dict[str, Any]:
         ("figures/fixture-gpu/fp32/study.html", "figures-gpu-study.png", 13),
         ("figures/fixture-cpu-2t/fp32/all.html", "figures-cpu-all.png", 10),
         ("models/resnet50.html", "model-resnet50.png", 1),
+        (HOSTILE_PAGE, "model-hostile-name.png", 1),
     ],
 )
 def test_page_in_browser(served_site: str, browser: DevTools, page: str, screenshot: str, min_charts: int) -> None:
@@ -193,3 +199,10 @@ def test_page_in_browser(served_site: str, browser: DevTools, page: str, screens
                if not url.startswith((served_site + "/", "data:", "blob:", "about:"))]
     assert not outside, f"requests left localhost: {outside}"
     assert seen["requests"], "no request seen: the network log is not being recorded"
+
+
+def test_hostile_name_shows_as_text(served_site: str, browser: DevTools) -> None:
+    _visit(browser, f"{served_site}/{HOSTILE_PAGE}", "model-hostile-name-top.png")
+    heading = browser.evaluate("document.querySelector('h1').textContent")
+    assert heading.startswith("<img src=x onerror=alert(1)>")
+    assert browser.evaluate("document.querySelectorAll('article img[src=\"x\"]').length") == 0
