@@ -97,7 +97,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
     counted = next((r for r in records if r.operations is not None), first)
     sized = next((r for r in records if r.parameters is not None), first)
     evaluated = next((r for r in records if r.accuracy.measured is not None), first)
-    about = Table(["", ""], [
+    about = Table(["field", "value"], [
         ["registry name", info.name], ["family", info.family], ["source library", info.source],
         ["builder", info.builder], ["weights whose metadata applies", info.weights or "none named"],
         ["input resolution", f"{info.input_size_px} px"], ["architecture source", info.architecture_source],
@@ -121,7 +121,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             f"{measured.date}{difference}",
         ])
     params = sized.parameters
-    size = Table(["", ""], [
+    size = Table(["quantity", "value"], [
         ["parameters", fmt.count(params.count if params else None)],
         ["parameter bytes (measured precision)", fmt.megabytes(params.parameters_bytes if params else None)],
         ["buffer bytes", fmt.megabytes(params.buffers_bytes if params else None)],
