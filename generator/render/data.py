@@ -17,23 +17,23 @@ MB = 1_000_000  # decimal megabytes, as the study's axes (MB)
 STUDY_LARGE_BATCH = 16  # the study's second batch size in Figs. 7-9 and the operations claim
 
 
+def _accuracy(record: Record, field: str) -> float | None:
+    """The published figure, else a local evaluation: the same rule for top-1 and top-5."""
+    published = record.accuracy.published
+    if published is not None and getattr(published, field) is not None:
+        return float(getattr(published, field))
+    if record.accuracy.measured is not None:
+        return float(getattr(record.accuracy.measured, field))
+    return None
+
+
 def top1(record: Record) -> float | None:
     """Top-1 %: the published figure, else a local evaluation (see ``top1_source``)."""
-    published = record.accuracy.published
-    if published is not None and published.top1_percent is not None:
-        return published.top1_percent
-    if record.accuracy.measured is not None:
-        return record.accuracy.measured.top1_percent
-    return None
+    return _accuracy(record, "top1_percent")
 
 
 def top5(record: Record) -> float | None:
-    published = record.accuracy.published
-    if published is not None and published.top5_percent is not None:
-        return published.top5_percent
-    if record.accuracy.measured is not None:
-        return record.accuracy.measured.top5_percent
-    return None
+    return _accuracy(record, "top5_percent")
 
 
 def top1_source(record: Record) -> str:

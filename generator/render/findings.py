@@ -50,6 +50,14 @@ def _points(records: Sequence[Record], x_of, y_of) -> list[tuple[Record, float, 
     return points
 
 
+def _not_testable(run: Run, what: str, shortfall: str) -> str:
+    """Why a power claim cannot be tested: the records' own reason when power was not measurable."""
+    reasons = data.power_unavailable_reasons(run.records)
+    if reasons:
+        return f"Cannot be tested on this run: {what} not measurable ({'; '.join(reasons)})."
+    return f"Cannot be tested on this run: {shortfall}."
+
+
 def operations_predict_time(run: Run) -> Finding:
     claim = "Operation count is a reliable estimate of inference time (a linear relation)."
     sentences: list[str] = []
@@ -94,11 +102,9 @@ def power_independent(run: Run) -> Finding:
         if (watts := data.net_power_w(result)) is not None
     ]
     if len(values) < 2:
-        reasons = data.power_unavailable_reasons(run.records)
-        why = "; ".join(reasons) if reasons else "no record of this run carries a power measurement"
         return Finding(
             "power", "Power vs batch size and architecture", claim, "cannot be tested",
-            [f"Cannot be tested on this run: power not measurable ({why})."],
+            [_not_testable(run, "power", "fewer than two model × batch points carry a net power")],
             "needs net power (mean minus idle) at two or more points", figures,
         )
     watts = [w for _, _, w in values]
@@ -288,11 +294,10 @@ def energy_bounds_accuracy(run: Run) -> Finding:
     pts_acc = _points(run.records, energy, data.top1)
     pts_ops = _points(run.records, energy, data.gflops)
     if len(pts_acc) < 3:
-        reasons = data.power_unavailable_reasons(run.records)
-        why = "; ".join(reasons) if reasons else "fewer than 3 models have energy per image at batch 1 and top-1"
         return Finding(
             "energy", "Energy bounds accuracy", claim, "cannot be tested",
-            [f"Cannot be tested on this run: energy not measurable ({why})."],
+            [_not_testable(run, "energy", f"{len(pts_acc)} model(s) have energy per image at batch 1 and a top-1 "
+                                          "(3 needed)")],
             "needs energy per image at batch 1 for three or more models", figures,
         )
     rho_acc = stats.spearman([x for _, x, _ in pts_acc], [y for _, _, y in pts_acc])
