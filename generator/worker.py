@@ -1,16 +1,17 @@
-"""Measure one model in a process of its own: ``python -m generator.worker '<job JSON>'``.
+"""Measure one model in a process of its own.
 
-The parent (generator.measure) starts one worker per model, so a crash, an
-out-of-memory kill or a CUDA error loses only that model, and the process's
-resident memory is that model's. The worker writes its record atomically when
-it finishes; along the way it reports progress as JSON lines on its original
-stdout (stray prints from libraries are sent to stderr), so that the parent can
-write a record of what was measured if the worker dies.
+The parent (generator.measure) forks one worker per model from a fork server
+that has torch imported, so a crash, an out-of-memory kill or a CUDA error
+loses only that model, and the process's resident memory is that model's. The
+worker writes its record atomically when it finishes; along the way it reports
+progress as events over a pipe, so that the parent can write a record of what
+was measured if the worker dies. For debugging one model by hand:
+``python -m generator.worker '<job JSON>'`` prints the events as JSON lines.
 
-Events: {"event": "prepared"} (built; waits for a 'go' line on stdin when the
-job asks), {"event": "counted", "config", "parameters", "operations"},
-{"event": "batch_start", "batch_size"}, {"event": "batch", "result"},
-{"event": "done", "path"}.
+Events: {"event": "prepared"} (built; waits for 'go' when the job asks),
+{"event": "counted", "parameters", "operations"}, {"event": "batch_start",
+"batch_size"}, {"event": "timed", "timed_s"}, {"event": "batch", "result"},
+{"event": "done", "path", "status"}.
 """
 
 from __future__ import annotations
@@ -327,8 +328,9 @@ class Worker:
                 )
                 settings = timing.TimingSettings(
                     time_budget_s=job.time_budget_s,
-                    warmup_min_iterations=2 if gpu is not None else 1,
-                    warmup_s=job.warmup_s if job.warmup_s is not None else (0.2 if gpu is not None else 0.25),
+                    # GPU: the first iterations at a new shape include cuDNN autotuning.
+                    warmup_min_iterations=3 if gpu is not None else 1,
+                    warmup_s=job.warmup_s if job.warmup_s is not None else (0.1 if gpu is not None else 0.25),
                 )
                 result = timing.time_forward(timer, settings)
                 latency = timing.summarize(result, batch_size, "cuda_events" if gpu is not None else "perf_counter")
