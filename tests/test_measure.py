@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.schema import Record, load_record
+from generator.schema import Record, load_record, record_to_json
 from generator.worker import FAULT_ENV
 
 FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
@@ -125,3 +125,28 @@ def test_gpu_measurement(tmp_path: Path) -> None:
         assert batch.status == "ok" and batch.latency.clock == "cuda_events"
         assert batch.memory.cuda_peak_allocated_bytes > 0
         assert batch.power is not None
+
+
+def test_operations_are_counted_once_per_model_and_reused(tmp_path: Path) -> None:
+    common = ["measure", "--models", "squeezenet1_1", "--device", "cpu", "--out", str(tmp_path),
+              "--batch-sizes", "1", "--time-budget", "0.05", "--threads", "1", "--no-progress"]
+    assert main(common) == 0
+    (first_path,) = tmp_path.rglob("squeezenet1_1.json")
+    first = load_record(first_path)
+    assert first.operations is not None
+    # Mark the counts, so that the second configuration shows whether it reused or recounted them.
+    marked = first.model_copy(update={"operations": first.operations.model_copy(update={"counter": "reused?"})})
+    first_path.write_text(record_to_json(marked))
+    assert main([*common, "--channels-last"]) == 0
+    second = load_record(first_path.parent.parent / "fp32-channels-last" / "squeezenet1_1.json")
+    assert second.config.channels_last and second.batches[0].status == "ok"
+    assert second.operations == marked.operations
+
+
+def test_cuda_requested_without_cuda_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["measure", "--models", "quick", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "--device cuda" in capsys.readouterr().err
