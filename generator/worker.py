@@ -204,11 +204,16 @@ class Worker:
         job = self.job
         if job.device == "cpu":
             torch.set_num_threads(job.threads)
+        measuring_threads = torch.get_num_threads()
+        if job.wait_for_go:
+            # Built while another worker times the GPU: stay on one core, so as
+            # not to slow that worker's kernel launches.
+            torch.set_num_threads(1)
         baseline_rss = rss_bytes()
         spec = registry.spec_by_name(job.model)
         out_path = Path(job.out_path)
         accuracy = keep_measured_accuracy(out_path, Accuracy(published=spec.published_accuracy))
-        config = config_for(job, torch.get_num_threads())
+        config = config_for(job, measuring_threads)
         base = base_record(job, spec.model_info().model_dump(), accuracy, config)
         try:
             model = spec.build().eval()
@@ -220,6 +225,7 @@ class Worker:
             # still timing, and says 'go' once the GPU is free.
             if not self._wait_for_go():
                 return 130
+            torch.set_num_threads(measuring_threads)
         return self.measure(spec, model, base, out_path, baseline_rss)
 
     def measure(

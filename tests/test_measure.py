@@ -150,3 +150,16 @@ def test_cuda_requested_without_cuda_is_refused(tmp_path: Path, capsys: pytest.C
         pytest.skip("this machine has CUDA")
     assert main(["measure", "--models", "quick", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "--device cuda" in capsys.readouterr().err
+
+
+def test_prepared_workers_wait_for_go(tmp_path: Path) -> None:
+    # The GPU schedule (next worker built while the current one measures), exercised on the CPU.
+    from generator import registry
+    from generator.measure import Runner, RunOptions
+
+    options = RunOptions(device="cpu", batch_sizes=[1], precision="fp32", channels_last=False, compile_model=False,
+                         threads=1, time_budget_s=0.05, power_window_s=0.05, power_batch_sizes=None, force=False,
+                         prefetch=True)
+    outcomes = Runner(tmp_path, options, show_progress=False).run_all(registry.resolve(["quick"]))
+    assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
+    assert len(_records(tmp_path)) == 3
