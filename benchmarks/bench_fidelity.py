@@ -4,7 +4,7 @@ For resnet18, resnet50 and alexnet at batch 1 and 8, prints the per-image
 median latency from generator.timing (the loop every worker runs, with the
 default CPU settings) and from torch.utils.benchmark.Timer.blocked_autorange,
 and their ratio (target: within 5%). The two run back to back on the same
-model and input, alternating, so that drift on a shared machine hits both.
+model and input, back to back; on a shared machine, drift between the two shows as a ratio away from 1.
 
     python benchmarks/bench_fidelity.py [--threads N] [--min-run-time SECONDS]
 """

@@ -57,8 +57,8 @@ def main() -> int:
     ratios.sort(reverse=True)
     print(f"builders counted with fvcore: {len(ratios)} of {len(defaults)} ({counted_s:.0f} s)")
     print("worst five |ours/meta['_ops'] - 1| (GMACs conv/linear/matmul):")
-    for error, name, ours, meta in ratios[:5]:
-        print(f"  {name:24s} {error * 100:6.3f}%  ours {ours:.5f}  meta {meta:.3f}")
+    for relative, name, ours, meta in ratios[:5]:
+        print(f"  {name:24s} {relative * 100:6.3f}%  ours {ours:.5f}  meta {meta:.3f}")
     # meta['_ops'] has three decimals: for the smallest models the rounding alone exceeds 1%.
     beyond = [r for r in ratios if abs(r[2] - r[3]) > max(0.01 * r[3], ROUNDING_GMACS)]
     print(f"outside 1% and outside meta's rounding (+-{ROUNDING_GMACS} GMACs): {len(beyond)}")

@@ -235,6 +235,7 @@ def power_window(
         peak = max(samples) if samples else None
     if mean is None:
         return Power(available=False, unavailable_reason=f"{meter.counter}: no power samples during the window")
+    energy: float | None
     if reading.energy_j is not None:
         energy, method = reading.energy_j, "energy_counter"
     else:

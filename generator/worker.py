@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from generator.files import write_text_atomic
 from generator.schema import (
@@ -365,7 +365,7 @@ class Worker:
             self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s)
             return BatchResult(batch_size=batch_size, status="ok", latency=latency, memory=memory, power=power)
         except Exception as error:
-            status = "oom" if is_out_of_memory(error) else "error"
+            status: Literal["oom", "error"] = "oom" if is_out_of_memory(error) else "error"
             if status == "error":
                 traceback.print_exc(file=sys.stderr)
             return BatchResult(batch_size=batch_size, status=status, error=one_line(error))
