@@ -233,7 +233,7 @@ class Worker:
     ) -> int:
         import torch
 
-        from generator.counting import count_operations, count_parameters, tensor_bytes
+        from generator.counting import count_operations, count_parameters, meta_flop_counter_gflops, tensor_bytes
 
         job = self.job
         device = torch.device(job.device)
@@ -249,7 +249,11 @@ class Worker:
                 operations = Operations.model_validate(job.operations)
             else:
                 try:
-                    operations = count_operations(model, torch.zeros(1, 3, size, size, device=device))
+                    operations = count_operations(
+                        model, torch.zeros(1, 3, size, size, device=device), cross_check=False
+                    )
+                    cross = meta_flop_counter_gflops(spec)
+                    operations = operations.model_copy(update={"flop_counter_gflops": cross})
                 except Exception as error:  # a model fvcore cannot trace is still worth timing
                     notes.append(f"operation count failed: {one_line(error)}")
             dtype = getattr(torch, DTYPES[job.precision])

@@ -16,7 +16,13 @@ with warnings.catch_warnings():
     import torchvision.models  # noqa: F401
     import torch.utils.flop_counter  # noqa: F401
 
+    try:  # optional sources of models: loading them once saves every worker that builds one
+        import timm  # noqa: F401
+    except ImportError:
+        pass
     import generator.counting  # noqa: F401
+    import generator.paper_models  # noqa: F401
+    import generator.timm_source  # noqa: F401
     import generator.registry  # noqa: F401
     import generator.timing  # noqa: F401
     import generator.worker  # noqa: F401

@@ -43,6 +43,8 @@ def test_oom_and_segfault_are_recorded_and_others_still_measured(
     assert [b.status for b in healthy.batches] == ["ok", "ok", "ok"]
     assert healthy.parameters.count == 2_542_856
     assert healthy.operations.gmacs_conv_linear_matmul == pytest.approx(0.057, rel=0.01)
+    # The cross-check from torch's flop counter: 2 x the conv/linear/matmul MACs.
+    assert healthy.operations.flop_counter_gflops == pytest.approx(2 * healthy.operations.gmacs_conv_linear_matmul)
     first = healthy.batches[0]
     assert first.latency.timed_iterations >= 5 and len(first.latency.samples_ms_per_batch) >= 5
     assert first.memory.peak_rss_bytes > first.memory.baseline_rss_bytes > 0
