@@ -148,11 +148,13 @@ def test_mkdocs_strict_build_of_the_fixtures(rendered: Path, tmp_path: Path) -> 
     assert "fonts.googleapis" not in index and "fonts.gstatic" not in index
 
 
-def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path) -> None:
+def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "src"
     render_site(FIXTURES, TEMPLATES, broken, quiet=True)
     (broken / "methodology.md").write_text("# x\n\n[gone](nowhere.md)\n")
     assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=broken, site_dir=tmp_path / "html") == 1
+    said = capsys.readouterr().err
+    assert "nowhere.md" in said and "mkdocs build failed" in said  # the user learns which link
 
 
 def test_render_runs_without_torch(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ files whose bytes changed and removing files a previous render left behind.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -250,14 +252,23 @@ def build_site(config_file: Path, strict: bool = True, docs_dir: Path | None = N
     from mkdocs.commands.build import build
     from mkdocs.exceptions import Abort, ConfigurationError
 
+    # MkDocs reports each broken link or missing page as a log warning; without a
+    # handler only "Aborted with N warnings" would reach the user.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(handler)
     try:
         config = _load_config(config_file, strict, docs_dir, site_dir)
         if not Path(config.docs_dir).is_dir():
             raise CliError(f"rendered site {config.docs_dir} not found: run 'python -m generator render' first")
         build(config)
     except (Abort, ConfigurationError) as error:
-        print(f"error: mkdocs build failed: {error}", flush=True)
+        print(f"error: mkdocs build failed: {error}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        logger.removeHandler(handler)
     print(f"built {config.site_dir}")
     return 0
 
