@@ -321,3 +321,11 @@ def test_batch_16_stand_in_is_named(tmp_path: Path) -> None:
     page = pages.figures_page(run, "study", charts.Palette.for_records(run.records), pages.SiteModel())
     fig7 = next(c for c in page.charts if c.id == "fig7")
     assert "the second panel shows batch 8" in fig7.caption
+
+
+def test_batching_speedup_matches_the_fixture_model(runs) -> None:  # type: ignore[no-untyped-def]
+    finding = findings.batching_speedup(runs["fixture-cpu-2t"])
+    assert finding.verdict == "supported"
+    # alexnet on the fixture CPU: 9 ms/GMAC x 0.71 GMACs; per image 6.39 + 0.5 = 6.89 ms at batch 1 and
+    # 6.39 x (0.6 + 0.4/8) + 0.5/64 = 4.161 ms at batch 64: 1.656x.
+    assert "AlexNet: 1.66× from batch 1 to batch 64." in finding.sentences

@@ -92,6 +92,44 @@ def operations_predict_time(run: Run) -> Finding:
     )
 
 
+def batching_speedup(run: Run) -> Finding:
+    """Fig. 3's message: time per image falls as the batch grows."""
+    claim = ("Time per image falls as the batch size grows; AlexNet runs about 3× faster per image at batch 64 than "
+             "at batch 1 (TX1).")
+    ratios: list[tuple[Record, int, float]] = []
+    for record in run.records:
+        single = data.ms_per_image(data.ok_batch(record, 1))
+        larger = [(b.batch_size, ms) for b in record.batches if b.batch_size > 1
+                  and (ms := data.ms_per_image(b)) is not None]
+        if single is not None and larger:
+            size, ms = max(larger)
+            ratios.append((record, size, single / ms))
+    if not ratios:
+        return Finding(
+            "batching", "Time per image vs batch size", claim, "cannot be tested",
+            ["Cannot be tested: no model has a time at batch 1 and at a larger batch size."],
+            "needs time per image at batch 1 and at least one larger batch size", ["fig3"],
+        )
+    values = [ratio for _, _, ratio in ratios]
+    slowest = min(ratios, key=lambda item: (item[2], item[0].model.name))
+    fastest = max(ratios, key=lambda item: (item[2], item[0].model.name))
+    sentences = [
+        f"From batch 1 to the largest batch size each model ran, time per image falls by a median "
+        f"{fmt.sig(stats.median(values))}× over {len(values)} models, from {fmt.sig(slowest[2])}× "
+        f"({_name(slowest[0])}, batch {slowest[1]}) to {fmt.sig(fastest[2])}× ({_name(fastest[0])}, batch {fastest[1]})."
+    ]
+    for record, size, ratio in ratios:
+        if record.model.study_name == "AlexNet":
+            sentences.append(f"AlexNet: {fmt.sig(ratio)}× from batch 1 to batch {size}.")
+    verdict: Verdict = "supported" if stats.median(values) > 1 else "not supported"
+    return Finding(
+        "batching", "Time per image vs batch size", claim, verdict, sentences,
+        "supported when the median model is faster per image at its largest batch size than at batch 1 "
+        "(speed-up = time per image at batch 1 / at the larger batch, medians of the timed iterations)",
+        ["fig3"],
+    )
+
+
 def power_independent(run: Run) -> Finding:
     claim = "Power consumption is independent of batch size and architecture (11.8 ± 0.7 W above idle on the TX1)."
     figures = ["fig4", "fig8"]
@@ -363,6 +401,7 @@ def information_density(records: Sequence[Record]) -> Finding:
 def run_findings(run: Run) -> list[Finding]:
     return [
         operations_predict_time(run),
+        batching_speedup(run),
         power_independent(run),
         memory_flat_then_linear(run),
         accuracy_time(run),
