@@ -329,3 +329,9 @@ def test_batching_speedup_matches_the_fixture_model(runs) -> None:  # type: igno
     # alexnet on the fixture CPU: 9 ms/GMAC x 0.71 GMACs; per image 6.39 + 0.5 = 6.89 ms at batch 1 and
     # 6.39 x (0.6 + 0.4/8) + 0.5/64 = 4.161 ms at batch 64: 1.656x.
     assert "AlexNet: 1.66× from batch 1 to batch 64." in finding.sentences
+
+
+def test_slowest_model_is_named(runs) -> None:  # type: ignore[no-untyped-def]
+    finding = findings.operations_predict_time(runs["fixture-cpu-2t"])
+    # vgg19 on the fixture CPU: 9 ms/GMAC x 19.63 GMACs + 0.5 ms = 177.2 ms at batch 1.
+    assert "Slowest at batch 1: VGG-19, 177 ms per image for 39.3 GFLOPs." in finding.sentences

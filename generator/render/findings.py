@@ -76,6 +76,13 @@ def operations_predict_time(run: Run) -> Finding:
             f"At {data.batch_title(size)}, time per image ≈ {fmt.sig(fit.slope)} ms per GFLOP × GFLOPs "
             f"{fmt.signed(fit.intercept)} ms, R² = {fit.r2:.3f} over {fit.n} models."
         )
+    timed = _points(run.records, lambda r: data.ms_per_image(data.ok_batch(r, 1)), data.gflops)
+    if timed:
+        # The study singles out VGG as the most expensive network (about 0.2 s per image on the TX1).
+        record, ms, gflops = max(timed, key=lambda item: (item[1], item[0].model.name))
+        sentences.append(
+            f"Slowest at batch 1: {_name(record)}, {fmt.sig(ms)} ms per image for {fmt.sig(gflops)} GFLOPs."
+        )
     if not r2s:
         verdict: Verdict = "cannot be tested"
     elif all(r2 >= R2_SUPPORTED for r2 in r2s):
