@@ -81,6 +81,9 @@ class Outcome:
     path: Path
     timed_s: float = 0.0
     error: str | None = None
+    warmup_s: float = 0.0
+    wall_s: float = 0.0
+    prepare_s: float = 0.0  # worker start to counted (fork, build, count)
 
 
 @dataclass
@@ -94,6 +97,8 @@ class _Progress:
     current_batch: int | None = None
     done_path: str | None = None
     timed_s: float = 0.0
+    warmup_s: float = 0.0
+    prepare_s: float = 0.0
 
 
 def resolve_device(device: str) -> str:
@@ -362,17 +367,20 @@ class Runner:
     def _follow(self, worker: _WorkerProcess, bar: Any) -> Outcome:
         spec, progress = worker.spec, worker.progress
         path = Path(worker.job.out_path)
+        started = time.perf_counter()
         worker.go()
         try:
             for event in worker.events():
                 kind = event.get("event")
                 if kind == "counted":
                     progress.parameters, progress.operations = event.get("parameters"), event.get("operations")
+                    progress.prepare_s = float(event.get("seconds_since_start", 0.0))
                 elif kind == "batch_start":
                     progress.current_batch = event["batch_size"]
                     bar.set_description(f"{spec.name} batch {event['batch_size']}")
                 elif kind == "timed":
                     progress.timed_s += float(event.get("timed_s", 0.0))
+                    progress.warmup_s += float(event.get("warmup_s", 0.0))
                 elif kind == "batch":
                     progress.batches.append(event["result"])
                     progress.current_batch = None
@@ -394,7 +402,7 @@ class Runner:
                 status, error = record.status, record.error
             except RecordError as problem:
                 status, error = "error", str(problem)
-            return Outcome(spec.name, status, path, progress.timed_s, error)
+            return self._outcome(spec.name, status, path, progress, error, started)
         if code in (-signal.SIGINT, -signal.SIGTERM, 130, 128 + signal.SIGTERM):
             # Interrupted, not broken: leave no record, so a re-run measures it.
             raise KeyboardInterrupt
@@ -404,7 +412,14 @@ class Runner:
         if code == -signal.SIGKILL:
             message += " (SIGKILL: often the kernel's out-of-memory killer)"
         self._write_from_progress(spec, path, progress, message)
-        return Outcome(spec.name, "error", path, progress.timed_s, message)
+        return self._outcome(spec.name, "error", path, progress, message, started)
+
+    @staticmethod
+    def _outcome(name: str, status: str, path: Path, progress: _Progress, error: str | None, started: float) -> Outcome:
+        return Outcome(
+            name, status, path, progress.timed_s, error, warmup_s=progress.warmup_s,
+            wall_s=time.perf_counter() - started, prepare_s=progress.prepare_s,
+        )
 
     def _write_from_progress(self, spec: ModelSpec, path: Path, progress: _Progress, message: str) -> None:
         """The record of a worker that died: what it reported, the batch it died in, the rest skipped."""
@@ -476,6 +491,11 @@ def measure(
         force=force,
         prefetch=cuda,
     )
+    if options.power_batch_sizes is not None:
+        missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]
+        if missing:
+            print(f"warning: --power-batch-sizes {','.join(map(str, missing))} not among --batch-sizes "
+                  f"{','.join(map(str, options.batch_sizes))}: no power window there", file=sys.stderr)
     started = time.perf_counter()
     runner = Runner(Path(out_dir), options, show_progress)
     outcomes = runner.run_all(specs)

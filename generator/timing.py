@@ -42,6 +42,7 @@ class TimingResult:
     warmup_iterations: int
     stop_reason: StopReason
     timed_s: float  # wall time inside the timed loop (for the overhead figure)
+    warmup_s: float = 0.0  # wall time of the warm-up before it
 
 
 def _binomial_cdf_half(k: int, n: int) -> float:
@@ -101,6 +102,7 @@ def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResul
             break
         timer()
         warmup += 1
+    warmup_s = time.perf_counter() - start
     samples: list[float] = []
     start = time.perf_counter()
     reason: StopReason = "time_budget"
@@ -120,7 +122,7 @@ def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResul
             if relative is not None and relative <= settings.target_relative:
                 reason = "converged"
             break
-    return TimingResult(samples, warmup, reason, time.perf_counter() - start)
+    return TimingResult(samples, warmup, reason, time.perf_counter() - start, warmup_s)
 
 
 def summarize(result: TimingResult, batch_size: int, clock: str) -> Latency:

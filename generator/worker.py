@@ -10,7 +10,7 @@ was measured if the worker dies. For debugging one model by hand:
 
 Events: {"event": "prepared"} (built; waits for 'go' when the job asks),
 {"event": "counted", "parameters", "operations"}, {"event": "batch_start",
-"batch_size"}, {"event": "timed", "timed_s"}, {"event": "batch", "result"},
+"batch_size"}, {"event": "timed", "timed_s", "warmup_s"}, {"event": "batch", "result"},
 {"event": "done", "path", "status"}.
 """
 
@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,6 +190,7 @@ class _Fault:
 class Worker:
     def __init__(self, job: Job, send: Callable[[dict[str, Any]], None], wait_for_go: Callable[[], bool]) -> None:
         self.job = job
+        self.started = time.perf_counter()
         self._send = send
         self._wait_for_go = wait_for_go
 
@@ -275,6 +277,7 @@ class Worker:
             return self.finish(out_path, base, "error", f"preparing the model failed: {one_line(error)}", None, None, [])
         self.emit(
             event="counted",
+            seconds_since_start=time.perf_counter() - self.started,
             parameters=parameters.model_dump(),
             operations=operations.model_dump() if operations else None,
         )
@@ -366,7 +369,7 @@ class Worker:
             if gpu is not None:
                 memory = gpu.memory(device)
             window_s = power.window_s if power is not None and power.window_s is not None else 0.0
-            self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s)
+            self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s, warmup_s=result.warmup_s)
             return BatchResult(batch_size=batch_size, status="ok", latency=latency, memory=memory, power=power)
         except Exception as error:
             status: Literal["oom", "error"] = "oom" if is_out_of_memory(error) else "error"
