@@ -32,7 +32,7 @@ class TimingSettings:
     min_iterations: int = 5
     target_relative: float = 0.02  # CI half-width / median
     warmup_min_iterations: int = 1
-    warmup_s: float = 0.25  # keep warming up at least this long (after the minimum iterations)
+    warmup_s: float = 0.1  # keep warming up at least this long (after the minimum iterations)
     warmup_max_iterations: int = 50
 
 

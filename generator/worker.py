@@ -343,7 +343,7 @@ class Worker:
                     time_budget_s=job.time_budget_s,
                     # GPU: the first iterations at a new shape include cuDNN autotuning.
                     warmup_min_iterations=3 if gpu is not None else 1,
-                    warmup_s=job.warmup_s if job.warmup_s is not None else (0.1 if gpu is not None else 0.25),
+                    warmup_s=job.warmup_s if job.warmup_s is not None else 0.1,
                 )
                 result = timing.time_forward(timer, settings)
                 latency = timing.summarize(result, batch_size, "cuda_events" if gpu is not None else "perf_counter")
