@@ -100,6 +100,24 @@ def test_killed_run_leaves_no_partial_file_and_resumes(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
+def test_ctrl_c_stops_with_130_and_keeps_finished_records(tmp_path: Path) -> None:
+    process = subprocess.Popen(_measure_command(tmp_path), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.rglob("*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    for path in tmp_path.rglob("*"):
+        assert not path.name.endswith(".tmp")
+        if path.suffix == ".json":
+            assert load_record(path).status == "ok"  # whole, and not an error record for the interrupted model
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -123,10 +141,18 @@ def test_gpu_measurement(tmp_path: Path) -> None:
                  "--batch-sizes", "1,16", "--time-budget", "0.2", "--no-progress"]) == 0
     (record,) = _records(tmp_path).values()
     assert record.config.device == "cuda" and record.hardware.gpu is not None
+    assert record.hardware.slug == record.hardware.slug.lower() and "cpu" not in record.hardware.slug
+    assert not record.config.tf32 and record.config.cudnn_benchmark
     for batch in record.batches:
         assert batch.status == "ok" and batch.latency.clock == "cuda_events"
         assert batch.memory.cuda_peak_allocated_bytes > 0
-        assert batch.power is not None
+        assert batch.memory.cuda_peak_reserved_bytes >= batch.memory.cuda_peak_allocated_bytes
+        assert batch.power is not None  # squeezenet is not a study network: windows at 1 and 16
+        if batch.power.available:
+            assert batch.power.counter == "nvml" and batch.power.mean_w > 0 and batch.power.window_s >= 1.0
+            assert batch.power.energy_j_per_image > 0 and batch.power.energy_method is not None
+        else:
+            assert batch.power.unavailable_reason
 
 
 def test_operations_are_counted_once_per_model_and_reused(tmp_path: Path) -> None:
