@@ -306,11 +306,17 @@ def model_rows(
 
             if progress is not None:
                 progress(spec.name)
-            counted = count_spec(spec)
-            row["params_millions"] = counted.parameters / 1e6
-            row["gmacs"] = counted.gmacs_conv_linear_matmul
-            row["counter"] = counted.counter
+            row["params_millions"] = row["gmacs"] = None  # counted, never quoted, from here on
             row["counted"] = True
+            try:
+                counted = count_spec(spec)
+            except Exception as error:  # one model that cannot be built must not hide the others' counts
+                row["count_error"] = f"{type(error).__name__}: {error}"
+                print(f"warning: {spec.name}: counting failed: {row['count_error']}", file=sys.stderr)
+            else:
+                row["params_millions"] = counted.parameters / 1e6
+                row["gmacs"] = counted.gmacs_conv_linear_matmul
+                row["counter"] = counted.counter
         rows.append(row)
     return rows
 
@@ -338,7 +344,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
     counted = any(row.get("counted") for row in rows)
-    counters = sorted({str(row["counter"]) for row in rows if row.get("counted")})
+    counters = sorted({str(row["counter"]) for row in rows if row.get("counter")})
     note = "GMACs: conv/linear/matmul per image at batch 1, " + (
         f"counted with {', '.join(counters)}" if counted else "from the weights metadata (meta['_ops'])"
     )
