@@ -191,3 +191,18 @@ def test_prepared_workers_wait_for_go(tmp_path: Path) -> None:
     outcomes = Runner(tmp_path, options, show_progress=False).run_all(registry.resolve(["quick"]))
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
     assert len(_records(tmp_path)) == 3
+
+
+@pytest.mark.parametrize(
+    ("model", "threads", "slug"),
+    [
+        ("AMD EPYC 7B13 64-Core Processor", 2, "cpu-amd-epyc-7b13-2t"),
+        ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 8, "cpu-intel-xeon-platinum-8375c-8t"),
+        (None, 4, "cpu-unknown-4t"),
+    ],
+)
+def test_cpu_hardware_slug(model: str | None, threads: int, slug: str) -> None:
+    from generator.environment import cpu_slug, gpu_slug
+
+    assert cpu_slug(model, threads) == slug
+    assert gpu_slug("NVIDIA H200") == "nvidia-h200"
