@@ -57,7 +57,14 @@ _BUILD_KWARGS: dict[str, dict[str, Any]] = {
     "googlenet": {"aux_logits": False, "init_weights": False, "transform_input": True},
 }
 
-_ARCHITECTURE_SOURCE = "https://github.com/pytorch/vision/tree/main/torchvision/models"
+
+
+def _architecture_source(module: str) -> str:
+    """The builder's source file at the installed torchvision release, e.g. .../v0.29.1/torchvision/models/resnet.py."""
+    import torchvision
+
+    version = torchvision.__version__.split("+", 1)[0]
+    return f"https://github.com/pytorch/vision/blob/v{version}/{module.replace('.', '/')}.py"
 
 
 def _family(name: str, module: str) -> str:
@@ -121,7 +128,7 @@ def _torchvision_spec(name: str, weights: Any, default: bool) -> ModelSpec:
         build=functools.partial(_build_torchvision, name, kwargs),
         input_size_px=size,
         weights=weights_name,
-        architecture_source=_ARCHITECTURE_SOURCE,
+        architecture_source=_architecture_source(module),
         study_name=STUDY_NAMES.get(name),
         published_accuracy=accuracy,
         published_num_params=meta.get("num_params"),
