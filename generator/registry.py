@@ -133,8 +133,9 @@ def _torchvision_spec(name: str, weights: Any, default: bool) -> ModelSpec:
         published_accuracy=accuracy,
         published_num_params=meta.get("num_params"),
         published_gmacs=_finite_or_none(meta.get("_ops")),
-        # '_file_size' is in MB (10^6 bytes is what torchvision's docs table uses).
-        checkpoint_bytes=round(file_size_mb * 1_000_000) if file_size_mb is not None else None,
+        # '_file_size' is in MiB, rounded to 0.01: alexnet-owt-7be5be79.pth has
+        # 244,408,911 bytes and _file_size 233.087 (= bytes / 2**20).
+        checkpoint_bytes=round(file_size_mb * 2**20) if file_size_mb is not None else None,
         is_default_weights=default,
     )
 

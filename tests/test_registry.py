@@ -34,7 +34,7 @@ def test_entries_carry_the_weights_metadata() -> None:
     assert resnet50.published_accuracy.top1_percent == pytest.approx(80.858)
     assert "IMAGENET1K_V2" in resnet50.published_accuracy.source
     assert resnet50.published_gmacs == pytest.approx(4.089)
-    assert resnet50.checkpoint_bytes == pytest.approx(97.79e6, rel=1e-6)
+    assert resnet50.checkpoint_bytes == pytest.approx(97.79 * 2**20, rel=1e-6)  # '_file_size' is MiB
     assert resnet50.study_name == "ResNet-50" and resnet50.family == "resnet"
     old = by_name["resnet50.IMAGENET1K_V1"]
     assert not old.is_default_weights and old.published_accuracy.top1_percent == pytest.approx(76.13)
