@@ -15,6 +15,7 @@ so (available=False and a reason): never a zero.
 from __future__ import annotations
 
 import glob
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -147,6 +148,9 @@ def rapl_files() -> list[Path]:
     found = []
     for name in sorted(glob.glob(RAPL_GLOB)):
         path = Path(name)
+        # 'intel-rapl:0' is a package; 'intel-rapl:0:0' (core, uncore, dram) is part of it: counting both would double.
+        if not re.fullmatch(r"intel-rapl:\d+", path.parent.name):
+            continue
         try:
             int(path.read_text())
         except (OSError, ValueError):

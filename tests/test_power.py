@@ -126,3 +126,13 @@ def test_cpu_without_rapl_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr("generator.power.RAPL_GLOB", str(tmp_path / "none:*" / "energy_uj"))
     meter, reason = cpu_meter()
     assert meter is None and reason and "RAPL" in reason
+
+
+def test_rapl_counts_packages_not_their_subdomains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for domain, value in (("intel-rapl:0", 10), ("intel-rapl:0:0", 7), ("intel-rapl:1", 20)):
+        (tmp_path / domain).mkdir()
+        (tmp_path / domain / "energy_uj").write_text(f"{value}\n")
+    monkeypatch.setattr("generator.power.RAPL_GLOB", str(tmp_path / "intel-rapl:*" / "energy_uj"))
+    meter, reason = cpu_meter()
+    assert meter is not None and reason is None
+    assert [p.parent.name for p in meter._files] == ["intel-rapl:0", "intel-rapl:1"]
