@@ -36,7 +36,7 @@ def _selectors(values: list[str] | None) -> list[str]:
 def _cmd_models(args: argparse.Namespace) -> int:
     from generator import registry
 
-    specs = registry.resolve(_selectors(args.models) or ["all"], all_weights=args.all_weights)
+    specs = registry.resolve(_selectors(args.models) + _selectors(args.preset) or ["all"], all_weights=args.all_weights)
     rows = registry.model_rows(specs, count=args.count)
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
@@ -49,7 +49,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     from generator import measure
 
     return measure.measure(
-        selectors=_selectors(args.models),
+        selectors=_selectors(args.models) + _selectors(args.preset),
         out_dir=args.out,
         device=args.device,
         batch_sizes=args.batch_sizes,
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "models", nargs="*", metavar="SELECTOR",
         help="model names, families ('resnet'), presets ('paper', 'all', 'quick') or 'timm:<name>'; default all",
     )
+    models.add_argument("--preset", action="append", metavar="PRESET", help="add a preset: paper, all, quick")
     models.add_argument("--json", action="store_true", help="print JSON for machines instead of a table")
     models.add_argument(
         "--count", action="store_true",
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--models", nargs="+", metavar="SELECTOR",
         help="names, families or presets (default: the study's line-up, 'paper')",
     )
+    measure.add_argument("--preset", action="append", metavar="PRESET", help="add a preset: paper, all, quick")
     measure.add_argument("--out", type=Path, default=REPO_ROOT / "measurements", help="records folder")
     measure.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     measure.add_argument(

@@ -309,7 +309,9 @@ def model_rows(
     rows = []
     for spec in specs:
         row = _row(spec)
-        if count:
+        # Entries with nothing published to quote (the hand-written study networks)
+        # are counted even without --count: a blank would read as "unknown size".
+        if count or row["params_millions"] is None or row["gmacs"] is None:
             from generator.counting import count_spec
 
             if progress is not None:
@@ -342,7 +344,14 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     headers = ["name", "family", "source", "weights", "input px", "params (M)", "GMACs", "top-1 %"]
     keys = ["name", "family", "source", "weights", "input_size_px", "params_millions", "gmacs", "top1_percent"]
     digits = {"params_millions": 2, "gmacs": 3, "top1_percent": 2}
-    body = [[_fmt(row.get(key), digits.get(key, 0)) for key in keys] for row in rows]
+    counted_mark = {"params_millions", "gmacs"}
+    body = [
+        [
+            _fmt(row.get(key), digits.get(key, 0)) + ("*" if row.get("counted") and key in counted_mark else "")
+            for key in keys
+        ]
+        for row in rows
+    ]
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
     numeric = {4, 5, 6, 7}
 
@@ -351,10 +360,11 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
-    counted = any(row.get("counted") for row in rows)
     counters = sorted({str(row["counter"]) for row in rows if row.get("counter")})
-    note = "GMACs: conv/linear/matmul per image at batch 1, " + (
-        f"counted with {', '.join(counters)}" if counted else "from the weights metadata (meta['_ops'])"
-    )
+    note = "GMACs: conv/linear/matmul per image at batch 1, from the weights metadata (meta['_ops'])"
+    if all(row.get("counted") for row in rows):
+        note = f"GMACs: conv/linear/matmul per image at batch 1, counted with {', '.join(counters)} (*)"
+    elif counters:
+        note += f"; * counted with {', '.join(counters)} where nothing is published"
     out.append(f"{len(rows)} models. {note}.")
     return "\n".join(line_.rstrip() for line_ in out)

@@ -125,3 +125,18 @@ def test_all_80_builders_count_within_one_percent_of_metadata() -> None:
         # meta['_ops'] is rounded to 0.001 GMACs, which alone is > 1% for the smallest models.
         tolerance = max(0.01 * spec.published_gmacs, 0.0005)
         assert abs(counted.gmacs_conv_linear_matmul - spec.published_gmacs) <= tolerance, spec.name
+
+
+def test_models_preset_paper_lists_all_14_with_parameters_and_operations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["models", "--preset", "paper", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 14
+    for name, row in rows.items():
+        assert row["params_millions"] and row["gmacs"], name
+    # Nothing is published for the hand-written networks: their figures are counted, and say so.
+    assert rows["enet"]["counted"] is True
+    assert 0.5 < rows["enet"]["params_millions"] < 0.55
+    assert rows["resnet50"].get("counted") is not True
+    assert rows["resnet50"]["gmacs"] == pytest.approx(4.089)

@@ -122,3 +122,12 @@ def test_atomic_write_leaves_the_old_file_whole_when_interrupted(
         write_text_atomic(path, "new and longer\n")
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["record.json"]  # no temporary left behind
+
+
+def test_atomic_write_gives_the_file_the_usual_permissions(tmp_path: Path) -> None:
+    # Records are served as downloads and read by other users: not the private 0600 of mkstemp.
+    path = tmp_path / "record.json"
+    write_text_atomic(path, "{}\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
