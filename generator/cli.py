@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     measure.add_argument(
         "--batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
-        help="batch sizes to time (default: 1,2,4,8 on CPU; 1,2,4,8,16,32,64 on CUDA, as in the study)",
+        help="batch sizes to time (default: 1,2,4,8,16 on CPU; 1,2,4,8,16,32,64 on CUDA, as in the study)",
     )
     measure.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     measure.add_argument("--channels-last", action="store_true", help="use the channels_last memory format")
