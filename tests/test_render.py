@@ -163,6 +163,15 @@ def test_density_names_the_best_model(items) -> None:  # type: ignore[no-untyped
     # efficientnet_b0 in the fixtures: 77.7 % / 5.3 M = 14.66 per million.
     assert "efficientnet_b0 with 14.7 top-1 % per million parameters" in finding.sentences[0]
     assert finding.verdict == "shown"  # ENet not in the fixtures
+    assert any("ENet was not measured" in sentence for sentence in finding.sentences)
+
+
+def test_density_says_why_when_enet_has_no_accuracy() -> None:
+    enet = FixtureModel("enet", "enet", "ENet", 0.53, 0.24, None, None, "generator")
+    records = [make_record(m, CPU) for m in STUDY_MODELS[:3]] + [make_record(enet, CPU)]
+    finding = findings.information_density(records)
+    assert finding.verdict == "shown"
+    assert any("ENet has no top-1" in sentence for sentence in finding.sentences)
 
 
 ALL_CHART_FUNCTIONS = [

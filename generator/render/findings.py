@@ -397,7 +397,13 @@ def information_density(records: Sequence[Record]) -> Finding:
         verdict: Verdict = "supported" if top.model.study_name == "ENet" else "not supported"
     else:
         verdict = "shown"
-        sentences.append("ENet was not measured, so the study's ranking cannot be checked; the best measured model is shown.")
+        enet_measured = any(record.model.study_name == "ENet" for record in records)
+        reason = (
+            "ENet has no top-1 (none published, none measured here)"
+            if enet_measured
+            else "ENet was not measured"
+        )
+        sentences.append(f"{reason}, so the study's ranking cannot be checked; the best model with a top-1 is shown.")
     return Finding(
         "density", "Information density", claim, verdict, sentences,
         "top-1 (published) divided by parameters in millions; supported when ENet ranks first",
