@@ -195,7 +195,9 @@ def test_every_chart_spec_validates(runs, function, hardware: str) -> None:  # t
 
 def test_model_chart_validates(runs) -> None:  # type: ignore[no-untyped-def]
     records = [runs["fixture-gpu"].records[0], runs["fixture-cpu-2t"].records[0]]
-    charts.model_batches(records, ["gpu", "cpu"]).to_dict()
+    spec = charts.model_batches(records, ["gpu", "cpu"]).to_dict()  # to_dict() validates against Vega-Lite
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    assert "gpu" in json.dumps(spec) and "cpu" in json.dumps(spec)  # one line per hardware
 
 
 def test_invalid_spec_is_caught() -> None:
