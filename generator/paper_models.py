@@ -192,6 +192,21 @@ class _Bottleneck(nn.Module):
         return self.act(self.main(x) + shortcut)
 
 
+def _dilated_stage() -> list[nn.Module]:
+    """One of ENet's stages 2 and 3 (paper Table 1), shared by the classifier and the
+    segmentation network, so the check against the paper's 0.37M covers the classifier's blocks."""
+    return [
+        _Bottleneck(128, 128),
+        _Bottleneck(128, 128, dilation=2),
+        _Bottleneck(128, 128, asymmetric=5),
+        _Bottleneck(128, 128, dilation=4),
+        _Bottleneck(128, 128),
+        _Bottleneck(128, 128, dilation=8),
+        _Bottleneck(128, 128, asymmetric=5),
+        _Bottleneck(128, 128, dilation=16),
+    ]
+
+
 class ENet(nn.Module):
     """ENet encoder as an ImageNet classifier (Culurciello's "ENet V2")."""
 
@@ -201,18 +216,9 @@ class ENet(nn.Module):
         blocks: list[nn.Module] = [_InitialBlock(), _Bottleneck(16, 64, downsample=True, dropout=0.01)]
         blocks += [_Bottleneck(64, 64, dropout=0.01) for _ in range(4)]
         blocks.append(_Bottleneck(64, 128, downsample=True))
-        for _ in range(2):  # stages 2 and 3 share the layout of the paper's Table 1
-            blocks += [
-                _Bottleneck(128, 128),
-                _Bottleneck(128, 128, dilation=2),
-                _Bottleneck(128, 128, asymmetric=5),
-                _Bottleneck(128, 128, dilation=4),
-                _Bottleneck(128, 128),
-                _Bottleneck(128, 128, dilation=8),
-                _Bottleneck(128, 128, asymmetric=5),
-                _Bottleneck(128, 128, dilation=16),
-                _Bottleneck(128, 128, downsample=True),  # the ImageNet change: 28 -> 14 -> 7
-            ]
+        for _ in range(2):
+            blocks += _dilated_stage()
+            blocks.append(_Bottleneck(128, 128, downsample=True))  # the ImageNet change: 28 -> 14 -> 7
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = nn.Linear(128, num_classes)
 
@@ -252,16 +258,7 @@ def enet_segmentation_layers(num_classes: int = 12) -> nn.ModuleList:
     encoder += [_Bottleneck(64, 64) for _ in range(4)]
     encoder.append(_Bottleneck(64, 128, downsample=True))
     for _ in range(2):
-        encoder += [
-            _Bottleneck(128, 128),
-            _Bottleneck(128, 128, dilation=2),
-            _Bottleneck(128, 128, asymmetric=5),
-            _Bottleneck(128, 128, dilation=4),
-            _Bottleneck(128, 128),
-            _Bottleneck(128, 128, dilation=8),
-            _Bottleneck(128, 128, asymmetric=5),
-            _Bottleneck(128, 128, dilation=16),
-        ]
+        encoder += _dilated_stage()
     decoder = (
         _decoder_bottleneck(128, 64, upsample=True)
         + _decoder_bottleneck(64, 64, upsample=False)
