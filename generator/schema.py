@@ -1,7 +1,23 @@
 """The measurement record: the one contract between the measure and render stages.
 
-One JSON file per hardware, configuration and model, at
-``measurements/<hardware.slug>/<config slug>/<model file stem>.json``.
+One JSON file per machine, configuration, software and model. The folder
+layout belongs to ``generator.store`` (see its docstring): a run is one machine,
+one configuration and one software stack (torch, torchvision, CUDA, driver), at
+``measurements/<machine>/<config slug>/<software slug>/<model file stem>.json``.
+
+Version 2 (from 1): latency is measured in rounds (``Latency.rounds``, each
+with its own median, deciles, samples and stop reason); the batch-level median
+is the median of the round medians and carries a 95% interval
+(``ci95_low_ms_per_batch``/``ci95_high_ms_per_batch``, see generator.rounds);
+``settings`` records how the run was measured (so a re-run knows whether it may
+reuse a record); accuracy names the weights of a published figure and may carry
+the architecture's original training recipe beside it.
+
+Numbers are strict: NaN and +/-Infinity are refused everywhere (also as JSON
+literals), times, memory, parameters and operations cannot be negative, and
+``record_problems`` checks the relations between fields (per-image time x batch
+size = per-batch time, median inside p10..p90, summaries equal to what the kept
+samples give, unique batch sizes, top-5 >= top-1, ...).
 
 Conventions, stated once and carried in the field names:
 - ``*_ms`` milliseconds, ``*_bytes`` bytes, ``*_w`` watts, ``*_j`` joules,
@@ -20,14 +36,17 @@ add a migration to ``MIGRATIONS`` or let old files be refused with a message.
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Status = Literal["ok", "oom", "error", "skipped"]
 Precision = Literal["fp32", "fp16", "bf16"]
@@ -37,8 +56,12 @@ ModelSource = Literal["torchvision", "timm", "generator"]
 
 class _Strict(BaseModel):
     # Unknown keys are an error: a typo in a hand-edited record must not be
-    # silently dropped, and a newer writer must bump the version.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # silently dropped, and a newer writer must bump the version. NaN and
+    # +/-Infinity are refused in every float, dict values and lists included.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 class ModelInfo(_Strict):
@@ -62,6 +85,9 @@ class PublishedAccuracy(_Strict):
     top5_percent: float | None = Field(ge=0, le=100)
     source: str = Field(description="Where the figure comes from (weights name and recipe, paper, CSV).")
     dataset: str = "ImageNet-1K validation, single centre crop"
+    weights: str | None = Field(
+        default=None, description="Weights entry the figure belongs to, e.g. 'ResNet50_Weights.IMAGENET1K_V1'."
+    )
 
 
 class MeasuredAccuracy(_Strict):
@@ -76,6 +102,11 @@ class MeasuredAccuracy(_Strict):
 class Accuracy(_Strict):
     published: PublishedAccuracy | None = None
     measured: MeasuredAccuracy | None = None
+    original_recipe: PublishedAccuracy | None = Field(
+        default=None,
+        description="The architecture's original training recipe (e.g. torchvision IMAGENET1K_V1), set only "
+        "when it differs from the weights named in 'published'.",
+    )
 
 
 class Config(_Strict):
@@ -90,7 +121,7 @@ class Config(_Strict):
     @property
     def slug(self) -> str:
         """Folder name of this configuration, e.g. 'fp32' or 'bf16-channels-last'."""
-        parts = [self.precision]
+        parts: list[str] = [self.precision]
         if self.channels_last:
             parts.append("channels-last")
         if self.compile:
@@ -102,19 +133,22 @@ class Config(_Strict):
 
 class GpuInfo(_Strict):
     name: str
-    memory_bytes: int | None
+    memory_bytes: int | None = Field(ge=0)
     driver_version: str | None
     compute_capability: str | None
-    power_limit_w: float | None
+    power_limit_w: float | None = Field(ge=0)
     energy_counter_available: bool | None
 
 
 class Hardware(_Strict):
-    slug: str = Field(description="Stable folder name, e.g. 'nvidia-h200' or 'cpu-amd-epyc-7b13-2t'.")
+    slug: str = Field(
+        description="Machine name and folder, e.g. 'nvidia-h200' or 'cpu-amd-epyc-7b13-2t' (derived from the "
+        "hardware), or what 'measure --machine NAME' gave."
+    )
     name: str = Field(description="Human-readable name of what ran the model.")
     cpu_model: str | None
-    cpu_logical_cores: int | None
-    ram_bytes: int | None
+    cpu_logical_cores: int | None = Field(gt=0)
+    ram_bytes: int | None = Field(ge=0)
     gpu: GpuInfo | None = None
 
 
@@ -135,6 +169,21 @@ class RunInfo(_Strict):
     command: str = Field(description="Command line that produced the record.")
 
 
+class MeasureSettings(_Strict):
+    """How a run was measured: a re-run reuses a record only when these (and the software) are equal."""
+
+    batch_sizes: list[Annotated[int, Field(gt=0)]] = Field(min_length=1, description="Batch sizes asked for.")
+    rounds: int = Field(ge=1, description="Rounds asked for; each round is a fresh worker per model.")
+    time_budget_s: float = Field(gt=0, description="Timing budget per batch size and round.")
+    min_iterations: int = Field(ge=1, description="Timed iterations always taken per batch size and round.")
+    target_ci_relative: float = Field(gt=0, description="Stop once the median's 95% CI half width is this small.")
+    warmup_s: float = Field(ge=0, description="Minimum warm-up per batch size and round.")
+    power_window_s: float = Field(gt=0, description="Power-sampling window per chosen batch size.")
+    power_batch_sizes: list[Annotated[int, Field(gt=0)]] = Field(
+        description="Batch sizes given a power window (for this model)."
+    )
+
+
 class Parameters(_Strict):
     count: int = Field(ge=0, description="Exact number of parameters.")
     parameters_bytes: int = Field(ge=0, description="Bytes of parameters in the measured precision.")
@@ -150,60 +199,83 @@ class Operations(_Strict):
         ge=0, description="Convolution, linear and matrix products only: torchvision's meta['_ops'] convention."
     )
     flop_counter_gflops: float | None = Field(
-        description="torch.utils.flop_counter total for the cross-check (2 x MACs of conv/linear/matmul)."
+        ge=0, description="torch.utils.flop_counter total for the cross-check (2 x MACs of conv/linear/matmul)."
     )
-    activations_millions: float | None = Field(description="fvcore activation count, 10^6 elements.")
-    by_operator_gmacs: dict[str, float] = Field(description="GMACs per operator type, e.g. 'conv'.")
-    by_module_gmacs: dict[str, float] = Field(description="GMACs per top-level child module.")
-    uncounted_operators: dict[str, int] = Field(
+    activations_millions: float | None = Field(ge=0, description="fvcore activation count, 10^6 elements.")
+    by_operator_gmacs: dict[str, NonNegative] = Field(description="GMACs per operator type, e.g. 'conv'.")
+    by_module_gmacs: dict[str, NonNegative] = Field(description="GMACs per top-level child module.")
+    uncounted_operators: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, description="Operators fvcore skipped, with how often they occurred."
     )
 
 
-class Latency(_Strict):
+StopReason = Literal["converged", "time_budget"]
+
+
+class LatencyRound(_Strict):
+    """One round: one fresh worker's timing of one batch size."""
+
     median_ms_per_batch: float = Field(gt=0)
     p10_ms_per_batch: float = Field(gt=0)
     p90_ms_per_batch: float = Field(gt=0)
-    iqr_ms_per_batch: float = Field(ge=0)
-    median_ms_per_image: float = Field(gt=0)
-    throughput_images_per_s: float = Field(gt=0)
     timed_iterations: int = Field(ge=1)
     warmup_iterations: int = Field(ge=0)
     ci95_half_width_relative: float | None = Field(
-        description="Half width of the 95% confidence interval of the median, relative to it."
+        ge=0, description="Half width (larger side) of the 95% confidence interval of this round's median, "
+        "relative to it (order statistics); None below 6 samples."
     )
-    stop_reason: Literal["converged", "time_budget"]
+    stop_reason: StopReason
+    samples_ms_per_batch: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=list, description="Every timed iteration of the round, in order."
+    )
+
+
+class Latency(_Strict):
+    median_ms_per_batch: float = Field(gt=0, description="Median over rounds of the round medians.")
+    ci95_low_ms_per_batch: float | None = Field(
+        default=None, gt=0, description="95% interval of the median (within- and across-round spread; "
+        "generator.rounds); None when the samples are too few for one."
+    )
+    ci95_high_ms_per_batch: float | None = Field(default=None, gt=0)
+    p10_ms_per_batch: float = Field(gt=0, description="10th percentile of all samples of all rounds.")
+    p90_ms_per_batch: float = Field(gt=0, description="90th percentile of all samples of all rounds.")
+    iqr_ms_per_batch: float = Field(ge=0, description="Interquartile range of all samples of all rounds.")
+    median_ms_per_image: float = Field(gt=0)
+    throughput_images_per_s: float = Field(gt=0)
+    timed_iterations: int = Field(ge=1, description="Timed iterations of all rounds together.")
+    stop_reason: StopReason = Field(description="'converged' only if every round converged.")
     clock: str = Field(description="'cuda_events' or 'perf_counter'.")
-    samples_ms_per_batch: list[float] = Field(description="Every timed iteration, in order.")
+    rounds: list[LatencyRound] = Field(min_length=1)
 
 
 class Memory(_Strict):
     # CPU: peak resident set size of the measuring process during this batch
     # size (VmHWM reset before it), and the RSS before the model was built.
-    peak_rss_bytes: int | None = None
-    baseline_rss_bytes: int | None = None
+    peak_rss_bytes: int | None = Field(default=None, ge=0)
+    baseline_rss_bytes: int | None = Field(default=None, ge=0)
     # GPU: torch allocator peaks and NVML device memory in use (the study's
     # "system memory"), each with its baseline before the model was built.
-    cuda_peak_allocated_bytes: int | None = None
-    cuda_peak_reserved_bytes: int | None = None
-    cuda_baseline_allocated_bytes: int | None = None
-    nvml_used_bytes: int | None = None
-    nvml_baseline_used_bytes: int | None = None
+    cuda_peak_allocated_bytes: int | None = Field(default=None, ge=0)
+    cuda_peak_reserved_bytes: int | None = Field(default=None, ge=0)
+    cuda_baseline_allocated_bytes: int | None = Field(default=None, ge=0)
+    nvml_used_bytes: int | None = Field(default=None, ge=0)
+    nvml_baseline_used_bytes: int | None = Field(default=None, ge=0)
 
 
 class Power(_Strict):
     available: bool
     unavailable_reason: str | None = None
     counter: Literal["nvml", "rapl"] | None = None
-    idle_w: float | None = None
-    mean_w: float | None = None
-    peak_w: float | None = None
+    idle_w: float | None = Field(default=None, ge=0)
+    mean_w: float | None = Field(default=None, ge=0)
+    peak_w: float | None = Field(default=None, ge=0)
+    # May be slightly negative: a mean within noise of the idle power.
     net_w: float | None = Field(default=None, description="mean_w - idle_w: the study's figure.")
-    window_s: float | None = None
-    samples: int | None = None
-    energy_j_per_image: float | None = None
+    window_s: float | None = Field(default=None, ge=0)
+    samples: int | None = Field(default=None, ge=0)
+    energy_j_per_image: float | None = Field(default=None, ge=0)
     energy_method: Literal["energy_counter", "integrated_samples"] | None = None
-    sm_clock_mhz_mean: float | None = None
+    sm_clock_mhz_mean: float | None = Field(default=None, ge=0)
     temperature_c_max: float | None = None
     throttle_reasons: list[str] = Field(default_factory=list)
 
@@ -218,13 +290,16 @@ class BatchResult(_Strict):
 
 
 class Record(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = 2  # SCHEMA_VERSION
     model: ModelInfo
     accuracy: Accuracy
     config: Config
     hardware: Hardware
     software: Software
     run: RunInfo
+    settings: MeasureSettings | None = Field(
+        default=None, description="How it was measured; None in records migrated from version 1."
+    )
     status: Literal["ok", "error"] = Field(
         description="'error' when the model could not be built or measured at all."
     )
@@ -232,11 +307,6 @@ class Record(_Strict):
     parameters: Parameters | None
     operations: Operations | None
     batches: list[BatchResult]
-
-    @property
-    def relative_path(self) -> Path:
-        """Where this record lives under the measurements folder."""
-        return Path(safe_slug(self.hardware.slug)) / self.config.slug / f"{model_file_stem(self.model.name)}.json"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -260,12 +330,183 @@ class RecordError(Exception):
     def __init__(self, path: Path | str, message: str, field: str | None = None) -> None:
         self.path = str(path)
         self.field = field
+        self.message = message
         where = f"{self.path}: field '{field}'" if field else self.path
         super().__init__(f"{where}: {message}")
 
 
+# --------------------------------------------------------------------------- migrations
+
+
+def _latency_v1_to_v2(latency: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 latency was one round; its interval comes from that round's relative half width."""
+    round_keys = (
+        "median_ms_per_batch", "p10_ms_per_batch", "p90_ms_per_batch", "timed_iterations",
+        "warmup_iterations", "ci95_half_width_relative", "stop_reason", "samples_ms_per_batch",
+    )
+    one_round = {key: latency[key] for key in round_keys if key in latency}
+    median, half = latency.get("median_ms_per_batch"), latency.get("ci95_half_width_relative")
+    low = high = None
+    if isinstance(median, int | float) and isinstance(half, int | float) and not isinstance(half, bool):
+        low, high = median * (1 - half), median * (1 + half)
+        if low <= 0:  # a half width of 100% or more says nothing about the lower end
+            low = None
+            high = None
+    migrated = {key: value for key, value in latency.items()
+                if key not in ("warmup_iterations", "ci95_half_width_relative", "samples_ms_per_batch")}
+    migrated.update(rounds=[one_round], ci95_low_ms_per_batch=low, ci95_high_ms_per_batch=high)
+    return migrated
+
+
+def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
+    migrated = dict(document, schema_version=2)
+    batches = document.get("batches")
+    if isinstance(batches, list):
+        migrated["batches"] = [
+            dict(batch, latency=_latency_v1_to_v2(batch["latency"]))
+            if isinstance(batch, dict) and isinstance(batch.get("latency"), dict)
+            else batch
+            for batch in batches
+        ]
+    return migrated
+
+
 # Version n -> function turning a version-n document into version n+1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+
+# --------------------------------------------------------------------------- relations between fields
+
+# Derived values are written from the same floats they derive from; a hand
+# edit or another writer may round them, hence a relative tolerance.
+RELATIVE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken relation: the dotted field and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+def _close(a: float, b: float, relative: float = RELATIVE_TOLERANCE) -> bool:
+    return math.isclose(a, b, rel_tol=relative, abs_tol=1e-12)
+
+
+def sample_summary(samples: Sequence[float]) -> dict[str, float]:
+    """Median, deciles and IQR of ``samples`` as the writer computes them (inclusive quantiles)."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        only = ordered[0]
+        return {"median": only, "p10": only, "p90": only, "iqr": 0.0}
+    deciles = statistics.quantiles(ordered, n=10, method="inclusive")
+    quartiles = statistics.quantiles(ordered, n=4, method="inclusive")
+    return {"median": statistics.median(ordered), "p10": deciles[0], "p90": deciles[8],
+            "iqr": quartiles[2] - quartiles[0]}
+
+
+def _round_problems(prefix: str, one: LatencyRound) -> Iterator[Problem]:
+    if not one.p10_ms_per_batch <= one.median_ms_per_batch <= one.p90_ms_per_batch:
+        yield Problem(
+            f"{prefix}.median_ms_per_batch",
+            f"{one.median_ms_per_batch} lies outside p10..p90 ({one.p10_ms_per_batch}..{one.p90_ms_per_batch})",
+        )
+    samples = one.samples_ms_per_batch
+    if not samples:
+        return
+    if one.timed_iterations != len(samples):
+        yield Problem(f"{prefix}.timed_iterations",
+                      f"{one.timed_iterations} but {len(samples)} samples are kept")
+    summary = sample_summary(samples)
+    for key in ("median", "p10", "p90"):
+        value = getattr(one, f"{key}_ms_per_batch")
+        if not _close(value, summary[key]):
+            yield Problem(f"{prefix}.{key}_ms_per_batch",
+                          f"{value} but the kept samples give {summary[key]:.6g}")
+
+
+def _latency_problems(prefix: str, latency: Latency, batch_size: int) -> Iterator[Problem]:
+    for index, one in enumerate(latency.rounds):
+        yield from _round_problems(f"{prefix}.rounds.{index}", one)
+    median = latency.median_ms_per_batch
+    round_median = statistics.median(one.median_ms_per_batch for one in latency.rounds)
+    if not _close(median, round_median):
+        yield Problem(f"{prefix}.median_ms_per_batch",
+                      f"{median} but the median of the round medians is {round_median:.6g}")
+    if not _close(latency.median_ms_per_image * batch_size, median):
+        yield Problem(f"{prefix}.median_ms_per_image",
+                      f"{latency.median_ms_per_image} x batch size {batch_size} != median_ms_per_batch {median}")
+    if not _close(latency.throughput_images_per_s, batch_size * 1000.0 / median):
+        yield Problem(f"{prefix}.throughput_images_per_s",
+                      f"{latency.throughput_images_per_s} but batch size {batch_size} / median_ms_per_batch "
+                      f"gives {batch_size * 1000.0 / median:.6g}")
+    total = sum(one.timed_iterations for one in latency.rounds)
+    if latency.timed_iterations != total:
+        yield Problem(f"{prefix}.timed_iterations", f"{latency.timed_iterations} but the rounds add up to {total}")
+    converged = all(one.stop_reason == "converged" for one in latency.rounds)
+    if (latency.stop_reason == "converged") != converged:
+        yield Problem(f"{prefix}.stop_reason",
+                      f"{latency.stop_reason!r} but {'every' if converged else 'not every'} round converged")
+    low, high = latency.ci95_low_ms_per_batch, latency.ci95_high_ms_per_batch
+    if (low is None) != (high is None):
+        yield Problem(f"{prefix}.ci95_low_ms_per_batch", "the interval needs both ends or neither")
+    elif low is not None and high is not None and not low <= median <= high:
+        yield Problem(f"{prefix}.ci95_low_ms_per_batch",
+                      f"interval {low}..{high} does not contain the median {median}")
+    if not latency.p10_ms_per_batch <= latency.p90_ms_per_batch:
+        yield Problem(f"{prefix}.p10_ms_per_batch",
+                      f"{latency.p10_ms_per_batch} is above p90_ms_per_batch {latency.p90_ms_per_batch}")
+    if all(one.samples_ms_per_batch for one in latency.rounds):
+        pooled = sample_summary([s for one in latency.rounds for s in one.samples_ms_per_batch])
+        for key in ("p10", "p90", "iqr"):
+            value = getattr(latency, f"{key}_ms_per_batch")
+            if not _close(value, pooled[key]):
+                yield Problem(f"{prefix}.{key}_ms_per_batch",
+                              f"{value} but the samples of all rounds give {pooled[key]:.6g}")
+
+
+def _accuracy_problems(prefix: str, top1: float | None, top5: float | None) -> Iterator[Problem]:
+    if top1 is not None and top5 is not None and top5 < top1:
+        yield Problem(f"{prefix}.top5_percent", f"top-5 {top5} is below top-1 {top1}")
+
+
+def record_problems(record: Record) -> list[Problem]:
+    """Every broken relation between the fields of a record that passed type validation."""
+    problems: list[Problem] = []
+    accuracy = record.accuracy
+    for name in ("published", "measured", "original_recipe"):
+        value = getattr(accuracy, name)
+        if value is not None:
+            problems += _accuracy_problems(f"accuracy.{name}", value.top1_percent, value.top5_percent)
+    seen: set[int] = set()
+    for index, batch in enumerate(record.batches):
+        prefix = f"batches.{index}"
+        if batch.batch_size in seen:
+            problems.append(Problem(f"{prefix}.batch_size", f"batch size {batch.batch_size} appears twice"))
+        seen.add(batch.batch_size)
+        if batch.status == "ok" and batch.latency is None:
+            problems.append(Problem(f"{prefix}.latency", "status 'ok' without a latency"))
+        if batch.latency is not None:
+            problems += _latency_problems(f"{prefix}.latency", batch.latency, batch.batch_size)
+        power = batch.power
+        if power is not None and None not in (power.net_w, power.mean_w, power.idle_w):
+            assert power.net_w is not None and power.mean_w is not None and power.idle_w is not None
+            if not math.isclose(power.net_w, power.mean_w - power.idle_w, rel_tol=1e-6, abs_tol=1e-6):
+                problems.append(Problem(f"{prefix}.power.net_w",
+                                        f"{power.net_w} is not mean_w - idle_w ({power.mean_w} - {power.idle_w})"))
+    operations = record.operations
+    if operations is not None and not _close(operations.gflops, 2 * operations.gmacs, 1e-3):
+        problems.append(Problem("operations.gflops", f"{operations.gflops} is not 2 x gmacs ({operations.gmacs})"))
+    if record.settings is not None and record.batches:
+        asked = set(record.settings.batch_sizes)
+        extra = sorted(b.batch_size for b in record.batches if b.batch_size not in asked)
+        if extra:
+            problems.append(Problem("batches", f"batch sizes {extra} were not asked for in settings.batch_sizes"))
+    return problems
+
+
+# --------------------------------------------------------------------------- reading and writing
 
 
 def parse_record(document: Any, path: Path | str = "<record>") -> Record:
@@ -294,12 +535,38 @@ def parse_record(document: Any, path: Path | str = "<record>") -> Record:
         document = MIGRATIONS[version](document)
         version = document["schema_version"]
     try:
-        return Record.model_validate(document)
+        record = Record.model_validate(document)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
         raise RecordError(path, f"{first['msg']}{more}", field) from None
+    check_record(record, path)
+    return record
+
+
+def check_record(record: Record, path: Path | str = "<record>") -> None:
+    """Raise RecordError for the first broken relation between fields (``record_problems``)."""
+    problems = record_problems(record)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise RecordError(path, f"{problems[0].message}{more}", problems[0].field)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a record may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # '1e999' parses to infinity without passing parse_constant
+        raise ValueError(f"{text} is out of range (not a finite number)")
+    return value
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and out-of-range numbers are refused (ValueError), not read as floats."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def load_record(path: Path) -> Record:
@@ -308,16 +575,25 @@ def load_record(path: Path) -> Record:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise RecordError(path, f"cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise RecordError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         raise RecordError(path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except (ValueError, RecursionError) as error:
+        raise RecordError(path, f"not valid JSON: {str(error)[:200]}") from None
     return parse_record(document, path)
 
 
 def record_to_json(record: Record) -> str:
-    """Canonical, stable serialisation: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Canonical, stable serialisation: sorted keys, two-space indent, trailing newline.
+
+    NaN or Infinity raise ValueError here rather than reach a file.
+    """
+    return json.dumps(
+        record.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
+    ) + "\n"
 
 
 def json_schema() -> dict[str, Any]:

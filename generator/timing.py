@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from generator.schema import Latency
+from generator.schema import Latency, LatencyRound, sample_summary
 
 if TYPE_CHECKING:
     import torch
@@ -125,26 +125,27 @@ def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResul
     return TimingResult(samples, warmup, reason, time.perf_counter() - start, warmup_s)
 
 
-def summarize(result: TimingResult, batch_size: int, clock: str) -> Latency:
-    """Median, p10/p90 and IQR per batch and per image, throughput, and the raw samples."""
+def summarize_round(result: TimingResult) -> LatencyRound:
+    """One round: median, deciles, the median's interval and the raw samples."""
     samples = result.samples_ms
-    median = statistics.median(samples)
-    deciles = statistics.quantiles(samples, n=10, method="inclusive")
-    quartiles = statistics.quantiles(samples, n=4, method="inclusive")
-    return Latency(
-        median_ms_per_batch=median,
-        p10_ms_per_batch=deciles[0],
-        p90_ms_per_batch=deciles[8],
-        iqr_ms_per_batch=quartiles[2] - quartiles[0],
-        median_ms_per_image=median / batch_size,
-        throughput_images_per_s=batch_size * 1000.0 / median,
+    summary = sample_summary(samples)
+    return LatencyRound(
+        median_ms_per_batch=summary["median"],
+        p10_ms_per_batch=summary["p10"],
+        p90_ms_per_batch=summary["p90"],
         timed_iterations=len(samples),
         warmup_iterations=result.warmup_iterations,
         ci95_half_width_relative=median_ci_relative(samples),
         stop_reason=result.stop_reason,
-        clock=clock,
         samples_ms_per_batch=list(samples),
     )
+
+
+def summarize(result: TimingResult, batch_size: int, clock: str) -> Latency:
+    """The latency of one round: per batch and per image, throughput, interval (see generator.rounds)."""
+    from generator.rounds import merge_rounds
+
+    return merge_rounds([summarize_round(result)], batch_size, clock)
 
 
 def perf_counter_timer(run: Callable[[], object]) -> IterationTimer:

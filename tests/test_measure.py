@@ -46,7 +46,7 @@ def test_oom_and_segfault_are_recorded_and_others_still_measured(
     # The cross-check from torch's flop counter: 2 x the conv/linear/matmul MACs.
     assert healthy.operations.flop_counter_gflops == pytest.approx(2 * healthy.operations.gmacs_conv_linear_matmul)
     first = healthy.batches[0]
-    assert first.latency.timed_iterations >= 5 and len(first.latency.samples_ms_per_batch) >= 5
+    assert first.latency.timed_iterations >= 5 and len(first.latency.rounds[0].samples_ms_per_batch) >= 5
     assert first.memory.peak_rss_bytes > first.memory.baseline_rss_bytes > 0
     assert healthy.config.threads == 1
     # Power where the machine has no readable counter: unavailable with a reason, never zero.

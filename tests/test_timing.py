@@ -71,8 +71,10 @@ def test_summary_statistics() -> None:
     assert latency.p90_ms_per_batch == pytest.approx(10.0)
     assert latency.iqr_ms_per_batch == pytest.approx(5.0)
     assert latency.throughput_images_per_s == pytest.approx(4 * 1000 / 6)
-    assert latency.timed_iterations == 11 and latency.warmup_iterations == 3
-    assert latency.samples_ms_per_batch == samples
+    assert latency.timed_iterations == 11 and latency.rounds[0].warmup_iterations == 3
+    assert latency.rounds[0].samples_ms_per_batch == samples
+    # One round: the order-statistics interval of the median, ranks 2 and 10 of 11 at 95%.
+    assert (latency.ci95_low_ms_per_batch, latency.ci95_high_ms_per_batch) == (2.0, 10.0)
 
 
 def test_times_a_real_model() -> None:
