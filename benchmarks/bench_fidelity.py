@@ -19,7 +19,7 @@ import torch
 import torch.utils.benchmark as benchmark
 
 from generator import registry, timing
-from generator.measure import CPU_TIME_BUDGET_S
+from generator.backends.cpu import DEFAULTS as CPU_DEFAULTS
 
 
 def main() -> int:
@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--batch-sizes", default="1,8")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"threads {args.threads}; ours: generator.timing, budget {CPU_TIME_BUDGET_S} s; "
+    print(f"threads {args.threads}; ours: generator.timing, budget {CPU_DEFAULTS.time_budget_s} s; "
           f"reference: blocked_autorange(min_run_time={args.min_run_time})")
     # The reference runs twice, before and after ours: how far it disagrees with
     # itself is this machine's noise floor, below which no agreement can be shown.
@@ -45,7 +45,7 @@ def main() -> int:
             x = torch.randn(batch, 3, spec.input_size_px, spec.input_size_px)
             with torch.inference_mode():
                 result = timing.time_forward(
-                    timing.perf_counter_timer(lambda: model(x)), timing.TimingSettings(time_budget_s=CPU_TIME_BUDGET_S)
+                    timing.perf_counter_timer(lambda: model(x)), timing.TimingSettings(time_budget_s=CPU_DEFAULTS.time_budget_s)
                 )
                 ours = timing.summarize(result, batch, "perf_counter")
                 timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x}, num_threads=args.threads)

@@ -18,33 +18,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator import registry
-from generator.measure import (
-    CPU_BATCH_SIZES,
-    CPU_TIME_BUDGET_S,
-    GPU_TIME_BUDGET_S,
-    STUDY_BATCH_SIZES,
-    Runner,
-    RunOptions,
-    default_threads,
-)
+from generator import backends, registry
+from generator.measure import Runner, RunOptions, default_threads
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="paper")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--device", choices=backends.names(), default="cpu")
     parser.add_argument("--batch-sizes", default=None, help="default: the device's default")
     parser.add_argument("--time-budget", type=float, default=None, help="default: the device's default")
     args = parser.parse_args()
-    cuda = args.device == "cuda"
-    batch_sizes = args.batch_sizes or ",".join(str(b) for b in (STUDY_BATCH_SIZES if cuda else CPU_BATCH_SIZES))
+    defaults = backends.resolve(args.device).defaults
+    batch_sizes = args.batch_sizes or ",".join(str(b) for b in defaults.batch_sizes)
     specs = registry.resolve(args.models.split(","))
     options = RunOptions(
         device=args.device, batch_sizes=[int(b) for b in batch_sizes.split(",")], precision="fp32",
         channels_last=False, compile_model=False, threads=default_threads(),
-        time_budget_s=args.time_budget or (GPU_TIME_BUDGET_S if cuda else CPU_TIME_BUDGET_S),
-        power_window_s=1.0, power_batch_sizes=None, force=True, prefetch=cuda,
+        time_budget_s=args.time_budget or defaults.time_budget_s,
+        power_window_s=1.0, power_batch_sizes=None, force=True, prefetch=defaults.prefetch,
     )
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -55,7 +47,7 @@ def main() -> int:
     print(f"  {'model':20s} {'status':6s} {'wall':>6s} {'timed':>6s} {'warm-up':>7s} {'prepare':>7s}  (s)")
     for o in outcomes:
         print(f"  {o.name:20s} {o.status:6s} {o.wall_s:6.1f} {o.timed_s:6.1f} {o.warmup_s:7.1f} {o.prepare_s:7.1f}")
-    print(f"  outside models (start-up, environment, idle power): {wall - sum(o.wall_s for o in outcomes):.0f} s; "
+    print(f"  outside models (start-up, environment): {wall - sum(o.wall_s for o in outcomes):.0f} s; "
           f"warm-up {sum(o.warmup_s for o in outcomes):.0f} s; "
           f"prepare (fork, build, count) {sum(o.prepare_s for o in outcomes):.0f} s")
     print(f"models {len(outcomes)}, wall {wall:.0f} s, inside timed windows {timed:.0f} s, "

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from generator import backends
 from generator.errors import CliError
 from generator.schema import RecordError
 
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     measure.add_argument("--preset", action="append", metavar="PRESET", help="add a preset: paper, all, quick")
     measure.add_argument("--out", type=Path, default=REPO_ROOT / "measurements", help="records folder")
-    measure.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    measure.add_argument("--device", choices=["auto", *backends.names()], default="auto")
     measure.add_argument(
         "--batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
         help="batch sizes to time (default: 1,2,4,8,16 on CPU; 1,2,4,8,16,32,64 on CUDA, as in the study)",

@@ -1,7 +1,7 @@
-"""What ran the measurement: hardware, software and the run itself, collected once per run.
+"""What ran the measurement: the host, the software and the run itself, collected once per run.
 
-Nothing here creates a CUDA context: GPU facts come from NVML, so the parent
-process of a run stays off the GPU that its workers measure.
+The device's own facts (a GPU's name, memory, driver) come from its backend
+(generator.backends), which passes them to ``hardware``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from generator.schema import GpuInfo, Hardware, RunInfo, Software, safe_slug
 
@@ -54,33 +53,6 @@ def cpu_slug(model: str | None, threads: int) -> str:
 def gpu_slug(name: str) -> str:
     """'NVIDIA H200' -> 'nvidia-h200'; 'Tesla V100-SXM2-16GB' -> 'tesla-v100-sxm2-16gb'."""
     return _name_slug(name)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def gpu_info(nvml: Any, handle: Any, energy_counter_available: bool | None) -> GpuInfo:
-    """Name, memory, driver, compute capability and power limit of one GPU, from NVML."""
-
-    def optional(call: Any) -> Any:
-        try:
-            return call()
-        except Exception:  # each field is optional: an old driver or binding lacks some
-            return None
-
-    capability = optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
-    limit_mw = optional(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
-    memory = optional(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
-    driver = optional(nvml.nvmlSystemGetDriverVersion)
-    return GpuInfo(
-        name=_text(nvml.nvmlDeviceGetName(handle)),
-        memory_bytes=int(memory.total) if memory is not None else None,
-        driver_version=_text(driver) if driver is not None else None,
-        compute_capability=f"{capability[0]}.{capability[1]}" if capability else None,
-        power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
-        energy_counter_available=energy_counter_available,
-    )
 
 
 def hardware(threads: int, gpu: GpuInfo | None) -> Hardware:

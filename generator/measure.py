@@ -1,7 +1,8 @@
 """``python -m generator measure``: one worker process per model, records written as each finishes.
 
-The parent resolves the models, describes the machine once, measures idle power
-once, and runs generator.worker for each model. A worker that dies (segfault,
+The parent resolves the models and the device backend (generator.backends),
+describes the machine once, and runs generator.worker for each model; each
+worker reads its own power meter and idle power. A worker that dies (segfault,
 kill, CUDA error) costs only its own model: the parent writes that model's
 record from the progress the worker reported. Re-running resumes: models with a
 valid record are skipped unless ``force``.
@@ -25,14 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import environment, registry
+from generator import backends, environment, registry
+from generator.backends import Backend
 from generator.errors import CliError
 from generator.files import write_text_atomic
 from generator.model_spec import ModelSpec
 from generator.schema import (
     Accuracy,
     BatchResult,
-    GpuInfo,
     Operations,
     Parameters,
     RecordError,
@@ -41,19 +42,11 @@ from generator.schema import (
     record_to_json,
     safe_slug,
 )
-from generator.worker import FAULT_ENV, Job, base_record, build_record, config_for, keep_measured_accuracy, serve
+from generator.worker import Job, base_record, build_record, config_for, keep_measured_accuracy, serve
 
-STUDY_BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64]
-# CPU defaults, sized so that the paper line-up finishes in about ten minutes on
-# a two-core CPU (see the README's "Measuring" section for the measured figure).
-# Batch 16 is kept because the study's figures 7-9 compare batch 1 with 16.
-CPU_BATCH_SIZES = [1, 2, 4, 8, 16]
-CPU_TIME_BUDGET_S = 2.0
-GPU_TIME_BUDGET_S = 1.0
 # Power windows for models that are not among the study's networks (the study's
 # figures 8 and 9 use batch 1 and 16); the study's networks get every batch size.
 NON_STUDY_POWER_BATCH_SIZES = [1, 16]
-IDLE_POWER_S = 1.0
 
 
 @dataclass
@@ -68,8 +61,8 @@ class RunOptions:
     power_window_s: float
     power_batch_sizes: list[int] | None
     force: bool
-    # Start the next worker (imports, build) while the current one measures.
-    # Only on GPU: on a CPU the preparation would steal cores from the timing.
+    # Start the next worker (imports, build) while the current one measures
+    # (the backend's default: on a CPU the preparation would steal cores from the timing).
     prefetch: bool = False
 
 
@@ -91,7 +84,6 @@ class Outcome:
 class _Progress:
     """Events a worker reported, enough to write its record if it dies."""
 
-    prepared: bool = False
     parameters: dict[str, Any] | None = None
     operations: dict[str, Any] | None = None
     batches: list[dict[str, Any]] = field(default_factory=list)
@@ -100,16 +92,6 @@ class _Progress:
     timed_s: float = 0.0
     warmup_s: float = 0.0
     prepare_s: float = 0.0
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
-    return device
 
 
 def _validate(threads: int | None, time_budget_s: float | None, power_window_s: float) -> None:
@@ -249,37 +231,12 @@ class Runner:
         self.out_dir = out_dir
         self.options = options
         self.show_progress = show_progress
-        self.idle_w: float | None = None
-        self.power_reason: str | None = None
-        self.gpu: GpuInfo | None = None
-        self.meter: Any = None
-        self._describe_machine()
-        self.hardware = environment.hardware(options.threads, self.gpu)
+        self.backend: Backend = backends.get(options.device)
+        self.hardware = self.backend.describe(options.threads)
         self.software = environment.software().model_dump()
         self.run = environment.run_info().model_dump()
-        self.config = config_for(self._job_template(), options.threads)
-
-    def _describe_machine(self) -> None:
-        from generator import power
-
-        if self.options.device == "cuda":
-            nvml = power.load_nvml()
-            if nvml is None:
-                self.power_reason = "NVML is not available (no NVIDIA driver or nvidia-ml-py)"
-                import torch
-
-                props = torch.cuda.get_device_properties(0)
-                self.gpu = GpuInfo(
-                    name=props.name, memory_bytes=props.total_memory, driver_version=None,
-                    compute_capability=f"{props.major}.{props.minor}", power_limit_w=None,
-                    energy_counter_available=None,
-                )
-                return
-            handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
-            self.meter = power.NvmlMeter(nvml, handle)
-            self.gpu = environment.gpu_info(nvml, handle, self.meter.energy_counter_available)
-        else:
-            self.meter, self.power_reason = power.cpu_meter()
+        # The configuration's folder is named before any worker has read the flags back.
+        self.config = config_for(self._job_template(), options.threads, self.backend.intended_flags())
 
     def _job_template(self, spec: ModelSpec | None = None, out_path: Path | None = None) -> Job:
         o = self.options
@@ -298,24 +255,11 @@ class Runner:
             hardware=self.hardware.model_dump(),
             software=self.software,
             run=self.run,
-            idle_w=self.idle_w,
-            power_unavailable_reason=self.power_reason,
             wait_for_go=o.prefetch,
         )
 
     def record_path(self, spec: ModelSpec) -> Path:
         return self.out_dir / safe_slug(self.hardware.slug) / self.config.slug / f"{model_file_stem(spec.name)}.json"
-
-    def measure_idle_power(self) -> None:
-        from generator.power import idle_power_w
-
-        if self.meter is None:
-            return
-        try:
-            self.idle_w = idle_power_w(self.meter, IDLE_POWER_S)
-        except Exception as error:  # a failing counter must not stop the timing
-            self.power_reason = f"{self.meter.counter}: reading power failed: {error}"
-            self.meter = None
 
     def run_all(self, specs: Sequence[ModelSpec]) -> list[Outcome]:
         from tqdm import tqdm
@@ -334,8 +278,6 @@ class Runner:
                   file=sys.stderr)
         if not todo:
             return outcomes
-        if any(power_sizes_for(spec, self.options) for spec in todo):
-            self.measure_idle_power()
         bar = tqdm(
             total=len(todo) * len(self.options.batch_sizes), unit="point", file=sys.stderr,
             disable=not self.show_progress, dynamic_ncols=True,
@@ -360,9 +302,9 @@ class Runner:
         path = self.record_path(spec)
         job = self._job_template(spec, path)
         job.operations = reusable_operations(self.out_dir, spec, self.software)
-        # Test-only faults (see generator.worker): passed on explicitly, since the
-        # fork server's environment dates from when it started.
-        job.extra["fault"] = os.environ.get(FAULT_ENV, "")
+        # Empty in real runs; passed on explicitly, since the fork server's
+        # environment dates from when it started.
+        job.extra.update(backends.test_options_from_environment(spec.name))
         return _WorkerProcess(job, spec)
 
     def _follow(self, worker: _WorkerProcess, bar: Any) -> Outcome:
@@ -474,23 +416,23 @@ def measure(
 ) -> int:
     """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
     _validate(threads, time_budget_s, power_window_s)
-    device = resolve_device(device)
+    backend = backends.resolve(device)
     specs = registry.resolve(list(selectors) or ["paper"])
     if not specs:
         raise CliError("no models selected")
-    cuda = device == "cuda"
+    defaults = backend.defaults
     options = RunOptions(
-        device=device,
-        batch_sizes=sorted(set(batch_sizes or (STUDY_BATCH_SIZES if cuda else CPU_BATCH_SIZES))),
+        device=backend.name,
+        batch_sizes=sorted(set(batch_sizes or defaults.batch_sizes)),
         precision=precision,
         channels_last=channels_last,
         compile_model=compile_model,
         threads=threads or default_threads(),
-        time_budget_s=time_budget_s or (GPU_TIME_BUDGET_S if cuda else CPU_TIME_BUDGET_S),
+        time_budget_s=time_budget_s or defaults.time_budget_s,
         power_window_s=power_window_s,
         power_batch_sizes=sorted(set(power_batch_sizes)) if power_batch_sizes else None,
         force=force,
-        prefetch=cuda,
+        prefetch=defaults.prefetch,
     )
     if options.power_batch_sizes is not None:
         missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]

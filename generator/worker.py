@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import sys
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from generator import backends
 from generator.files import write_text_atomic
 from generator.schema import (
     Accuracy,
@@ -50,12 +50,10 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from generator.backends import Backend, DeviceSession, PrecisionFlags
     from generator.model_spec import ModelSpec
+    from generator.power import PowerMeter
 
-# Test-only fault injection, "<model>=<kind>@<batch size>" (kinds: oom, segfault,
-# error), e.g. GENERATOR_TEST_FAULT="squeezenet1_1=oom@4". The faults are real:
-# an allocation past a lowered RLIMIT_AS, a SIGSEGV, an exception in forward.
-FAULT_ENV = "GENERATOR_TEST_FAULT"
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -77,23 +75,22 @@ class Job:
     hardware: dict[str, Any]
     software: dict[str, Any]
     run: dict[str, Any]
-    idle_w: float | None = None
-    power_unavailable_reason: str | None = None
     operations: dict[str, Any] | None = None  # reused from an earlier record of the same model
     wait_for_go: bool = False
-    warmup_s: float | None = None
+    # Test hooks for the backend (generator.backends.for_worker); empty in real runs.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def config_for(job: Job, threads: int) -> Config:
+def config_for(job: Job, threads: int, flags: PrecisionFlags) -> Config:
+    """The configuration measured; ``flags`` as the backend read them back (the parent: as it intends them)."""
     return Config(
         device=job.device,  # type: ignore[arg-type]
         precision=job.precision,  # type: ignore[arg-type]
         channels_last=job.channels_last,
         compile=job.compile,
         threads=threads,
-        tf32=False,
-        cudnn_benchmark=job.device == "cuda",
+        tf32=flags.tf32,
+        cudnn_benchmark=flags.cudnn_benchmark,
     )
 
 
@@ -122,69 +119,9 @@ def keep_measured_accuracy(path: Path, accuracy: Accuracy) -> Accuracy:
     return Accuracy(published=accuracy.published, measured=old.accuracy.measured)
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    import torch
-
-    if isinstance(error, torch.OutOfMemoryError):
-        return True
-    text = str(error)
-    # The CPU allocator raises a plain RuntimeError.
-    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
-
-
 def one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
-
-
-class _Fault:
-    """A test fault for this model, parsed from GENERATOR_TEST_FAULT (passed on by the parent in job.extra)."""
-
-    def __init__(self, model: str, spec: str) -> None:
-        self.kind: str | None = None
-        self.batch_size = 1
-        for item in spec.split(","):
-            name, _, rest = item.partition("=")
-            if name.strip() == model and rest:
-                kind, _, size = rest.partition("@")
-                self.kind, self.batch_size = kind.strip(), int(size or 1)
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        if self.kind is None:
-            return model
-        from torch import nn
-
-        fault = self
-
-        class FaultInjector(nn.Module):
-            def __init__(self, inner: nn.Module) -> None:
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, x: torch.Tensor) -> torch.Tensor:
-                if x.shape[0] >= fault.batch_size:
-                    fault.trigger()
-                return self.inner(x)
-
-        return FaultInjector(model)
-
-    def trigger(self) -> None:
-        import torch
-
-        from generator.memory import virtual_size_bytes
-
-        if self.kind == "segfault":
-            os.kill(os.getpid(), signal.SIGSEGV)
-        elif self.kind == "oom":
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            limit = (virtual_size_bytes() or 0) + 256 * 2**20
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-            try:
-                torch.empty(8 * 2**30, dtype=torch.uint8)  # 8 GiB past a 256 MiB allowance: a real allocation failure
-            finally:
-                resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        elif self.kind == "error":
-            raise ValueError("test fault: forward raised")
 
 
 class Worker:
@@ -201,21 +138,21 @@ class Worker:
         import torch
 
         from generator import registry
-        from generator.memory import rss_bytes
 
         job = self.job
-        if job.device == "cpu":
-            torch.set_num_threads(job.threads)
+        backend = backends.for_worker(job.device, job.extra)
+        # Before the model is built: the session takes the host baselines, but
+        # touches no device until start().
+        session = backend.session(job.threads)
         measuring_threads = torch.get_num_threads()
         if job.wait_for_go:
             # Built while another worker times the GPU: stay on one core, so as
             # not to slow that worker's kernel launches.
             torch.set_num_threads(1)
-        baseline_rss = rss_bytes()
         spec = registry.spec_by_name(job.model)
         out_path = Path(job.out_path)
         accuracy = keep_measured_accuracy(out_path, Accuracy(published=spec.published_accuracy))
-        config = config_for(job, measuring_threads)
+        config = config_for(job, measuring_threads, backend.intended_flags())
         base = base_record(job, spec.model_info().model_dump(), accuracy, config)
         try:
             model = spec.build().eval()
@@ -228,31 +165,36 @@ class Worker:
             if not self._wait_for_go():
                 return 130
             torch.set_num_threads(measuring_threads)
-        return self.measure(spec, model, base, out_path, baseline_rss)
+        return self.measure(spec, model, base, out_path, backend, session)
 
     def measure(
-        self, spec: ModelSpec, model: nn.Module, base: dict[str, Any], out_path: Path, baseline_rss: int | None
+        self,
+        spec: ModelSpec,
+        model: nn.Module,
+        base: dict[str, Any],
+        out_path: Path,
+        backend: Backend,
+        session: DeviceSession,
     ) -> int:
         import torch
 
         from generator.counting import count_operations, count_parameters, meta_flop_counter_gflops, tensor_bytes
 
         job = self.job
-        device = torch.device(job.device)
-        gpu: _GpuState | None = None
         notes: list[str] = []
         size = spec.input_size_px
         try:
-            if job.device == "cuda":
-                gpu = _GpuState(job)
-            model = model.to(device)
+            flags = session.start()
+            # The flags as read back, not as intended.
+            base = {**base, "config": config_for(job, base["config"].threads, flags)}
+            model = session.to_device(model)
             operations: Operations | None = None
             if job.operations is not None:
                 operations = Operations.model_validate(job.operations)
             else:
                 try:
                     operations = count_operations(
-                        model, torch.zeros(1, 3, size, size, device=device), cross_check=False
+                        model, torch.zeros(1, 3, size, size, device=session.device), cross_check=False
                     )
                     cross = meta_flop_counter_gflops(spec)
                     operations = operations.model_copy(update={"flop_counter_gflops": cross})
@@ -270,7 +212,7 @@ class Worker:
                 buffers_bytes=buffers_bytes,
                 checkpoint_bytes=spec.checkpoint_bytes,
             )
-            runnable: Callable[[torch.Tensor], Any] = _Fault(job.model, str(job.extra.get("fault") or "")).wrap(model)
+            runnable: Callable[[torch.Tensor], Any] = model
             if job.compile:
                 runnable = torch.compile(runnable)
         except Exception as error:
@@ -281,6 +223,7 @@ class Worker:
             parameters=parameters.model_dump(),
             operations=operations.model_dump() if operations else None,
         )
+        power = self._power_setup(session) if job.power_batch_sizes else _PowerSetup(None, None, "not requested")
         batches: list[BatchResult] = []
         oom_at: int | None = None
         for batch_size in job.batch_sizes:
@@ -290,7 +233,9 @@ class Worker:
                 )
             else:
                 self.emit(event="batch_start", batch_size=batch_size)
-                result = self.measure_batch(runnable, batch_size, size, dtype, memory_format, baseline_rss, gpu)
+                result = self.measure_batch(
+                    runnable, batch_size, size, dtype, memory_format, backend, session, power
+                )
                 if result.status == "oom":
                     oom_at = batch_size
             batches.append(result)
@@ -304,6 +249,18 @@ class Worker:
             out_path, base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches
         )
 
+    @staticmethod
+    def _power_setup(session: DeviceSession) -> _PowerSetup:
+        """The device's power meter and its idle power, measured in this process (the one that measures)."""
+        meter, reason = session.power_meter()
+        if meter is None:
+            return _PowerSetup(None, None, reason or "no power counter")
+        try:
+            idle_w = session.idle_power_w(meter)
+        except Exception as error:  # a failing counter must not stop the timing
+            return _PowerSetup(None, None, f"{meter.counter}: reading power failed: {one_line(error)}")
+        return _PowerSetup(meter, idle_w, None)
+
     def measure_batch(
         self,
         model: Callable[[torch.Tensor], Any],
@@ -311,75 +268,65 @@ class Worker:
         size: int,
         dtype: torch.dtype,
         memory_format: torch.memory_format,
-        baseline_rss: int | None,
-        gpu: _GpuState | None,
+        backend: Backend,
+        session: DeviceSession,
+        power_setup: _PowerSetup,
     ) -> BatchResult:
-        import torch
-
-        from generator import timing
-        from generator.memory import peak_rss_bytes, reset_peak_rss
-        from generator.power import power_window, unavailable
-
-        job = self.job
-        device = torch.device(job.device)
-        reset_ok = reset_peak_rss()
-        if gpu is not None:
-            torch.cuda.reset_peak_memory_stats(device)
-        inputs: torch.Tensor | None = None
+        session.reset_peak_memory()
         try:
-            generator = torch.Generator(device=device).manual_seed(0)
-            inputs = torch.randn(batch_size, 3, size, size, device=device, dtype=dtype, generator=generator)
-            inputs = inputs.contiguous(memory_format=memory_format)
-            batch = inputs
-
-            def forward() -> object:
-                return model(batch)
-
-            with torch.inference_mode():
-                timer = (
-                    timing.cuda_event_timer(forward, device) if gpu is not None else timing.perf_counter_timer(forward)
-                )
-                settings = timing.TimingSettings(
-                    time_budget_s=job.time_budget_s,
-                    # GPU: the first iterations at a new shape include cuDNN autotuning.
-                    warmup_min_iterations=3 if gpu is not None else 1,
-                    warmup_s=job.warmup_s if job.warmup_s is not None else 0.1,
-                )
-                result = timing.time_forward(timer, settings)
-                latency = timing.summarize(result, batch_size, "cuda_events" if gpu is not None else "perf_counter")
-                power: Power | None = None
-                if batch_size in job.power_batch_sizes:
-                    if gpu is not None and gpu.meter is not None:
-                        power = power_window(timer, batch_size, gpu.meter, job.power_window_s, job.idle_w)
-                    elif gpu is None and job.power_unavailable_reason is None:
-                        from generator.power import cpu_meter
-
-                        meter, reason = cpu_meter()
-                        power = (
-                            power_window(timer, batch_size, meter, job.power_window_s, job.idle_w)
-                            if meter is not None
-                            else unavailable(reason or "no power counter")
-                        )
-                    else:
-                        power = unavailable(job.power_unavailable_reason or "no power counter")
-            memory = Memory(
-                peak_rss_bytes=peak_rss_bytes() if reset_ok and gpu is None else None,
-                baseline_rss_bytes=baseline_rss if gpu is None else None,
-            )
-            if gpu is not None:
-                memory = gpu.memory(device)
-            window_s = power.window_s if power is not None and power.window_s is not None else 0.0
-            self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s, warmup_s=result.warmup_s)
-            return BatchResult(batch_size=batch_size, status="ok", latency=latency, memory=memory, power=power)
+            return self._time_batch(model, batch_size, size, dtype, memory_format, backend, session, power_setup)
         except Exception as error:
-            status: Literal["oom", "error"] = "oom" if is_out_of_memory(error) else "error"
+            status: Literal["oom", "error"] = "oom" if backend.is_out_of_memory(error) else "error"
             if status == "error":
                 traceback.print_exc(file=sys.stderr)
             return BatchResult(batch_size=batch_size, status=status, error=one_line(error))
         finally:
-            del inputs
-            if gpu is not None:
-                torch.cuda.empty_cache()
+            # The input died with _time_batch's frame, so the cache handed back includes its block.
+            session.release()
+
+    def _time_batch(
+        self,
+        model: Callable[[torch.Tensor], Any],
+        batch_size: int,
+        size: int,
+        dtype: torch.dtype,
+        memory_format: torch.memory_format,
+        backend: Backend,
+        session: DeviceSession,
+        power_setup: _PowerSetup,
+    ) -> BatchResult:
+        import torch
+
+        from generator import timing
+        from generator.power import power_window, unavailable
+
+        job = self.job
+        generator = torch.Generator(device=session.device).manual_seed(0)
+        inputs = torch.randn(batch_size, 3, size, size, device=session.device, dtype=dtype, generator=generator)
+        inputs = inputs.contiguous(memory_format=memory_format)
+
+        def forward() -> object:
+            return model(inputs)
+
+        with torch.inference_mode():
+            timer = session.timer(forward)
+            settings = timing.TimingSettings(
+                time_budget_s=job.time_budget_s,
+                warmup_min_iterations=session.warmup.min_iterations,
+                warmup_s=session.warmup.min_s,
+            )
+            result = timing.time_forward(timer, settings)
+            latency = timing.summarize(result, batch_size, backend.clock)
+            power: Power | None = None
+            if batch_size in job.power_batch_sizes:
+                if power_setup.meter is not None:
+                    power = power_window(timer, batch_size, power_setup.meter, job.power_window_s, power_setup.idle_w)
+                else:
+                    power = unavailable(power_setup.unavailable_reason or "no power counter")
+        memory = session.memory()
+        window_s = power.window_s if power is not None and power.window_s is not None else 0.0
+        self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s, warmup_s=result.warmup_s)
+        return BatchResult(batch_size=batch_size, status="ok", latency=latency, memory=memory, power=power)
 
     def finish(
         self,
@@ -418,53 +365,13 @@ def build_record(
     )
 
 
-class _GpuState:
-    """Baselines and NVML handles of the GPU being measured."""
+@dataclass(frozen=True)
+class _PowerSetup:
+    """A worker's power meter and idle power, or why there is none."""
 
-    def __init__(self, job: Job) -> None:
-        import torch
-
-        from generator.power import NvmlMeter, load_nvml, nvml_handle_for_cuda_device, visible_gpu_index
-
-        self.nvml = load_nvml()
-        self.handle: Any = None
-        self.meter: NvmlMeter | None = None
-        if self.nvml is not None:
-            self.handle = self.nvml.nvmlDeviceGetHandleByIndex(visible_gpu_index())
-        # NVML's used memory before this process touches the GPU: the study's
-        # "system memory" is measured against it.
-        self.nvml_baseline = self._nvml_used()
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cudnn.benchmark = True
-        torch.cuda.init()
-        device = torch.device("cuda")
-        if self.nvml is not None:
-            uuid = str(getattr(torch.cuda.get_device_properties(device), "uuid", "") or "")
-            self.handle = nvml_handle_for_cuda_device(self.nvml, uuid=uuid, index=visible_gpu_index())
-            self.meter = NvmlMeter(self.nvml, self.handle)
-        self.allocated_baseline = torch.cuda.memory_allocated(device)
-
-    def _nvml_used(self) -> int | None:
-        if self.nvml is None or self.handle is None:
-            return None
-        try:
-            return int(self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used)
-        except Exception:
-            return None
-
-    def memory(self, device: torch.device) -> Memory:
-        import torch
-
-        torch.cuda.synchronize(device)
-        return Memory(
-            cuda_peak_allocated_bytes=torch.cuda.max_memory_allocated(device),
-            cuda_peak_reserved_bytes=torch.cuda.max_memory_reserved(device),
-            cuda_baseline_allocated_bytes=self.allocated_baseline,
-            # Read before empty_cache: the caching allocator still holds this batch size's peak.
-            nvml_used_bytes=self._nvml_used(),
-            nvml_baseline_used_bytes=self.nvml_baseline,
-        )
+    meter: PowerMeter | None
+    idle_w: float | None
+    unavailable_reason: str | None
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -513,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m generator.worker '<job JSON>'", file=sys.stderr)
         return 2
     job = Job(**json.loads(args[0]))
-    job.extra.setdefault("fault", os.environ.get(FAULT_ENV, ""))
+    job.extra = {**backends.test_options_from_environment(job.model), **job.extra}
     # Events go to the original stdout; anything else printing to stdout goes to stderr.
     events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)

@@ -17,7 +17,7 @@ import pytest
 
 from generator.cli import main
 from generator.schema import Record, load_record, record_to_json
-from generator.worker import FAULT_ENV
+from generator.backends import FAULT_ENV
 
 FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
 

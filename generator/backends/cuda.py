@@ -1,0 +1,230 @@
+"""NVIDIA GPUs through CUDA: CUDA-event timing, allocator and NVML memory, NVML power."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from generator import environment
+from generator.backends.base import Defaults, PrecisionFlags, WarmupPolicy
+from generator.backends.cpu import is_out_of_memory as host_out_of_memory
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from generator.power import PowerMeter
+    from generator.schema import GpuInfo, Hardware, Memory
+    from generator.timing import IterationTimer
+
+# The study's batch sizes, 1 to 64.
+DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16, 32, 64), time_budget_s=1.0, prefetch=True)
+# The first iterations at a new shape include cuDNN autotuning.
+WARMUP = WarmupPolicy(min_iterations=3, min_s=0.1)
+IDLE_POWER_S = 1.0
+# The study measures fp32 as fp32: no TF32 in matrix products or convolutions.
+INTENDED = PrecisionFlags(tf32=False, cudnn_benchmark=True)
+
+
+def set_precision_flags(backends: Any) -> PrecisionFlags:
+    """Set cuDNN autotuning on and TF32 off on ``torch.backends``, and return what the flags read back.
+
+    torch 2.9+ has per-backend ``fp32_precision`` ('ieee', 'tf32'); mixing it with
+    the legacy ``allow_tf32`` flags makes torch raise, so the legacy ones are used
+    only where the new ones are missing.
+    """
+    backends.cudnn.benchmark = INTENDED.cudnn_benchmark
+    matmul, cudnn = backends.cuda.matmul, backends.cudnn
+    if hasattr(matmul, "fp32_precision") and hasattr(cudnn, "conv"):
+        matmul.fp32_precision = "ieee"
+        cudnn.fp32_precision = "ieee"  # conv and rnn inherit it
+        tf32 = "tf32" in (matmul.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision)
+    else:
+        matmul.allow_tf32 = False
+        cudnn.allow_tf32 = False
+        tf32 = bool(matmul.allow_tf32) or bool(cudnn.allow_tf32)
+    return PrecisionFlags(tf32=tf32, cudnn_benchmark=bool(cudnn.benchmark))
+
+
+def read_memory(
+    cuda: Any, device: torch.device, nvml_used_bytes: int | None, nvml_baseline: int | None, allocated_baseline: int
+) -> Memory:
+    """A batch size's GPU memory: the allocator's peaks (``cuda`` is torch.cuda) and NVML's device-wide figure.
+
+    Each number goes to its own field: NVML's ``used`` is what the device holds
+    for every process (the study's "system memory"); the allocator's reserved
+    bytes are only this process's cache. The render stage chooses between them.
+    """
+    from generator.schema import Memory
+
+    return Memory(
+        cuda_peak_allocated_bytes=int(cuda.max_memory_allocated(device)),
+        cuda_peak_reserved_bytes=int(cuda.max_memory_reserved(device)),
+        cuda_baseline_allocated_bytes=allocated_baseline,
+        nvml_used_bytes=nvml_used_bytes,
+        nvml_baseline_used_bytes=nvml_baseline,
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def gpu_info(nvml: Any, handle: Any, energy_counter_available: bool | None) -> GpuInfo:
+    """Name, memory, driver, compute capability and power limit of one GPU, from NVML."""
+    from generator.schema import GpuInfo
+
+    def optional(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception:  # each field is optional: an old driver or binding lacks some
+            return None
+
+    capability = optional(lambda: nvml.nvmlDeviceGetCudaComputeCapability(handle))
+    limit_mw = optional(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+    memory = optional(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
+    driver = optional(nvml.nvmlSystemGetDriverVersion)
+    return GpuInfo(
+        name=_text(nvml.nvmlDeviceGetName(handle)),
+        memory_bytes=int(memory.total) if memory is not None else None,
+        driver_version=_text(driver) if driver is not None else None,
+        compute_capability=f"{capability[0]}.{capability[1]}" if capability else None,
+        power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
+        energy_counter_available=energy_counter_available,
+    )
+
+
+class CudaSession:
+    """Baselines, NVML handle and meter of the GPU one worker measures."""
+
+    def __init__(self) -> None:
+        self._nvml: Any = None
+        self._handle: Any = None
+        self._nvml_baseline: int | None = None
+        self._allocated_baseline = 0
+        self._meter: tuple[PowerMeter | None, str | None] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        import torch
+
+        return torch.device("cuda")
+
+    @property
+    def warmup(self) -> WarmupPolicy:
+        return WARMUP
+
+    def start(self) -> PrecisionFlags:
+        import torch
+
+        from generator.power import load_nvml, nvml_handle_for_cuda_device, visible_gpu_index
+
+        self._nvml = load_nvml()
+        if self._nvml is not None:
+            self._handle = self._nvml.nvmlDeviceGetHandleByIndex(visible_gpu_index())
+        # NVML's used memory before this process touches the GPU: the study's
+        # "system memory" is measured against it.
+        self._nvml_baseline = self._nvml_used()
+        flags = set_precision_flags(torch.backends)
+        torch.cuda.init()
+        if self._nvml is not None:
+            uuid = str(getattr(torch.cuda.get_device_properties(self.device), "uuid", "") or "")
+            self._handle = nvml_handle_for_cuda_device(self._nvml, uuid=uuid, index=visible_gpu_index())
+        self._allocated_baseline = torch.cuda.memory_allocated(self.device)
+        return flags
+
+    def _nvml_used(self) -> int | None:
+        if self._nvml is None or self._handle is None:
+            return None
+        try:
+            return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
+        except Exception:
+            return None
+
+    def to_device(self, model: nn.Module) -> nn.Module:
+        return model.to(self.device)
+
+    def timer(self, run: Callable[[], object]) -> IterationTimer:
+        from generator.timing import cuda_event_timer
+
+        return cuda_event_timer(run, self.device)
+
+    def reset_peak_memory(self) -> None:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def memory(self) -> Memory:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        # Read before release(): the caching allocator still holds this batch size's peak.
+        return read_memory(
+            torch.cuda, self.device, self._nvml_used(), self._nvml_baseline, self._allocated_baseline
+        )
+
+    def power_meter(self) -> tuple[PowerMeter | None, str | None]:
+        from generator.power import NvmlMeter
+
+        if self._meter is None:
+            if self._nvml is None or self._handle is None:
+                self._meter = (None, "NVML is not available (no NVIDIA driver or nvidia-ml-py)")
+            else:
+                self._meter = (NvmlMeter(self._nvml, self._handle), None)
+        return self._meter
+
+    def idle_power_w(self, meter: PowerMeter) -> float | None:
+        from generator.power import idle_power_w
+
+        return idle_power_w(meter, IDLE_POWER_S)
+
+    def release(self) -> None:
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+class CudaBackend:
+    name = "cuda"
+    clock = "cuda_events"
+    defaults = DEFAULTS
+
+    def unavailable_reason(self) -> str | None:
+        import torch
+
+        if torch.cuda.is_available():
+            return None
+        return "no CUDA device is available (torch.cuda.is_available() is False)"
+
+    def intended_flags(self) -> PrecisionFlags:
+        return INTENDED
+
+    def describe(self, threads: int) -> Hardware:
+        """From NVML, which opens no CUDA context; torch's device properties where there is no NVML."""
+        from generator import power
+        from generator.schema import GpuInfo
+
+        nvml = power.load_nvml()
+        if nvml is None:
+            import torch
+
+            props = torch.cuda.get_device_properties(0)
+            gpu = GpuInfo(
+                name=props.name, memory_bytes=props.total_memory, driver_version=None,
+                compute_capability=f"{props.major}.{props.minor}", power_limit_w=None,
+                energy_counter_available=None,
+            )
+        else:
+            handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
+            gpu = gpu_info(nvml, handle, power.NvmlMeter(nvml, handle).energy_counter_available)
+        return environment.hardware(threads, gpu)
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        # The host can run out too (pinned or CPU-side buffers).
+        return host_out_of_memory(error)
+
+    def session(self, threads: int) -> CudaSession:
+        return CudaSession()
+
+
+BACKEND = CudaBackend()
