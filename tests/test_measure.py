@@ -17,13 +17,17 @@ import pytest
 
 from generator.cli import main
 from generator.schema import Record, load_record, record_to_json
+from tests.invariants import check_record
 from generator.backends import FAULT_ENV
 
 FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
 
 
 def _records(out: Path) -> dict[str, Record]:
-    return {p.stem: load_record(p) for p in sorted(out.rglob("*.json"))}
+    records = {p.stem: load_record(p) for p in sorted(out.rglob("*.json"))}
+    for record in records.values():
+        check_record(record)  # every record the worker (or the parent, for a dead worker) wrote
+    return records
 
 
 def test_oom_and_segfault_are_recorded_and_others_still_measured(

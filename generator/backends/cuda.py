@@ -36,8 +36,10 @@ def set_precision_flags(backends: Any) -> PrecisionFlags:
     backends.cudnn.benchmark = INTENDED.cudnn_benchmark
     matmul, cudnn = backends.cuda.matmul, backends.cudnn
     if hasattr(matmul, "fp32_precision") and hasattr(cudnn, "conv"):
+        # Each leaf explicitly: a leaf set to 'tf32' earlier would not inherit its parent's 'ieee'.
         matmul.fp32_precision = "ieee"
-        cudnn.fp32_precision = "ieee"  # conv and rnn inherit it
+        cudnn.conv.fp32_precision = "ieee"
+        cudnn.rnn.fp32_precision = "ieee"
         tf32 = "tf32" in (matmul.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision)
     else:
         matmul.allow_tf32 = False
