@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 MEASURE_ARGS ?=
 
-.PHONY: setup setup-render site measure render build serve test browser-deps clean
+.PHONY: setup setup-render site measure render build serve test lint browser-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-test: setup browser-deps
+# Lint and format check, and types (every function typed): configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check generator
+	$(BIN)/ruff format --check generator
+	$(BIN)/mypy
+
+test: setup browser-deps lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

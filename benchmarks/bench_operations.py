@@ -16,7 +16,6 @@ import time
 from generator import registry
 from generator.counting import count_parameters, count_spec
 
-
 ROUNDING_GMACS = 0.0005
 
 

@@ -52,7 +52,7 @@ def rows() -> list[Row]:
         spec = timm_source.timm_spec("inception_v4")
         out.append(Row("Inception-v4 (timm:inception_v4)", _count(spec.build()), spec.published_num_params,
                        "timm results-imagenet.csv param_count 42.68 M (two decimals)"))
-    except Exception as error:  # noqa: BLE001 - timm is optional; say why the row is missing
+    except Exception as error:  # timm is optional; say why the row is missing
         print(f"(Inception-v4 left out: {error})", file=sys.stderr)
     return out
 

@@ -44,7 +44,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,7 +156,7 @@ def _dataset(samples: Sequence[Sample], transform: Callable[[Any], torch.Tensor]
     from PIL import Image
     from torch.utils.data import Dataset
 
-    class _Images(Dataset):  # type: ignore[type-arg]
+    class _Images(Dataset):
         def __len__(self) -> int:
             return len(samples)
 
@@ -253,7 +253,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             # weights_only: a weights file must never run code when read.
             loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure to read is the same user error
+    except Exception as error:  # any failure to read is the same user error
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CliError(f"{path}: cannot be read as a weights file ({first[:200]})") from None
     for key in ("state_dict", "model"):
@@ -291,16 +291,16 @@ def preprocessing(spec: ModelSpec, model: nn.Module) -> Callable[[Any], torch.Te
     if spec.source == "torchvision" and spec.weights:
         from torchvision.models import get_weight
 
-        return get_weight(spec.weights).transforms()  # type: ignore[no-any-return]
+        return get_weight(spec.weights).transforms()
     if spec.source == "timm":
-        from timm.data import create_transform, resolve_data_config  # type: ignore[attr-defined]
+        from timm.data import create_transform, resolve_data_config
 
-        config = resolve_data_config({}, model=model)  # type: ignore[no-untyped-call]
-        return create_transform(**config)  # type: ignore[no-any-return]
+        config = resolve_data_config({}, model=model)
+        return create_transform(**config)
     from torchvision import transforms
 
     # Standard ImageNet evaluation: short side to size/0.875 (256 for 224), centre crop.
-    return transforms.Compose(  # type: ignore[no-any-return]
+    return transforms.Compose(
         [
             transforms.Resize(round(spec.input_size_px / 0.875)),
             transforms.CenterCrop(spec.input_size_px),
@@ -461,7 +461,7 @@ def evaluate(
             images=count,
             weights_file=job.weights.name,
             dataset_dir=str(imagenet_val),
-            date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            date=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         # Read each record again: a 'measure' run may have rewritten it during a long evaluation.
         texts = [(path, with_measured(load_record(path), measured, path)) for path, _ in job.records]

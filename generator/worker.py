@@ -34,7 +34,6 @@ from generator.schema import (
     BatchResult,
     Config,
     Hardware,
-    Memory,
     Operations,
     Parameters,
     Power,

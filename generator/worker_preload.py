@@ -12,17 +12,17 @@ import warnings
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import fvcore.nn  # noqa: F401
-    import torch  # noqa: F401
-    import torchvision.models  # noqa: F401
+    import torch
     import torch.utils.flop_counter  # noqa: F401
+    import torchvision.models  # noqa: F401
 
     try:  # optional sources of models: loading them once saves every worker that builds one
         import timm  # noqa: F401
     except ImportError:
         pass
-    import generator.counting  # noqa: F401
-    import generator.paper_models  # noqa: F401
-    import generator.timm_source  # noqa: F401
-    import generator.registry  # noqa: F401
-    import generator.timing  # noqa: F401
+    import generator.counting
+    import generator.paper_models
+    import generator.registry
+    import generator.timing
+    import generator.timm_source
     import generator.worker  # noqa: F401

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.backends import FAULT_ENV
 from generator.cli import main
 from generator.schema import Record, load_record, record_to_json
 from tests.invariants import check_record
-from generator.backends import FAULT_ENV
 
 FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
 

@@ -12,6 +12,7 @@ import pytest
 from fixtures.factory import CPU, GPU, STUDY_MODELS, FixtureModel, make_record, write_bad_fixtures, write_records
 from generator.render import charts, data, export, findings, pages, stats
 from generator.render.data import group_runs
+from generator.render.pages.figures import limit_tables
 from generator.render.escape import finalize, href, markdown_text
 from generator.render.load import load_records
 from generator.schema import RecordError, record_to_json
@@ -258,7 +259,7 @@ def test_model_page_numbers(items, runs) -> None:  # type: ignore[no-untyped-def
 
 
 def test_speed_limit_tables_follow_bianco(runs) -> None:  # type: ignore[no-untyped-def]
-    tables = pages._limit_tables(runs["fixture-cpu-2t"].records, "figures/x/y/all.md")
+    tables = limit_tables(runs["fixture-cpu-2t"].records, "figures/x/y/all.md")
     titles = [t.title for t in tables]
     assert titles[:3] == [f"Best top-1 at ≥ {n} images/s at batch 1" for n in (15, 30, 60)]
     at_15 = tables[0].table

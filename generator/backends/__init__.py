@@ -22,11 +22,11 @@ __all__ = [
     "DeviceSession",
     "PrecisionFlags",
     "WarmupPolicy",
+    "for_worker",
     "get",
     "names",
     "resolve",
     "test_options_from_environment",
-    "for_worker",
 ]
 
 # Preference order of --device auto: the first available wins.

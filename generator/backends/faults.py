@@ -88,5 +88,4 @@ class FaultInjecting:
         return getattr(self._inner, name)
 
     def session(self, threads: int) -> DeviceSession:
-        session: DeviceSession = _FaultSession(self._inner.session(threads), self._kind, self._batch_size)  # type: ignore[assignment]
-        return session
+        return _FaultSession(self._inner.session(threads), self._kind, self._batch_size)

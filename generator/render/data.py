@@ -135,7 +135,7 @@ def energy_j(result: BatchResult | None) -> float | None:
 def large_batch(records: Iterable[Record]) -> int | None:
     """The batch size to set beside batch 1: the study's 16, or the nearest measured stand-in.
 
-    A CPU run may stop at batch 8 (the measure stage's CPU default); then the
+    A run may stop below 16 (fewer --batch-sizes, or out of memory); then the
     largest measured batch size below 16 takes its place, and every title and
     sentence that uses it says so.
     """

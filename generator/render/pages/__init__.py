@@ -21,7 +21,7 @@ from generator.render.pages.common import (
     scope_records,
     scopes,
 )
-from generator.render.pages.figures import FIGURES, FiguresPage, LimitTable, _limit_tables, figures_index, figures_page
+from generator.render.pages.figures import FIGURES, FiguresPage, LimitTable, figures_index, figures_page
 from generator.render.pages.hardware import (
     ComparisonPage,
     HardwarePage,
@@ -36,7 +36,7 @@ from generator.render.pages.reference import DataPage, MethodologyPage, data_pag
 __all__ = [
     "FIGURES", "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
     "HomePage", "IndexPage", "LimitTable", "Link", "MethodologyPage", "ModelPage", "Page", "SiteModel", "Table",
-    "_limit_tables", "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
+    "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
     "hardware_index", "hardware_page", "hardware_path", "home_page", "label", "methodology_page", "model_page",
     "model_path", "models_index", "rel", "scope_records", "scopes",
 ]

@@ -106,7 +106,7 @@ def _missing_reason(run: Run, figure_id: str) -> str:
     return "Not measured: no model in this set has the values this figure needs."
 
 
-def _limit_tables(records: Sequence[Record], page: str) -> list[LimitTable]:
+def limit_tables(records: Sequence[Record], page: str) -> list[LimitTable]:
     tables = []
     speed_rows = [(r, data.images_per_s(data.ok_batch(r, 1)), data.top1(r)) for r in records]
     for limit in SPEED_LIMITS_IPS:
@@ -174,7 +174,7 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
         title=f"Figures: {run.label}" + (" (the study's networks)" if scope == "study" else " (all models)"),
         run_label=run.label, scope_text=scope_text, other_scope=other,
         hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
-        charts=refs, limits=_limit_tables(records, page),
+        charts=refs, limits=limit_tables(records, page),
     )
 
 

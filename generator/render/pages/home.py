@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from generator.render import findings
 from generator.render.data import Run
 from generator.render.load import LoadedRecord
-from generator.render.pages.common import Link, rel, label, figures_path, hardware_path, scopes
+from generator.render.pages.common import Link, rel, figures_path, hardware_path, scopes
 
 
 
