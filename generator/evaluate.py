@@ -434,9 +434,9 @@ def evaluate(
     for job in todo:
         load_weights(job.spec.build(), job.spec, job.weights)
 
-    import torch
+    from generator import backends
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = backends.resolve("auto").name  # the first device available, as 'measure --device auto' picks
     for job in todo:
         model = job.spec.build()
         load_weights(model, job.spec, job.weights)

@@ -96,6 +96,15 @@ def gpu_info(nvml: Any, handle: Any, energy_counter_available: bool | None) -> G
     )
 
 
+def _has_energy_counter(nvml: Any, handle: Any) -> bool:
+    """Whether the GPU has NVML's total-energy counter (Volta and later); a fact, read without a meter."""
+    try:
+        nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+    except Exception:  # NVMLError_NotSupported, or a binding without the call
+        return False
+    return True
+
+
 class CudaSession:
     """Baselines, NVML handle and meter of the GPU one worker measures."""
 
@@ -218,7 +227,7 @@ class CudaBackend:
             )
         else:
             handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
-            gpu = gpu_info(nvml, handle, power.NvmlMeter(nvml, handle).energy_counter_available)
+            gpu = gpu_info(nvml, handle, _has_energy_counter(nvml, handle))
         return environment.hardware(threads, gpu)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
