@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from generator import environment
-from generator.backends.base import Defaults, PrecisionFlags, WarmupPolicy
+from generator.backends.base import Backend, Defaults, PrecisionFlags, WarmupPolicy
 
 if TYPE_CHECKING:
     import torch
@@ -120,4 +120,5 @@ class CpuBackend:
         return CpuSession(threads)
 
 
-BACKEND = CpuBackend()
+# Typed as the protocol, so that mypy checks that the class satisfies it.
+BACKEND: Backend = CpuBackend()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from generator import environment
-from generator.backends.base import Defaults, PrecisionFlags, WarmupPolicy
+from generator.backends.base import Backend, Defaults, PrecisionFlags, WarmupPolicy
 from generator.backends.cpu import is_out_of_memory as host_out_of_memory
 
 if TYPE_CHECKING:
@@ -238,4 +238,5 @@ class CudaBackend:
         return CudaSession()
 
 
-BACKEND = CudaBackend()
+# Typed as the protocol, so that mypy checks that the class satisfies it.
+BACKEND: Backend = CudaBackend()
