@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator import backends
@@ -108,6 +108,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
 
 
+def _per_device(describe: Callable[[backends.Defaults], str]) -> str:
+    """A default as each device backend sets it, e.g. '2 on cpu, 1 on cuda'."""
+    return ", ".join(f"{describe(backends.get(name).defaults)} on {name}" for name in backends.names())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
@@ -139,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--device", choices=["auto", *backends.names()], default="auto")
     measure.add_argument(
         "--batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
-        help="batch sizes to time (default: 1,2,4,8,16 on CPU; 1,2,4,8,16,32,64 on CUDA, as in the study)",
+        help=f"batch sizes to time (default: {_per_device(lambda d: ','.join(map(str, d.batch_sizes)))})",
     )
     measure.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     measure.add_argument("--channels-last", action="store_true", help="use the channels_last memory format")
@@ -149,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument(
         "--time-budget", type=float, default=None, metavar="SECONDS",
         help="timing budget per batch size before giving up on the 2%% confidence target "
-        "(default: 2 on CPU, 1 on CUDA; at least 5 iterations are always timed)",
+        f"(default: {_per_device(lambda d: f'{d.time_budget_s:g}')}; at least 5 iterations are always timed)",
     )
     measure.add_argument(
         "--power-window", type=float, default=1.0, metavar="SECONDS",
