@@ -356,7 +356,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     numeric = {4, 5, 6, 7}
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
