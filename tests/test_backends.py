@@ -183,7 +183,7 @@ def test_out_of_memory_is_recognised() -> None:
 def test_device_names_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    assert backends.names() == ["cpu", "cuda"]
+    assert {"cpu", "cuda"} <= set(backends.names())
     with pytest.raises(CliError, match="--device mps: unknown device"):
         backends.get("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
