@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import weakref
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -206,3 +208,78 @@ def test_the_test_fault_module_stays_out_of_real_runs(monkeypatch: pytest.Monkey
     code = ("import sys, generator.cli, generator.measure, generator.worker, generator.backends.cpu, "
             "generator.backends.cuda; assert 'generator.backends.faults' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _ProbeSession:
+    """A CPU session that logs what the worker asks of it, and whether each batch's input is gone at release()."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[str] = []
+        self._batch_inputs: list[weakref.ref[Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def to_device(self, model: Any) -> Any:
+        model = self._inner.to_device(model)
+
+        def remember(module: Any, args: tuple[Any, ...]) -> None:
+            if self.calls and self.calls[-1] == "reset":  # a batch size's input, not the counting one
+                self._batch_inputs.append(weakref.ref(args[0]))
+
+        model.register_forward_pre_hook(remember)
+        return model
+
+    def reset_peak_memory(self) -> None:
+        self.calls.append("reset")
+        self._inner.reset_peak_memory()
+
+    def memory(self) -> Any:
+        self.calls.append("memory")
+        return self._inner.memory()
+
+    def release(self) -> None:
+        gone = all(ref() is None for ref in self._batch_inputs)
+        self.calls.append("release" if gone else "release with the input alive")
+        self._batch_inputs.clear()
+        self._inner.release()
+
+
+def test_worker_goes_through_the_session_and_frees_each_input_before_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch loop, in this process: reset, time, read memory, then release with the input already freed.
+
+    GPU memory at the next batch size starts from what release() (empty_cache)
+    handed back; an input still referenced then would stay in the cache.
+    """
+    import torch
+
+    from generator import registry, worker
+    from generator.backends.faults import FaultInjecting
+    from generator.measure import Runner, RunOptions
+
+    spec = registry.spec_by_name("squeezenet1_1")
+    options = RunOptions(device="cpu", batch_sizes=[1, 2], precision="fp32", channels_last=False,
+                         compile_model=False, threads=1, time_budget_s=0.01, power_window_s=0.05,
+                         power_batch_sizes=[], force=True)
+    runner = Runner(tmp_path, options, show_progress=False)
+    job = runner._job_template(spec, runner.record_path(spec))
+    probes: list[_ProbeSession] = []
+
+    class ProbeBackend(FaultInjecting):  # batch 2 raises in forward: the error path must release too
+        def session(self, threads: int) -> Any:
+            probes.append(_ProbeSession(super().session(threads)))
+            return probes[-1]
+
+    monkeypatch.setattr(worker.backends, "for_worker", lambda name, extra: ProbeBackend(backends.get(name), "error@2"))
+    threads = torch.get_num_threads()
+    events: list[dict[str, Any]] = []
+    try:
+        assert worker.Worker(job, events.append, lambda: True).run() == 0
+    finally:
+        torch.set_num_threads(threads)
+    (probe,) = probes
+    assert probe.calls == ["reset", "memory", "release", "reset", "release"]
+    assert [e["result"]["status"] for e in events if e["event"] == "batch"] == ["ok", "error"]
