@@ -45,7 +45,7 @@ def test_render_writes_every_page(rendered: Path) -> None:
 
 def test_home_states_findings_with_numbers(rendered: Path) -> None:
     home = (rendered / "index.md").read_text()
-    assert "29 records: 15 models measured on 2 hardware" in home
+    assert "29 records: 15 models measured on 2 machines in 2 hardware × configuration runs." in home
     assert "0\\.0400" not in home and "0.0400 ms per GFLOP × GFLOPs + 0.500 ms, R² = 1.000 over 14 models" in home
     assert "Cannot be tested on this run: power not measurable (no RAPL energy counter readable on this CPU)." in home
     assert "Power vs batch size and architecture: not supported" in home

@@ -50,6 +50,21 @@ def href(value: Any) -> Markup:
     return Markup(text)
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def code(value: Any) -> Markup:
+    """An identifier (a CSV column name) as a code span.
+
+    Inside backticks Markdown shows backslashes literally, so the usual escaping
+    would print ``hardware\\_slug``; an identifier needs none, and anything else is a bug.
+    """
+    text = str(value)
+    if not _IDENTIFIER.match(text):
+        raise ValueError(f"not an identifier for a code span: {text!r}")
+    return Markup(f"`{text}`")
+
+
 _TITLE_UNSAFE = re.compile(r"[<>&\"'`\\]")
 
 
@@ -61,5 +76,6 @@ def front_matter_title(title: str) -> Markup:
     ``&lt;script&gt;`` would come out as a live tag. So the title drops the
     characters HTML could act on altogether; the page's heading shows the name exactly.
     """
-    plain = _TITLE_UNSAFE.sub(" ", " ".join(title.split()))
+    # The typographic apostrophe keeps "the study's networks" readable and cannot end an attribute.
+    plain = _TITLE_UNSAFE.sub(" ", " ".join(title.replace("'", "\u2019").split()))
     return Markup(json.dumps(" ".join(plain.split()), ensure_ascii=False))

@@ -58,7 +58,8 @@ BATCH_COLUMNS: tuple[tuple[str, BatchColumn], ...] = (
     ("median_ms_per_image", data.ms_per_image),
     ("throughput_images_per_s", data.images_per_s),
     ("timed_iterations", lambda b: None if b.latency is None else b.latency.timed_iterations),
-    ("peak_memory_bytes", data.memory_bytes),
+    # memory_bytes is a float for the charts; the CSV keeps the records' whole bytes.
+    ("peak_memory_bytes", lambda b: None if (value := data.memory_bytes(b)) is None else int(value)),
     ("peak_rss_bytes", lambda b: None if b.memory is None else b.memory.peak_rss_bytes),
     ("cuda_peak_allocated_bytes", lambda b: None if b.memory is None else b.memory.cuda_peak_allocated_bytes),
     ("nvml_used_bytes", lambda b: None if b.memory is None else b.memory.nvml_used_bytes),

@@ -50,6 +50,11 @@ def _points(records: Sequence[Record], x_of, y_of) -> list[tuple[Record, float, 
     return points
 
 
+def _agree(n: int, singular_verb: str, plural_verb: str) -> str:
+    """'1 stays', '3 stay': the count and its verb in agreement."""
+    return f"{n} {singular_verb if n == 1 else plural_verb}"
+
+
 def _not_testable(run: Run, what: str, shortfall: str) -> str:
     """Why a power claim cannot be tested: the records' own reason when power was not measurable."""
     reasons = data.power_unavailable_reasons(run.records)
@@ -243,11 +248,14 @@ def memory_flat_then_linear(run: Run) -> Finding:
                      and shape.slope_mb_per_image is not None and shape.slope_mb_per_image > 0]
     other = len(shapes) - len(knee_then_growth) - len(flat_throughout) - len(grows_at_once)
     sentences = [
-        f"Of {len(shapes)} models with memory at three or more batch sizes, {len(knee_then_growth)} stay within "
-        f"{MEMORY_FLAT_TOLERANCE * 100:.0f} % of their smallest-batch memory up to a knee and grow after it, "
-        f"{len(flat_throughout)} stay flat up to the largest batch size measured, {'' if other else 'and '}"
-        f"{len(grows_at_once)} grow "
-        f"from the smallest batch size on" + (f", and {other} do neither (memory falls after the knee)." if other else ".")
+        f"Of {fmt.plural(len(shapes), 'model')} with memory at three or more batch sizes, "
+        f"{_agree(len(knee_then_growth), 'stays', 'stay')} within "
+        f"{MEMORY_FLAT_TOLERANCE * 100:.0f} % of {'its' if len(knee_then_growth) == 1 else 'their'} smallest-batch "
+        f"memory up to a knee and {'grows' if len(knee_then_growth) == 1 else 'grow'} after it, "
+        f"{_agree(len(flat_throughout), 'stays', 'stay')} flat up to the largest batch size measured, "
+        f"{'' if other else 'and '}{_agree(len(grows_at_once), 'grows', 'grow')} "
+        f"from the smallest batch size on"
+        + (f", and {_agree(other, 'does', 'do')} neither (memory falls after the knee)." if other else ".")
     ]
     if knee_then_growth:
         knees = [shape.knee_batch for shape in knee_then_growth]

@@ -40,6 +40,11 @@ def count(value: int | None, missing: str = MISSING) -> str:
     return missing if value is None else f"{value:,}"
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """'1 model', '2 models'; ``nouns`` for an irregular plural."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
 def signed(value: float, digits: int = 3) -> str:
     """'+ 1.2' or '− 1.2': a term following another in a formula."""
     text = sig(abs(value), digits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from generator.render.order import model_key
 from generator.schema import Record, RecordError, load_record, model_file_stem, safe_slug
 
 
@@ -67,5 +68,5 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
                 "model.name",
             )
         loaded.append(LoadedRecord(record=record, source=path, site_path=site_path))
-    loaded.sort(key=lambda item: (item.run_key, item.record.model.name))
+    loaded.sort(key=lambda item: (item.run_key, model_key(item.record)))  # resnet18 before resnet101
     return loaded

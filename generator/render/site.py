@@ -24,7 +24,7 @@ from generator.errors import CliError
 from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
 from generator.render.data import Run, group_runs
-from generator.render.escape import finalize, front_matter_title, href
+from generator.render.escape import code, finalize, front_matter_title, href
 from generator.render.load import LoadedRecord, load_records
 from generator.schema import record_to_json
 
@@ -65,6 +65,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["href"] = href
+    environment.filters["code"] = code
     return environment
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from generator.render import data, fmt
 from generator.render.data import Run
+from generator.render.order import model_key
 from generator.render.pages.common import (
     Link, Table, IndexPage, rel, label, model_path, figures_path, hardware_path, scopes,
 )
@@ -123,7 +124,7 @@ def comparison_page(runs: Sequence[Run]) -> ComparisonPage:
     }
     records = {r.model.name: r for run in runs for r in run.records}
     rows: list[list[str | Link]] = []
-    for name in sorted(records):
+    for name in sorted(records, key=lambda n: model_key(records[n])):
         ref = times[reference.key].get(name)
         row: list[str | Link] = [Link(label(records[name]), rel(page, model_path(records[name])))]
         for run in runs:

@@ -6,7 +6,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from generator.render import findings
+from generator.render import findings, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord
 from generator.render.pages.common import Link, rel, figures_path, hardware_path, scopes
@@ -101,8 +101,9 @@ def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run], drawn: frozens
         for record in records if record.status != "ok"
     ]
     summary = (
-        f"{len(records)} records: {len(models)} models measured on {len({r.hardware_slug for r in runs})} "
-        f"hardware in {len(runs)} hardware × configuration runs."
+        f"{fmt.plural(len(records), 'record')}: {fmt.plural(len(models), 'model')} measured on "
+        f"{fmt.plural(len({r.hardware_slug for r in runs}), 'machine')} in "
+        f"{fmt.plural(len(runs), 'hardware × configuration run')}."
     )
     return HomePage("Deep network models for practical applications, re-measured", summary, run_views, density,
                     failed, not records)

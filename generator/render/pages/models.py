@@ -79,6 +79,17 @@ def _batch_table(record: Record) -> Table:
                   "peak memory", "net power", "energy per image"], rows)
 
 
+def _accuracy_note(weights: str | None, any_accuracy: bool) -> str:
+    """Whose accuracy the table shows: never point at weights the page does not name."""
+    if weights:
+        return (f"Timing uses random weights: accuracy belongs to the weights named above ({weights}), "
+                "not to the timed model.")
+    if any_accuracy:
+        return ("Timing uses random weights: accuracy belongs to the trained model given as the source in the "
+                "table, not to the timed model.")
+    return "No trained weights are named for this model and no accuracy is known; timing uses random weights."
+
+
 def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) -> str:
     if value is None:
         return "not ranked (not measured)"
@@ -184,7 +195,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         title=label(first) + (f" ({info.name})" if info.study_name else ""),
         about=about,
         accuracy=Table(["", "top-1", "top-5", "source"], accuracy_rows),
-        accuracy_note="Timing uses random weights: accuracy belongs to the weights named above, not to the timed model.",
+        accuracy_note=_accuracy_note(info.weights, published is not None or measured is not None),
         size=size, operations=operations, by_operator=by_operator, by_module=by_module, uncounted=uncounted,
         operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
         runs=run_views, chart=chart,
