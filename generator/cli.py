@@ -12,11 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generator import backends
+from generator import backends, project_files
 from generator.errors import CliError
 from generator.schema import RecordError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The repository in a checkout; the working folder for an installed package.
+REPO_ROOT = project_files.work_root()
 
 
 def _positive_int_list(text: str) -> list[int]:
@@ -83,13 +84,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from generator.render.site import build_site
 
-    return build_site(config_file=args.config, strict=not args.no_strict)
+    docs_dir, site_dir = args.site, args.out
+    if project_files.is_shipped_config(args.config):
+        # The installed copy's relative docs_dir/site_dir would resolve inside site-packages.
+        docs_dir = docs_dir or Path.cwd() / "site"
+        site_dir = site_dir or Path.cwd() / "build" / "site"
+    return build_site(config_file=args.config, strict=not args.no_strict, docs_dir=docs_dir, site_dir=site_dir)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from generator.render.site import serve_site
 
-    return serve_site(config_file=args.config, address=args.address)
+    docs_dir = args.site
+    if docs_dir is None and project_files.is_shipped_config(args.config):
+        docs_dir = Path.cwd() / "site"
+    return serve_site(config_file=args.config, address=args.address, docs_dir=docs_dir)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -173,17 +182,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="turn records into the MkDocs source in site/")
     render.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
-    render.add_argument("--templates", type=Path, default=REPO_ROOT / "templates")
+    render.add_argument("--templates", type=Path, default=project_files.templates_dir())
     render.add_argument("--out", type=Path, default=REPO_ROOT / "site")
     render.set_defaults(handler=_cmd_render)
 
     build = commands.add_parser("build", help="build the rendered site to HTML (mkdocs build --strict)")
-    build.add_argument("--config", type=Path, default=REPO_ROOT / "mkdocs.yml")
+    build.add_argument("--config", type=Path, default=project_files.mkdocs_config())
+    build.add_argument("--site", type=Path, default=None, metavar="DIR",
+                       help="rendered site to build (default: the configuration's docs_dir; ./site when installed)")
+    build.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="HTML output (default: the configuration's site_dir; ./build/site when installed)")
     build.add_argument("--no-strict", action="store_true", help="do not fail on MkDocs warnings")
     build.set_defaults(handler=_cmd_build)
 
     serve = commands.add_parser("serve", help="preview the site locally (mkdocs serve)")
-    serve.add_argument("--config", type=Path, default=REPO_ROOT / "mkdocs.yml")
+    serve.add_argument("--config", type=Path, default=project_files.mkdocs_config())
+    serve.add_argument("--site", type=Path, default=None, metavar="DIR",
+                       help="rendered site to serve (default: the configuration's docs_dir; ./site when installed)")
     serve.add_argument("--address", default="127.0.0.1:8000")
     serve.set_defaults(handler=_cmd_serve)
 

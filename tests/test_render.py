@@ -46,8 +46,13 @@ def test_committed_fixtures_match_the_factory(tmp_path: Path) -> None:
 
 def test_load_orders_and_places_records(items) -> None:  # type: ignore[no-untyped-def]
     assert len(items) == 29
-    keys = [(item.run_key, item.record.model.name) for item in items]
+    # Runs in order; within a run, models in natural order of their shown name (resnet18 < resnet101).
+    from generator.render.order import model_key
+
+    keys = [(item.run_key, model_key(item.record)) for item in items]
     assert keys == sorted(keys)
+    names = [item.record.model.name for item in items if item.run_key == ("fixture-gpu", "fp32")]
+    assert names.index("resnet18") < names.index("resnet50") < names.index("resnet152")
     assert str(items[0].site_path).startswith("data/records/fixture-cpu-2t/fp32/")
 
 

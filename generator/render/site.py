@@ -274,12 +274,13 @@ def build_site(config_file: Path, strict: bool = True, docs_dir: Path | None = N
     return 0
 
 
-def serve_site(config_file: Path, address: str = "127.0.0.1:8000") -> int:
+def serve_site(config_file: Path, address: str = "127.0.0.1:8000", docs_dir: Path | None = None) -> int:
     """``mkdocs serve`` for local preview; blocks until interrupted."""
     from mkdocs.commands.serve import serve
 
     if not config_file.is_file():
         raise CliError(f"MkDocs configuration {config_file} not found")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    serve(config_file=str(config_file), dev_addr=address)
+    overrides = {} if docs_dir is None else {"docs_dir": str(docs_dir)}
+    serve(config_file=str(config_file), dev_addr=address, **overrides)
     return 0
