@@ -17,8 +17,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 from generator import project_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +27,7 @@ RELEASE_FILES = ("generator", "templates", "mkdocs.yml", "pyproject.toml", "setu
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "PYTHONHOME"}}
-    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from fixtures.factory import CPU, STUDY_MODELS, make_record, write_records
+
 from generator.cli import main
 from generator.render import findings, pages
 from generator.render.data import group_runs
