@@ -206,3 +206,47 @@ def test_hostile_name_shows_as_text(served_site: str, browser: DevTools) -> None
     heading = browser.evaluate("document.querySelector('h1').textContent")
     assert heading.startswith("<img src=x onerror=alert(1)>")
     assert browser.evaluate("document.querySelectorAll('article img[src=\"x\"]').length") == 0
+
+
+_TOP1_COLUMN = """(() => {
+  const table = document.querySelector('div.leaderboard table');
+  const headers = Array.from(table.tHead.rows[0].cells).map(h => h.textContent.trim());
+  const column = headers.indexOf('top-1 (%)');
+  return Array.from(table.tBodies[0].rows).filter(r => !r.hidden).map(r => r.cells[column].textContent.trim());
+})()"""
+
+
+def _clicked(browser: DevTools, header: str) -> None:
+    browser.evaluate(
+        "Array.from(document.querySelector('div.leaderboard table').tHead.rows[0].cells)"
+        f".find(h => h.textContent.trim() === {json.dumps(header)}).click()"
+    )
+
+
+def test_leaderboard_sorts_and_filters(served_site: str, browser: DevTools) -> None:
+    seen = _visit(browser, f"{served_site}/models/index.html", "models-leaderboard.png")
+    assert not seen["errors"], json.dumps(seen["errors"], indent=1)[:4000]
+    before = browser.evaluate(_TOP1_COLUMN)
+    assert "not known" in before and before != sorted(before)
+    _clicked(browser, "top-1 (%)")
+    ascending = browser.evaluate(_TOP1_COLUMN)
+    numbers = [float(v) for v in ascending if v != "not known"]
+    assert numbers == sorted(numbers) and len(numbers) >= 10
+    assert ascending[len(numbers):] == ["not known"] * (len(ascending) - len(numbers))  # not known: last
+    _clicked(browser, "top-1 (%)")
+    descending = browser.evaluate(_TOP1_COLUMN)
+    assert [float(v) for v in descending if v != "not known"] == sorted(numbers, reverse=True)
+    assert descending[-1] == "not known"
+    assert browser.evaluate("document.querySelector('div.leaderboard th[aria-sort]').textContent.trim()") == "top-1 (%)"
+
+    # Family filter, then a name filter on top of it.
+    browser.evaluate("""(() => { const s = document.querySelector('div.leaderboard select');
+        s.value = 'resnet'; s.dispatchEvent(new Event('change')); })()""")
+    models = ("Array.from(document.querySelector('div.leaderboard table').tBodies[0].rows)"
+              ".filter(r => !r.hidden).map(r => r.cells[0].textContent.trim())")
+    assert browser.evaluate(models) == ["ResNet-152 (resnet152)", "ResNet-50 (resnet50)", "ResNet-18 (resnet18)"]
+    browser.evaluate("""(() => { const i = document.querySelector('div.leaderboard input[type=search]');
+        i.value = 'net1'; i.dispatchEvent(new Event('input')); })()""")
+    assert browser.evaluate(models) == ["ResNet-152 (resnet152)", "ResNet-18 (resnet18)"]
+    assert browser.evaluate("document.querySelector('div.leaderboard .leaderboard-filters span').textContent") \
+        == "2 of 15 models"

@@ -13,6 +13,13 @@ from collections.abc import Callable, Sequence
 
 from generator.render import data
 from generator.render.load import LoadedRecord
+from generator.render.order import model_key
+from generator.render.pages.leaderboard import (
+    accuracy_of_weights,
+    best_throughput,
+    fraction_of_peak,
+    ms_per_image_interval,
+)
 from generator.schema import BatchResult, Record
 
 Cell = str | int | float | bool | None
@@ -102,3 +109,42 @@ def records_csv(items: Sequence[LoadedRecord]) -> str:
 def records_json(items: Sequence[LoadedRecord]) -> str:
     documents = [item.record.model_dump(mode="json") for item in items]
     return json.dumps(documents, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def leaderboard_csv(runs: Sequence[data.Run]) -> str:
+    """The leaderboard of one hardware (all its configurations) as CSV, full precision, units in the names.
+
+    The same figures as the models index, one row per record: what a reader
+    would paste into a spreadsheet instead of copying the page.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LEADERBOARD_COLUMNS)
+    for run in runs:
+        for item in sorted(run.items, key=lambda item: model_key(item.record)):
+            record = item.record
+            b1 = data.ok_batch(record, 1)
+            accuracy = accuracy_of_weights(record)
+            best = best_throughput(record)
+            memory = data.memory_bytes(b1)
+            values: list[Cell] = [
+                record.hardware.slug, record.config.slug, record.model.name, record.model.study_name,
+                record.model.family, accuracy.top1_percent, accuracy.top5_percent, accuracy.weights,
+                None if record.parameters is None else record.parameters.count, data.gmacs(record),
+                data.ms_per_image(b1), *ms_per_image_interval(b1),
+                None if best is None else best[0], None if best is None else best[1],
+                None if memory is None else int(memory), data.memory_kind(record), data.energy_j(b1),
+                fraction_of_peak(record), record.status, record.run.date, record.run.git_commit,
+                str(item.site_path),
+            ]
+            writer.writerow([_cell(value) for value in values])
+    return out.getvalue()
+
+
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "hardware_slug", "configuration", "model", "study_name", "family", "top1_percent", "top5_percent",
+    "accuracy_weights", "parameters_count", "gmacs_per_image", "ms_per_image_batch1", "ms_per_image_batch1_low",
+    "ms_per_image_batch1_high", "best_images_per_s", "best_images_per_s_batch_size", "peak_memory_bytes_batch1",
+    "memory_kind", "energy_j_per_image_batch1", "fraction_of_peak_batch1", "record_status", "run_date",
+    "git_commit", "record_file",
+)

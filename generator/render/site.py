@@ -107,7 +107,10 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
     for name in sorted(by_model):
         model_page = pages.model_page(by_model[name], records, site)
         site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
-    site.pages.append(pages.Page("models/index.md", "index.md.j2", pages.models_index(items)))
+    site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
+    for slug in sorted({run.hardware_slug for run in runs}):
+        site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
+            [run for run in runs if run.hardware_slug == slug]).encode("utf-8")
     site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):
         site.pages.append(pages.Page(pages.hardware_path(slug), "hardware.md.j2",

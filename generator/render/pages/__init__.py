@@ -30,13 +30,14 @@ from generator.render.pages.hardware import (
     hardware_page,
 )
 from generator.render.pages.home import FindingView, HomePage, home_page
-from generator.render.pages.models import ModelPage, model_page, models_index
+from generator.render.pages.leaderboard import LeaderboardPage, leaderboard_csv_path, leaderboard_page
+from generator.render.pages.models import ModelPage, model_page
 from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
 
 __all__ = [
     "FIGURES", "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
-    "HomePage", "IndexPage", "LimitTable", "Link", "MethodologyPage", "ModelPage", "Page", "SiteModel", "Table",
-    "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
-    "hardware_index", "hardware_page", "hardware_path", "home_page", "label", "methodology_page", "model_page",
-    "model_path", "models_index", "rel", "scope_records", "scopes",
+    "HomePage", "IndexPage", "LeaderboardPage", "LimitTable", "Link", "MethodologyPage", "ModelPage", "Page",
+    "SiteModel", "Table", "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
+    "hardware_index", "hardware_page", "hardware_path", "home_page", "label", "leaderboard_csv_path",
+    "leaderboard_page", "methodology_page", "model_page", "model_path", "rel", "scope_records", "scopes",
 ]

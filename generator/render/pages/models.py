@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generator.render import charts, data, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord
+from generator.render.pages.alternatives import Alternative, alternatives, measured_when
 from generator.schema import Record, model_file_stem
 from generator.render.pages.common import (
-    Link, Table, ChartRef, ChartJob, SiteModel, IndexPage, rel, label, model_path, hardware_path,
+    Link, Table, ChartRef, ChartJob, SiteModel, rel, label, model_path, hardware_path,
 )
 
 
@@ -25,6 +26,8 @@ class RunResults:
     table: Table
     ranks: list[str]
     failures: list[str]
+    measured: str = ""  # date and commit of the run
+    instead: list[Alternative] = field(default_factory=list)  # what to use instead, on this hardware
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             ranks=ranks,
             failures=[f"{'model' if s is None else f'batch {s}'}: {status} ({message})"
                       for s, status, message in data.failures(record)],
+            measured=measured_when(record),
+            instead=alternatives(record, run, page),
         ))
         if record.batches:
             chart_records.append(record)
@@ -200,23 +205,3 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
         runs=run_views, chart=chart,
     )
-
-
-def models_index(items: Sequence[LoadedRecord]) -> IndexPage:
-    page = "models/index.md"
-    first_by_model: dict[str, Record] = {}
-    runs_by_model: dict[str, int] = {}
-    for item in items:
-        first_by_model.setdefault(item.record.model.name, item.record)
-        runs_by_model[item.record.model.name] = runs_by_model.get(item.record.model.name, 0) + 1
-    rows: list[list[str | Link]] = []
-    for name in sorted(first_by_model):
-        record = first_by_model[name]
-        rows.append([Link(name, rel(page, model_path(record))), record.model.family,
-                     record.model.study_name or "—", fmt.percent(data.top1(record), 2),
-                     fmt.sig(data.params_millions(record)), fmt.sig(data.gflops(record)),
-                     str(runs_by_model[name])])
-    return IndexPage("Models", "Every model with a record. Top-1: published (measured where none is published); "
-                     "GFLOPs = 2 × GMACs per image at batch 1.",
-                     Table(["model", "family", "in the study as", "top-1", "parameters (M)", "GFLOPs",
-                            "hardware runs"], rows) if rows else None)

@@ -1,0 +1,76 @@
+"""'What should I use instead?': the models on the same hardware that beat this one on two counts.
+
+Both lists compare within one hardware and configuration, with the accuracy of
+the weights each model names (as the leaderboard does): models both faster at
+batch 1 and more accurate, and models both smaller (fewer parameters) and more
+accurate. A model missing either figure takes no part, and the page says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generator.render import data, fmt
+from generator.render.data import Run
+from generator.render.order import model_key
+from generator.render.pages.common import Link, Table, label, model_path, rel
+from generator.render.pages.leaderboard import accuracy_of_weights
+from generator.schema import Record
+
+SHOWN = 10  # rows per list; the leaderboard has the rest
+
+
+@dataclass(frozen=True)
+class Alternative:
+    title: str
+    table: Table | None  # None: nothing qualifies, or this model cannot be compared (see ``note``)
+    note: str
+
+
+def _top1(record: Record) -> float | None:
+    return accuracy_of_weights(record).top1_percent
+
+
+def _ms_b1(record: Record) -> float | None:
+    return data.ms_per_image(data.ok_batch(record, 1))
+
+
+def _better(record: Record, run: Run, page: str, title: str, what: str,
+            measure: Callable[[Record], float | None]) -> Alternative:
+    own_top1, own = _top1(record), measure(record)
+    if own_top1 is None or own is None:
+        missing = "no accuracy is known for it" if own_top1 is None else f"its {what} was not measured"
+        return Alternative(title, None, f"Cannot be compared: {missing}.")
+    found = [
+        (other, top1, value) for other in run.records
+        if other.model.name != record.model.name
+        and (top1 := _top1(other)) is not None and (value := measure(other)) is not None
+        and top1 > own_top1 and value < own
+    ]
+    if not found:
+        return Alternative(title, None, f"None: no model measured here is both more accurate and lower in {what}.")
+    found.sort(key=lambda item: (-item[1], model_key(item[0])))
+    rows: list[list[str | Link]] = [
+        [Link(label(other), rel(page, model_path(other))), fmt.sig(top1, 4), fmt.signed(top1 - own_top1, 3),
+         fmt.sig(_ms_b1(other), 4), fmt.sig(data.params_millions(other), 3), fmt.sig(data.gmacs(other), 3)]
+        for other, top1, _ in found[:SHOWN]
+    ]
+    more = len(found) - SHOWN
+    note = (f"{fmt.plural(len(found), 'model')}, most accurate first"
+            + (f"; {more} more in the models index." if more > 0 else "."))
+    return Alternative(title, Table(["model", "top-1 (%)", "top-1 gain (points)", "ms per image at batch 1",
+                                     "parameters (M)", "GMACs per image"], rows), note)
+
+
+def alternatives(record: Record, run: Run, page: str) -> list[Alternative]:
+    return [
+        _better(record, run, page, "Faster and more accurate", "time per image at batch 1", _ms_b1),
+        _better(record, run, page, "Smaller and more accurate", "parameter count", data.params_millions),
+    ]
+
+
+def measured_when(record: Record) -> str:
+    """The run's date and the project commit that measured it, as the record states them."""
+    commit = record.run.git_commit
+    return f"measured {record.run.date} at commit {commit[:12] if commit else 'unknown (not recorded)'}"
