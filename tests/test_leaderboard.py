@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
+from generator.render import fmt
 from generator.render.export import LEADERBOARD_COLUMNS
+from generator.schema import load_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
 
@@ -44,8 +46,12 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
     assert resnet50["top-1 (%)"] == "76.10" and resnet50["top-5 (%)"] == "92.90"
     assert resnet50["accuracy of weights"] == "fixture: illustrative values"
     assert resnet50["params (M)"] == "25.6" and resnet50["GMACs"] == "4.09"
-    # 0.08 ms/GMAC x 4.09 GMACs + 0.5 ms at batch 1, with the fixtures' 1 % half width.
-    assert resnet50["ms/image at batch 1 (95 % interval)"] == "0.8272 (0.8189–0.8355)"
+    # 0.08 ms/GMAC x 4.09 GMACs + 0.5 ms at batch 1, with the record's 95 % interval of the median.
+    latency = load_record(FIXTURES / "fixture-gpu/fp32/resnet50.json").batches[0].latency
+    assert latency is not None and latency.ci95_low_ms_per_batch is not None and latency.ci95_high_ms_per_batch
+    assert resnet50["ms/image at batch 1 (95 % interval)"] == (
+        f"0.8272 ({fmt.sig(latency.ci95_low_ms_per_batch, 4)}–{fmt.sig(latency.ci95_high_ms_per_batch, 4)})")
+    assert latency.ci95_low_ms_per_batch < 0.8272 < latency.ci95_high_ms_per_batch
     assert resnet50["best images/s (at batch)"] == "4,535 (batch 64)"
     # VGG-19 ran out of memory at batch 64: its best is at 32, not a failed batch.
     assert rows["[VGG-19 (vgg19)](vgg19.md)"]["best images/s (at batch)"] == "936 (batch 32)"

@@ -34,8 +34,7 @@ def accuracy_of_weights(record: Record) -> AccuracyOfWeights:
     """Top-1/top-5 of the weights a user would load, and which weights those are."""
     published = record.accuracy.published
     if published is not None and published.top1_percent is not None:
-        # TEMPORARY getattr: PublishedAccuracy.weights arrives with the schema change of helper "evidence".
-        weights = getattr(published, "weights", None) or record.model.weights or published.source
+        weights = published.weights or record.model.weights or published.source
         return AccuracyOfWeights(published.top1_percent, published.top5_percent, weights)
     full = _full_evaluation(record)
     if full is not None:
@@ -57,12 +56,11 @@ def ms_per_image_interval(result: BatchResult | None) -> tuple[float | None, flo
     low, high = getattr(data, "ms_per_image_low", None), getattr(data, "ms_per_image_high", None)
     if low is not None and high is not None:
         return low(result), high(result)
-    value = data.ms_per_image(result)
-    latency = None if result is None else result.latency
-    half = None if latency is None else latency.ci95_half_width_relative
-    if value is None or half is None:
+    latency = None if result is None or result.status != "ok" else result.latency
+    if result is None or latency is None or latency.ci95_low_ms_per_batch is None \
+            or latency.ci95_high_ms_per_batch is None:
         return None, None
-    return value * (1 - half), value * (1 + half)
+    return latency.ci95_low_ms_per_batch / result.batch_size, latency.ci95_high_ms_per_batch / result.batch_size
 
 
 def best_throughput(record: Record) -> tuple[float, int] | None:
