@@ -284,6 +284,8 @@ def serve_site(config_file: Path, address: str = "127.0.0.1:8000", docs_dir: Pat
     if not config_file.is_file():
         raise CliError(f"MkDocs configuration {config_file} not found")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    overrides = {} if docs_dir is None else {"docs_dir": str(docs_dir)}
-    serve(config_file=str(config_file), dev_addr=address, **overrides)
+    if docs_dir is None:
+        serve(config_file=str(config_file), dev_addr=address)
+    else:
+        serve(config_file=str(config_file), dev_addr=address, docs_dir=str(docs_dir))
     return 0

@@ -36,31 +36,55 @@ def _ms_b1(record: Record) -> float | None:
     return data.ms_per_image(data.ok_batch(record, 1))
 
 
-def _better(record: Record, run: Run, page: str, title: str, what: str,
-            measure: Callable[[Record], float | None]) -> Alternative:
+def _better(
+    record: Record, run: Run, page: str, title: str, what: str, measure: Callable[[Record], float | None]
+) -> Alternative:
     own_top1, own = _top1(record), measure(record)
     if own_top1 is None or own is None:
         missing = "no accuracy is known for it" if own_top1 is None else f"its {what} was not measured"
         return Alternative(title, None, f"Cannot be compared: {missing}.")
     found = [
-        (other, top1, value) for other in run.records
+        (other, top1, value)
+        for other in run.records
         if other.model.name != record.model.name
-        and (top1 := _top1(other)) is not None and (value := measure(other)) is not None
-        and top1 > own_top1 and value < own
+        and (top1 := _top1(other)) is not None
+        and (value := measure(other)) is not None
+        and top1 > own_top1
+        and value < own
     ]
     if not found:
         return Alternative(title, None, f"None: no model measured here is both more accurate and lower in {what}.")
     found.sort(key=lambda item: (-item[1], model_key(item[0])))
     rows: list[list[str | Link]] = [
-        [Link(label(other), rel(page, model_path(other))), fmt.sig(top1, 4), fmt.signed(top1 - own_top1, 3),
-         fmt.sig(_ms_b1(other), 4), fmt.sig(data.params_millions(other), 3), fmt.sig(data.gmacs(other), 3)]
+        [
+            Link(label(other), rel(page, model_path(other))),
+            fmt.sig(top1, 4),
+            fmt.signed(top1 - own_top1, 3),
+            fmt.sig(_ms_b1(other), 4),
+            fmt.sig(data.params_millions(other), 3),
+            fmt.sig(data.gmacs(other), 3),
+        ]
         for other, top1, _ in found[:SHOWN]
     ]
     more = len(found) - SHOWN
-    note = (f"{fmt.plural(len(found), 'model')}, most accurate first"
-            + (f"; {more} more in the models index." if more > 0 else "."))
-    return Alternative(title, Table(["model", "top-1 (%)", "top-1 gain (points)", "ms per image at batch 1",
-                                     "parameters (M)", "GMACs per image"], rows), note)
+    note = f"{fmt.plural(len(found), 'model')}, most accurate first" + (
+        f"; {more} more in the models index." if more > 0 else "."
+    )
+    return Alternative(
+        title,
+        Table(
+            [
+                "model",
+                "top-1 (%)",
+                "top-1 gain (points)",
+                "ms per image at batch 1",
+                "parameters (M)",
+                "GMACs per image",
+            ],
+            rows,
+        ),
+        note,
+    )
 
 
 def alternatives(record: Record, run: Run, page: str) -> list[Alternative]:

@@ -47,7 +47,7 @@ def accuracy_of_weights(record: Record) -> AccuracyOfWeights:
 def _full_evaluation(record: Record) -> MeasuredAccuracy | None:
     found = getattr(data, "full_evaluation", None)
     if found is not None:
-        return found(record)  # type: ignore[no-any-return]
+        return found(record)
     measured = record.accuracy.measured
     return measured if measured is not None and measured.images >= 50_000 else None
 
@@ -57,8 +57,12 @@ def ms_per_image_interval(result: BatchResult | None) -> tuple[float | None, flo
     if low is not None and high is not None:
         return low(result), high(result)
     latency = None if result is None or result.status != "ok" else result.latency
-    if result is None or latency is None or latency.ci95_low_ms_per_batch is None \
-            or latency.ci95_high_ms_per_batch is None:
+    if (
+        result is None
+        or latency is None
+        or latency.ci95_low_ms_per_batch is None
+        or latency.ci95_high_ms_per_batch is None
+    ):
         return None, None
     return latency.ci95_low_ms_per_batch / result.batch_size, latency.ci95_high_ms_per_batch / result.batch_size
 
@@ -149,19 +153,31 @@ def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
             _energy_cell(record),
         ]
         if show_fraction:
-            row.append(fmt.percent(None if (f := fractions[record.model.name]) is None else f * 100, 1,
-                                   fmt.MISSING))
+            row.append(fmt.percent(None if (f := fractions[record.model.name]) is None else f * 100, 1, fmt.MISSING))
         rows.append(row)
     # Short headers: eleven columns must fit a page; units and conventions in brackets and in the intro.
     headers = [
-        "model", "family", "top-1 (%)", "top-5 (%)", "accuracy of weights", "params (M)", "GMACs",
-        "ms/image at batch 1 (95 % interval)", "best images/s (at batch)", "memory at batch 1 (MB)",
+        "model",
+        "family",
+        "top-1 (%)",
+        "top-5 (%)",
+        "accuracy of weights",
+        "params (M)",
+        "GMACs",
+        "ms/image at batch 1 (95 % interval)",
+        "best images/s (at batch)",
+        "memory at batch 1 (MB)",
         "energy/image at batch 1 (J)",
     ]
     if show_fraction:
         headers.append("fraction of peak GFLOP/s at batch 1")
-    left_out = [] if show_fraction else [
-        "fraction of the machine's peak GFLOP/s: not in these records (the machine's ceilings are not recorded yet)"]
+    left_out = (
+        []
+        if show_fraction
+        else [
+            "fraction of the machine's peak GFLOP/s: not in these records (the machine's ceilings are not recorded yet)"
+        ]
+    )
     slug = run.hardware_slug
     return Leaderboard(
         label=run.label,
