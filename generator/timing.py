@@ -14,12 +14,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from generator.schema import Latency, LatencyRound, sample_summary
-
-if TYPE_CHECKING:
-    import torch
 
 StopReason = Literal["converged", "time_budget"]
 # One timed iteration: runs the forward pass once and returns its duration in ms.
@@ -149,29 +146,15 @@ def summarize(result: TimingResult, batch_size: int, clock: str) -> Latency:
 
 
 def perf_counter_timer(run: Callable[[], object]) -> IterationTimer:
-    """CPU: the forward pass is synchronous, so a perf_counter pair brackets it."""
+    """A host clock around each call: right where the call is synchronous (the CPU).
+
+    A device whose calls return before the work is done brings its own timer
+    (its backend's ``DeviceSession.timer``, e.g. CUDA events in generator.backends.cuda).
+    """
 
     def once() -> float:
         begin = time.perf_counter()
         run()
         return (time.perf_counter() - begin) * 1000.0
 
-    return once
-
-
-def cuda_event_timer(run: Callable[[], object], device: torch.device) -> IterationTimer:
-    """GPU: CUDA events around the forward pass, synchronised after each iteration (latency, not pipelining)."""
-    import torch
-
-    begin = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-
-    def once() -> float:
-        begin.record()
-        run()
-        end.record()
-        end.synchronize()
-        return float(begin.elapsed_time(end))
-
-    torch.cuda.synchronize(device)
     return once

@@ -283,3 +283,32 @@ def test_worker_goes_through_the_session_and_frees_each_input_before_release(
     (probe,) = probes
     assert probe.calls == ["reset", "memory", "release", "reset", "release"]
     assert [e["result"]["status"] for e in events if e["event"] == "batch"] == ["ok", "error"]
+
+
+def test_cuda_timer_brackets_each_call_with_events_and_waits_for_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    log: list[str] = []
+
+    class FakeEvent:
+        def __init__(self, enable_timing: bool) -> None:
+            assert enable_timing
+            self.name = "begin" if not any(e.startswith("new") for e in log) else "end"
+            log.append(f"new {self.name}")
+
+        def record(self) -> None:
+            log.append(f"record {self.name}")
+
+        def synchronize(self) -> None:
+            log.append(f"wait {self.name}")
+
+        def elapsed_time(self, other: FakeEvent) -> float:
+            return 12.5
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: log.append("synchronize device"))
+    timer = cuda_backend.cuda_event_timer(lambda: log.append("run"), torch.device("cuda"))
+    assert log == ["new begin", "new end", "synchronize device"]  # earlier work is not timed
+    log.clear()
+    assert timer() == 12.5
+    assert log == ["record begin", "run", "record end", "wait end"]

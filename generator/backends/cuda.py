@@ -48,6 +48,24 @@ def set_precision_flags(backends: Any) -> PrecisionFlags:
     return PrecisionFlags(tf32=tf32, cudnn_benchmark=bool(cudnn.benchmark))
 
 
+def cuda_event_timer(run: Callable[[], object], device: torch.device) -> IterationTimer:
+    """CUDA events around the forward pass, synchronised after each iteration (latency, not pipelining)."""
+    import torch
+
+    begin = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+
+    def once() -> float:
+        begin.record()
+        run()
+        end.record()
+        end.synchronize()
+        return float(begin.elapsed_time(end))
+
+    torch.cuda.synchronize(device)
+    return once
+
+
 def read_memory(
     cuda: Any, device: torch.device, nvml_used_bytes: int | None, nvml_baseline: int | None, allocated_baseline: int
 ) -> Memory:
@@ -156,8 +174,6 @@ class CudaSession:
         return model.to(self.device)
 
     def timer(self, run: Callable[[], object]) -> IterationTimer:
-        from generator.timing import cuda_event_timer
-
         return cuda_event_timer(run, self.device)
 
     def reset_peak_memory(self) -> None:
