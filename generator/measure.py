@@ -32,7 +32,6 @@ from generator.errors import CliError
 from generator.files import write_text_atomic
 from generator.model_spec import ModelSpec
 from generator.schema import (
-    Accuracy,
     BatchResult,
     Operations,
     Parameters,
@@ -378,7 +377,7 @@ class Runner:
                 reason = f"not measured: the worker died at batch size {died_at}" if died_at else "not measured"
                 batches.append(BatchResult(batch_size=size, status="skipped", error=reason))
         batches.sort(key=lambda b: b.batch_size)
-        accuracy = keep_measured_accuracy(path, Accuracy(published=spec.published_accuracy))
+        accuracy = keep_measured_accuracy(path, spec.accuracy())
         base = base_record(self._job_template(spec, path), spec.model_info().model_dump(), accuracy, self.config)
         ok = any(b.status == "ok" for b in batches)
         record = build_record(

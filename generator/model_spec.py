@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from generator.schema import ModelInfo, ModelSource, PublishedAccuracy
+from generator.schema import Accuracy, ModelInfo, ModelSource, PublishedAccuracy
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,10 +24,17 @@ class ModelSpec:
     architecture_source: str  # citation or URL
     study_name: str | None = None  # e.g. 'ResNet-50' if one of the study's 14 networks
     published_accuracy: PublishedAccuracy | None = None
+    # The architecture's original training recipe when the weights above are a later
+    # one (torchvision IMAGENET1K_V1 beside a V2 default): the study's figures use it.
+    original_recipe_accuracy: PublishedAccuracy | None = None
     published_num_params: int | None = None  # weights meta['num_params'] or the paper's figure
     published_gmacs: float | None = None  # weights meta['_ops'] (GMACs of conv/linear/matmul)
     checkpoint_bytes: int | None = None
     is_default_weights: bool = True  # False for extra weights entries of the same builder
+
+    def accuracy(self) -> Accuracy:
+        """What a new record states about accuracy before any local evaluation."""
+        return Accuracy(published=self.published_accuracy, original_recipe=self.original_recipe_accuracy)
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(

@@ -90,6 +90,28 @@ def _finite_or_none(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+ORIGINAL_RECIPE_WEIGHTS = "IMAGENET1K_V1"  # torchvision's first weights of a builder: its original recipe
+
+
+def _published_accuracy(weights: Any) -> PublishedAccuracy | None:
+    """ImageNet-1K top-1/top-5 of a torchvision weights entry, from its own metadata (never typed in)."""
+    meta = weights.meta
+    metrics = meta.get("_metrics", {}).get("ImageNet-1K")
+    if not metrics:
+        return None
+    top1 = _finite_or_none(metrics.get("acc@1"))
+    top5 = _finite_or_none(metrics.get("acc@5"))
+    if top1 is None and top5 is None:
+        return None
+    weights_name = f"{type(weights).__name__}.{weights.name}"
+    return PublishedAccuracy(
+        top1_percent=top1,
+        top5_percent=top5,
+        source=f"torchvision {weights_name}, recipe {meta.get('recipe', 'unknown')}",
+        weights=weights_name,
+    )
+
+
 def _torchvision_spec(name: str, weights: Any, default: bool) -> ModelSpec:
     from torchvision.models import get_model_builder
 
@@ -107,18 +129,13 @@ def _torchvision_spec(name: str, weights: Any, default: bool) -> ModelSpec:
         kwargs["image_size"] = int(min_size[0])
     if module.endswith("maxvit") and min_size:
         kwargs["input_size"] = tuple(int(v) for v in min_size)
-    metrics = meta.get("_metrics", {}).get("ImageNet-1K")
-    accuracy = None
     weights_name = f"{type(weights).__name__}.{weights.name}"
-    if metrics:
-        top1 = _finite_or_none(metrics.get("acc@1"))
-        top5 = _finite_or_none(metrics.get("acc@5"))
-        if top1 is not None or top5 is not None:
-            accuracy = PublishedAccuracy(
-                top1_percent=top1,
-                top5_percent=top5,
-                source=f"torchvision {weights_name}, recipe {meta.get('recipe', 'unknown')}",
-            )
+    accuracy = _published_accuracy(weights)
+    # The study compared networks trained with their original recipes; torchvision's
+    # first weights (IMAGENET1K_V1) are those. A later default (IMAGENET1K_V2's 2021
+    # recipe) keeps the original's figures beside it, read from the same metadata.
+    original = type(weights).__members__.get(ORIGINAL_RECIPE_WEIGHTS)
+    original_accuracy = _published_accuracy(original) if original is not None and original is not weights else None
     file_size_mb = meta.get("_file_size")
     return ModelSpec(
         name=name if default else f"{name}.{weights.name}",
@@ -131,6 +148,7 @@ def _torchvision_spec(name: str, weights: Any, default: bool) -> ModelSpec:
         architecture_source=_architecture_source(module),
         study_name=STUDY_NAMES.get(name),
         published_accuracy=accuracy,
+        original_recipe_accuracy=original_accuracy,
         published_num_params=meta.get("num_params"),
         published_gmacs=_finite_or_none(meta.get("_ops")),
         # '_file_size' is in MiB, rounded to 0.01: alexnet-owt-7be5be79.pth has

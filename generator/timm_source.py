@@ -40,6 +40,9 @@ RESULTS_SOURCE = "timm results/results-imagenet.csv (huggingface/pytorch-image-m
 INSTALL_HINT = "pip install .[timm]"
 # timm architectures that are one of the study's 14 networks, with the study's name.
 STUDY_NAMES: dict[str, str] = {"inception_v4": "Inception-v4"}
+# The original training recipe's pretrained tag of the study's timm networks
+# (Inception-v4: Google's TF-Slim release, ported by timm as 'tf_in1k').
+ORIGINAL_TAGS: dict[str, str] = {"inception_v4": "tf_in1k"}
 # Architecture sources timm's configs do not carry (paper_ids is empty for most).
 _PAPERS: dict[str, str] = {
     "inception_v4": "Szegedy, Ioffe, Vanhoucke, Alemi, 'Inception-v4, Inception-ResNet and the Impact of "
@@ -117,7 +120,25 @@ def published_accuracy(weights: str | None, size: int) -> PublishedAccuracy | No
         top1_percent=row.top1_percent,
         top5_percent=row.top5_percent,
         source=f"{RESULTS_SOURCE}: {row.model} at {row.img_size} px, crop_pct {row.crop_pct}, {row.interpolation}",
+        weights=row.model,
     )
+
+
+def original_recipe_accuracy(architecture: str, weights: str | None) -> PublishedAccuracy | None:
+    """The CSV's figure for the architecture's original weights (ORIGINAL_TAGS), when ``weights`` are others.
+
+    The study compared networks as their authors trained them; a later timm
+    recipe of the same architecture is a different, usually better, network.
+    """
+    tag = ORIGINAL_TAGS.get(architecture)
+    if tag is None or weights == f"{architecture}.{tag}":
+        return None
+    original = f"{architecture}.{tag}"
+    rows = [row for (name, _), row in results_index().items() if name == original]
+    if not rows:
+        return None
+    row = min(rows, key=lambda r: r.img_size)  # the resolution the original was released at
+    return published_accuracy(original, row.img_size)
 
 
 def family_of(architecture: str) -> str:
@@ -194,6 +215,7 @@ def timm_spec(name: str) -> ModelSpec:
         architecture_source=source,
         study_name=STUDY_NAMES.get(architecture) if is_default else None,
         published_accuracy=published_accuracy(weights, size),
+        original_recipe_accuracy=original_recipe_accuracy(architecture, weights),
         # The CSV gives millions to two decimals: good to about 5,000 parameters.
         published_num_params=round(row.param_count_millions * 1_000_000)
         if row is not None and row.param_count_millions is not None

@@ -115,7 +115,7 @@ def keep_measured_accuracy(path: Path, accuracy: Accuracy) -> Accuracy:
         return accuracy
     if old.accuracy.measured is None:
         return accuracy
-    return Accuracy(published=accuracy.published, measured=old.accuracy.measured)
+    return accuracy.model_copy(update={"measured": old.accuracy.measured})
 
 
 def one_line(error: BaseException) -> str:
@@ -150,7 +150,7 @@ class Worker:
             torch.set_num_threads(1)
         spec = registry.spec_by_name(job.model)
         out_path = Path(job.out_path)
-        accuracy = keep_measured_accuracy(out_path, Accuracy(published=spec.published_accuracy))
+        accuracy = keep_measured_accuracy(out_path, spec.accuracy())
         config = config_for(job, measuring_threads, backend.intended_flags())
         base = base_record(job, spec.model_info().model_dump(), accuracy, config)
         try:

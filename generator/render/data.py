@@ -9,26 +9,67 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from generator.render.load import LoadedRecord
-from generator.schema import BatchResult, Config, Hardware, Record, Software
+from generator.schema import (
+    BatchResult,
+    Config,
+    Hardware,
+    MeasuredAccuracy,
+    PublishedAccuracy,
+    Record,
+    Software,
+)
 
 MB = 1_000_000  # decimal megabytes, as the study's axes (MB)
 STUDY_LARGE_BATCH = 16  # the study's second batch size in Figs. 7-9 and the operations claim
 
 
+IMAGENET_VAL_IMAGES = 50_000  # the full ImageNet-1K validation set: only an evaluation over all of it counts
+# Weights known to be their architecture's original training recipe though their
+# name does not say so (timm's only Inception-v4 weights, ported from Google's release).
+ORIGINAL_WEIGHTS_BY_NAME = frozenset({"inception_v4.tf_in1k"})
+
+Recipe = Literal["original", "later", "not stated"]
+
+
+def full_evaluation(record: Record) -> MeasuredAccuracy | None:
+    """The local evaluation if it covered the whole validation set; a limited run never counts."""
+    measured = record.accuracy.measured
+    return measured if measured is not None and measured.images >= IMAGENET_VAL_IMAGES else None
+
+
+def limited_evaluation(record: Record) -> MeasuredAccuracy | None:
+    """The local evaluation if it covered only part of the validation set (shown, never used)."""
+    measured = record.accuracy.measured
+    return measured if measured is not None and measured.images < IMAGENET_VAL_IMAGES else None
+
+
+def _study_published(record: Record) -> PublishedAccuracy | None:
+    """The figure the study's comparisons use: the original training recipe where the record has it."""
+    return record.accuracy.original_recipe or record.accuracy.published
+
+
 def _accuracy(record: Record, field: str) -> float | None:
-    """The published figure, else a local evaluation: the same rule for top-1 and top-5."""
-    published = record.accuracy.published
+    """Original recipe, else the published figure, else a full local evaluation: one rule for top-1 and top-5."""
+    published = _study_published(record)
     if published is not None and getattr(published, field) is not None:
         return float(getattr(published, field))
-    if record.accuracy.measured is not None:
-        return float(getattr(record.accuracy.measured, field))
+    full = full_evaluation(record)
+    if full is not None:
+        return float(getattr(full, field))
     return None
 
 
 def top1(record: Record) -> float | None:
-    """Top-1 %: the published figure, else a local evaluation (see ``top1_source``)."""
+    """Top-1 % as the study's figures and claims use it (see ``top1_source`` and ``accuracy_recipe``).
+
+    The architecture's original training recipe where the record carries it
+    (torchvision IMAGENET1K_V1, as the study had), else the published figure of
+    the weights named, else an evaluation over the full validation set. An
+    evaluation over fewer images is never used.
+    """
     return _accuracy(record, "top1_percent")
 
 
@@ -37,12 +78,99 @@ def top5(record: Record) -> float | None:
 
 
 def top1_source(record: Record) -> str:
+    if record.accuracy.original_recipe is not None and record.accuracy.original_recipe.top1_percent is not None:
+        return "original recipe"
     published = record.accuracy.published
     if published is not None and published.top1_percent is not None:
         return "published"
-    if record.accuracy.measured is not None:
+    if full_evaluation(record) is not None:
         return "measured"
     return "unknown"
+
+
+def _weights_name(record: Record) -> str | None:
+    published = record.accuracy.published
+    return (published.weights if published is not None else None) or record.model.weights
+
+
+def accuracy_recipe(record: Record) -> Recipe:
+    """Which training recipe ``top1`` belongs to, so no figure mixes recipes silently.
+
+    'original': the record carries the original recipe, or the weights named are
+    it (torchvision's IMAGENET1K_V1, or weights listed in ORIGINAL_WEIGHTS_BY_NAME;
+    a record whose published figure names its weights was written by a registry
+    that fills ``original_recipe`` whenever the weights are a later one).
+    'later': a later recipe and the record predates ``original_recipe``.
+    'not stated': nothing says which recipe (or no top-1 at all).
+    """
+    if top1(record) is None:
+        return "not stated"
+    accuracy = record.accuracy
+    if accuracy.original_recipe is not None and accuracy.original_recipe.top1_percent is not None:
+        return "original"
+    published = accuracy.published
+    if published is None or published.top1_percent is None:
+        return "not stated"  # a full local evaluation of weights whose recipe the record does not name
+    name = _weights_name(record)
+    if name is None:
+        return "not stated"
+    if name in ORIGINAL_WEIGHTS_BY_NAME or name.endswith("IMAGENET1K_V1"):
+        return "original"
+    if published.weights is not None and record.model.source == "torchvision":
+        return "original"  # the registry compared it with IMAGENET1K_V1 and found no earlier recipe
+    if "_Weights." in name:
+        return "later"
+    return "not stated"
+
+
+def later_recipe_top1(record: Record) -> float | None:
+    """Top-1 of the later recipe, when the study's figure uses the original recipe beside it."""
+    if record.accuracy.original_recipe is None or record.accuracy.published is None:
+        return None
+    return record.accuracy.published.top1_percent
+
+
+def recipe_gain_points(records: Iterable[Record]) -> list[dict[str, object]]:
+    """One row per model with both recipes: the same network, points better from training alone.
+
+    Rows carry ``top1`` (original recipe, the figure's point), ``later_top1``,
+    ``gain_points`` (later - original), the later weights' name and the values
+    figures 1 and 2 place the second marker with (``gflops``, ``params_m``).
+    """
+    rows: list[dict[str, object]] = []
+    for record in records:
+        original, later = top1(record), later_recipe_top1(record)
+        if original is None or later is None or record.accuracy.published is None:
+            continue
+        rows.append({
+            "model": record.model.study_name or record.model.name,
+            "registry_name": record.model.name,
+            "family": record.model.family,
+            "top1": original,
+            "later_top1": later,
+            "gain_points": later - original,
+            "later_weights": _weights_name(record) or "not named",
+            "later_source": record.accuracy.published.source,
+            "original_weights": record.accuracy.original_recipe.weights if record.accuracy.original_recipe else None,
+            "gflops": gflops(record),
+            "params_m": params_millions(record),
+        })
+    return sorted(rows, key=lambda row: str(row["registry_name"]))
+
+
+def recipe_note(records: Iterable[Record]) -> str | None:
+    """A sentence for a figure whose accuracies do not all come from the original recipe, else None."""
+    later = sorted(r.model.study_name or r.model.name for r in records if accuracy_recipe(r) == "later")
+    unstated = sorted(r.model.study_name or r.model.name for r in records
+                      if top1(r) is not None and accuracy_recipe(r) == "not stated")
+    parts = []
+    if later:
+        parts.append("top-1 of a later training recipe (the record predates the original recipe's figure; "
+                     "re-measure to get it): " + ", ".join(later))
+        # the study used each network's original recipe: these points sit higher than the study's would
+    if unstated:
+        parts.append("training recipe not stated in the record: " + ", ".join(unstated))
+    return ("Not the original training recipe — " + "; ".join(parts) + ".") if parts else None
 
 
 def params_millions(record: Record) -> float | None:
@@ -87,6 +215,126 @@ def images_per_s(result: BatchResult | None) -> float | None:
     if result is None or result.status != "ok" or result.latency is None:
         return None
     return result.latency.throughput_images_per_s
+
+
+IntervalBasis = Literal["within and across rounds", "within one round", "none"]
+
+
+def _batch_interval_ms(result: BatchResult | None) -> tuple[float, float, IntervalBasis] | None:
+    """95 % interval of the per-batch time and what it accounts for, or None when the record has none.
+
+    Schema 2 keeps the interval of the point estimate (the median over rounds)
+    as ``ci95_low/high_ms_per_batch``. A schema 1 record had one round and only
+    ``ci95_half_width_relative``: its interval covers the spread within that
+    round, not the drift between runs, and says so (``within one round``).
+    Fields are read by name so this works on either schema.
+    """
+    if result is None or result.status != "ok" or result.latency is None:
+        return None
+    latency = result.latency
+    low = getattr(latency, "ci95_low_ms_per_batch", None)
+    high = getattr(latency, "ci95_high_ms_per_batch", None)
+    if low is not None and high is not None:
+        return float(low), float(high), "within and across rounds"
+    half = getattr(latency, "ci95_half_width_relative", None)
+    if half is not None and getattr(latency, "rounds", None) is None:
+        median = latency.median_ms_per_batch
+        return median * (1 - half), median * (1 + half), "within one round"
+    return None
+
+
+def ms_per_image_low(result: BatchResult | None) -> float | None:
+    """Lower end of the 95 % interval of the time per image (None: no interval)."""
+    interval = _batch_interval_ms(result)
+    return None if interval is None or result is None else interval[0] / result.batch_size
+
+
+def ms_per_image_high(result: BatchResult | None) -> float | None:
+    interval = _batch_interval_ms(result)
+    return None if interval is None or result is None else interval[1] / result.batch_size
+
+
+def images_per_s_low(result: BatchResult | None) -> float | None:
+    """Lower end of the throughput interval: the batch at the slow end of the time interval."""
+    interval = _batch_interval_ms(result)
+    if interval is None or result is None or interval[1] <= 0:
+        return None
+    return 1000.0 * result.batch_size / interval[1]
+
+
+def images_per_s_high(result: BatchResult | None) -> float | None:
+    interval = _batch_interval_ms(result)
+    if interval is None or result is None or interval[0] <= 0:
+        return None  # a lower time bound at or below 0 bounds no throughput
+    return 1000.0 * result.batch_size / interval[0]
+
+
+def interval_basis(result: BatchResult | None) -> IntervalBasis:
+    interval = _batch_interval_ms(result)
+    return "none" if interval is None else interval[2]
+
+
+def rounds(result: BatchResult | None) -> int | None:
+    """Rounds this batch size was timed in (a schema 1 record had one); None when not timed."""
+    if result is None or result.status != "ok" or result.latency is None:
+        return None
+    kept = getattr(result.latency, "rounds", None)
+    return 1 if kept is None else len(kept)
+
+
+def timing_fields(result: BatchResult | None) -> dict[str, float | None]:
+    """The per-point timing values under the names every chart and table uses (None: not measured)."""
+    return {
+        "ms_per_image": ms_per_image(result),
+        "ms_per_image_low": ms_per_image_low(result),
+        "ms_per_image_high": ms_per_image_high(result),
+        "images_per_s": images_per_s(result),
+        "images_per_s_low": images_per_s_low(result),
+        "images_per_s_high": images_per_s_high(result),
+    }
+
+
+@dataclass(frozen=True)
+class TimingPoint:
+    """One (model, batch size) timing with its 95 % interval and how it was obtained."""
+
+    model: str
+    batch_size: int
+    ms_per_image: float
+    ms_per_image_low: float | None
+    ms_per_image_high: float | None
+    images_per_s: float
+    images_per_s_low: float | None
+    images_per_s_high: float | None
+    timed_iterations: int
+    rounds: int
+    stop_reason: str
+    interval_basis: IntervalBasis
+
+    @property
+    def has_interval(self) -> bool:
+        return self.ms_per_image_low is not None and self.ms_per_image_high is not None
+
+
+def timing_point(record: Record, result: BatchResult | None) -> TimingPoint | None:
+    """The timing of ``result`` (a batch of ``record``), or None when it was not timed."""
+    ms, ips = ms_per_image(result), images_per_s(result)
+    if result is None or result.latency is None or ms is None or ips is None:
+        return None
+    return TimingPoint(
+        model=record.model.name, batch_size=result.batch_size, ms_per_image=ms,
+        ms_per_image_low=ms_per_image_low(result), ms_per_image_high=ms_per_image_high(result),
+        images_per_s=ips, images_per_s_low=images_per_s_low(result), images_per_s_high=images_per_s_high(result),
+        timed_iterations=result.latency.timed_iterations, rounds=rounds(result) or 1,
+        stop_reason=str(result.latency.stop_reason), interval_basis=interval_basis(result),
+    )
+
+
+def timing_points(records: Iterable[Record]) -> list[TimingPoint]:
+    """Every timed (model, batch size) point of ``records``, ordered by model and batch size."""
+    points = [point for record in records for result in record.batches
+              if (point := timing_point(record, result)) is not None]
+    return sorted(points, key=lambda p: (p.model, p.batch_size))
 
 
 def memory_bytes(result: BatchResult | None) -> float | None:

@@ -49,3 +49,17 @@ def signed(value: float, digits: int = 3) -> str:
     """'+ 1.2' or '− 1.2': a term following another in a formula."""
     text = sig(abs(value), digits)
     return f"+ {text}" if value >= 0 else f"− {text}"
+
+
+def interval(low: float | None, high: float | None, digits: int = 3, missing: str = "no interval") -> str:
+    """'4.12–4.56': a 95 % interval, or ``missing`` when the record has none."""
+    if low is None or high is None:
+        return missing
+    return f"{sig(low, digits)}–{sig(high, digits)}"
+
+
+def with_interval(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """'4.3 (4.1–4.6)': a point estimate with its 95 % interval in brackets."""
+    if value is None:
+        return MISSING
+    return f"{sig(value, digits)} ({interval(low, high, digits)})"

@@ -106,6 +106,17 @@ def _missing_reason(run: Run, figure_id: str) -> str:
     return "Not measured: no model in this set has the values this figure needs."
 
 
+def _timing_cells(record: Record) -> list[str | Link]:
+    """Interval, iterations, rounds and stop reason of a record's batch-1 throughput."""
+    result = data.ok_batch(record, 1)
+    point = data.timing_point(record, result)
+    if point is None:
+        return ["no interval", "not measured"]
+    plural = "s" if point.rounds != 1 else ""
+    how = f"{point.timed_iterations:,} in {point.rounds} round{plural}, {point.stop_reason.replace('_', ' ')}"
+    return [fmt.interval(point.images_per_s_low, point.images_per_s_high), how]
+
+
 def limit_tables(records: Sequence[Record], page: str) -> list[LimitTable]:
     tables = []
     speed_rows = [(r, data.images_per_s(data.ok_batch(r, 1)), data.top1(r)) for r in records]
@@ -117,8 +128,8 @@ def limit_tables(records: Sequence[Record], page: str) -> list[LimitTable]:
             tables.append(LimitTable(title, None, f"No model with a known top-1 reaches {limit} images/s at batch 1."))
             continue
         tables.append(LimitTable(title, Table(
-            ["model", "top-1", "images/s at batch 1"],
-            [[Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.sig(ips)]
+            ["model", "top-1", "images/s at batch 1", "95 % interval", "timed iterations, rounds, stopped on"],
+            [[Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.sig(ips), *_timing_cells(r)]
              for r, ips, acc in fits[:BEST_UNDER_LIMIT]],
         ), None))
     memory_rows = [(r, data.memory_bytes(data.ok_batch(r, 1)), data.top1(r)) for r in records]

@@ -24,6 +24,7 @@ class RunResults:
     record: Link
     memory_kind: str
     table: Table
+    interval_note: str
     ranks: list[str]
     failures: list[str]
     measured: str = ""  # date and commit of the run
@@ -54,12 +55,15 @@ def _breakdown(values: dict[str, float], total: float) -> Table:
     return Table(["part", "GMACs per image", "share of all GMACs"], rows)
 
 
+STOP_REASONS = {"converged": "converged", "time_budget": "time budget"}
+
+
 def _batch_table(record: Record) -> Table:
     rows: list[list[str | Link]] = []
     for result in sorted(record.batches, key=lambda b: b.batch_size):
         if result.status != "ok":
             rows.append([str(result.batch_size), f"{result.status}: {result.error or 'no message'}",
-                         *(["—"] * 6)])
+                         *(["—"] * 9)])
             continue
         latency = result.latency
         power = result.power
@@ -70,15 +74,23 @@ def _batch_table(record: Record) -> Table:
         else:
             watts = fmt.with_unit(power.net_w, "W")
             energy = fmt.with_unit(power.energy_j_per_image, "J")
+        point = data.timing_point(record, result)
         rows.append([
             str(result.batch_size), "ok",
             "not measured" if latency is None else
             f"{fmt.sig(latency.median_ms_per_batch, 4)} ({fmt.sig(latency.p10_ms_per_batch, 4)}–"
             f"{fmt.sig(latency.p90_ms_per_batch, 4)})",
-            fmt.sig(data.ms_per_image(result), 4), fmt.sig(data.images_per_s(result), 4),
+            fmt.with_interval(data.ms_per_image(result), data.ms_per_image_low(result),
+                              data.ms_per_image_high(result), 4),
+            fmt.with_interval(data.images_per_s(result), data.images_per_s_low(result),
+                              data.images_per_s_high(result), 4),
+            "—" if point is None else f"{point.timed_iterations:,}",
+            "—" if point is None else str(point.rounds),
+            "—" if point is None else STOP_REASONS.get(point.stop_reason, point.stop_reason),
             fmt.megabytes(data.memory_bytes(result)), watts, energy,
         ])
-    return Table(["batch", "status", "ms per batch: median (p10–p90)", "ms per image", "images/s",
+    return Table(["batch", "status", "ms per batch: median (p10–p90)", "ms per image (95 % interval)",
+                  "images/s (95 % interval)", "timed iterations", "rounds", "stopped on",
                   "peak memory", "net power", "energy per image"], rows)
 
 
@@ -91,6 +103,20 @@ def _accuracy_note(weights: str | None, any_accuracy: bool) -> str:
         return ("Timing uses random weights: accuracy belongs to the trained model given as the source in the "
                 "table, not to the timed model.")
     return "No trained weights are named for this model and no accuracy is known; timing uses random weights."
+
+
+def interval_note(record: Record) -> str:
+    """How the intervals of a record's table were obtained, in words."""
+    bases = {data.interval_basis(result) for result in record.batches if data.ms_per_image(result) is not None}
+    parts = []
+    if "within and across rounds" in bases:
+        parts.append("95 % intervals of the median over rounds, from the spread within and across rounds")
+    if "within one round" in bases:
+        parts.append("95 % intervals from the spread within a single round only (a record from before rounds: "
+                     "drift between runs, 10–25 % on a shared machine, is not in them)")
+    if "none" in bases:
+        parts.append("'no interval': the timing stopped before an interval could be computed")
+    return "; ".join(parts).capitalize() + "." if parts else ""
 
 
 def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) -> str:
@@ -180,6 +206,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             record=Link(f"record ({str(item.site_path).split('/')[-1]})", rel(page, str(item.site_path))),
             memory_kind=data.memory_kind(record),
             table=_batch_table(record),
+            interval_note=interval_note(record),
             ranks=ranks,
             failures=[f"{'model' if s is None else f'batch {s}'}: {status} ({message})"
                       for s, status, message in data.failures(record)],
