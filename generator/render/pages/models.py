@@ -119,6 +119,49 @@ def interval_note(record: Record) -> str:
     return "; ".join(parts).capitalize() + "." if parts else ""
 
 
+def _accuracy_rows(first: Record, evaluated: Record) -> tuple[list[list[str | Link]], str | None]:
+    """Rows of the accuracy table (original recipe, published, measured) and the recipe-gain sentence."""
+    original = first.accuracy.original_recipe
+    published = first.accuracy.published
+    rows: list[list[str | Link]] = []
+    if original is not None:
+        rows.append([
+            "original training recipe (used in the study's figures)",
+            fmt.percent(original.top1_percent, 2), fmt.percent(original.top5_percent, 2),
+            f"{original.source}; {original.dataset}",
+        ])
+    rows.append([
+        "published, later recipe" if original is not None else "published",
+        fmt.percent(published.top1_percent if published else None, 2),
+        fmt.percent(published.top5_percent if published else None, 2),
+        f"{published.source}; {published.dataset}" if published else "no published figure recorded",
+    ])
+    measured = evaluated.accuracy.measured
+    if measured is not None:
+        reference = published.top1_percent if published is not None else None
+        difference = "" if reference is None else \
+            f"; top-1 {fmt.signed(measured.top1_percent - reference)} points vs published"
+        full = data.full_evaluation(evaluated) is not None
+        rows.append([
+            "measured" if full else
+            f"measured on {measured.images:,} image{'s' if measured.images != 1 else ''} only (limited: not used)",
+            fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2),
+            f"{measured.images:,} of {data.IMAGENET_VAL_IMAGES:,} validation images in {measured.dataset_dir}, "
+            f"weights {measured.weights_file}, {measured.date}{difference}",
+        ])
+    gain = None
+    later = data.later_recipe_top1(first)
+    if original is not None and original.top1_percent is not None and later is not None:
+        named = published.weights if published is not None and published.weights else "the published weights"
+        points = later - original.top1_percent
+        gain = (f"Recipe gain: the same network scores {abs(points):.2f} top-1 points {'more' if points >= 0 else 'fewer'} "
+                f"with the later training recipe ({named}) than with the original: a gain from training alone.")
+    elif data.accuracy_recipe(first) == "later":
+        gain = ("The published figure is a later training recipe's; this record predates the original recipe's "
+                "figure, so the study's figures mark this network's point as a later recipe.")
+    return rows, gain
+
+
 def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) -> str:
     if value is None:
         return "not ranked (not measured)"
@@ -143,23 +186,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         ["input resolution", f"{info.input_size_px} px"], ["architecture source", info.architecture_source],
         ["in the study as", info.study_name or "not one of the study's 14 networks"],
     ])
-    published = first.accuracy.published
-    measured = evaluated.accuracy.measured
-    accuracy_rows: list[list[str | Link]] = [[
-        "published",
-        fmt.percent(published.top1_percent if published else None, 2),
-        fmt.percent(published.top5_percent if published else None, 2),
-        f"{published.source}; {published.dataset}" if published else "no published figure recorded",
-    ]]
-    if measured is not None:
-        difference = ""
-        if published is not None and published.top1_percent is not None:
-            difference = f"; top-1 {fmt.signed(measured.top1_percent - published.top1_percent)} points vs published"
-        accuracy_rows.append([
-            "measured", fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2),
-            f"{measured.images:,} images of {measured.dataset_dir}, weights {measured.weights_file}, "
-            f"{measured.date}{difference}",
-        ])
+    accuracy_rows, recipe_gain = _accuracy_rows(first, evaluated)
     params = sized.parameters
     size = Table(["quantity", "value"], [
         ["parameters", fmt.count(params.count if params else None)],
@@ -227,7 +254,14 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         title=label(first) + (f" ({info.name})" if info.study_name else ""),
         about=about,
         accuracy=Table(["", "top-1", "top-5", "source"], accuracy_rows),
-        accuracy_note=_accuracy_note(info.weights, published is not None or measured is not None),
+        accuracy_note=" ".join(filter(None, [
+            recipe_gain,
+            "The study's figures and claims use the original training recipe where a network has several "
+            "(as the study did); an evaluation over fewer than "
+            f"{data.IMAGENET_VAL_IMAGES:,} validation images is shown but used nowhere.",
+            _accuracy_note(info.weights, first.accuracy.published is not None
+                           or evaluated.accuracy.measured is not None),
+        ])),
         size=size, operations=operations, by_operator=by_operator, by_module=by_module, uncounted=uncounted,
         operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
         runs=run_views, chart=chart,
