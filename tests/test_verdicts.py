@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fixtures.factory import (
-    CPU, GPU, STUDY_MODELS, FixtureModel, make_record, retimed, with_measured_accuracy, with_recipes, write_records,
+    CPU,
+    GPU,
+    STUDY_MODELS,
+    FixtureModel,
+    make_record,
+    retimed,
+    with_measured_accuracy,
+    with_recipes,
+    write_records,
 )
-from generator.render import charts, data, findings, pages
+
+from generator.render import charts, data, pages
 from generator.render.data import group_runs
 from generator.render.load import load_records
 from generator.schema import Record

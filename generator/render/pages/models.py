@@ -142,12 +142,12 @@ def _accuracy_rows(first: Record, evaluated: Record) -> tuple[list[list[str | Li
         difference = "" if reference is None else \
             f"; top-1 {fmt.signed(measured.top1_percent - reference)} points vs published"
         full = data.full_evaluation(evaluated) is not None
+        plural = "s" if measured.images != 1 else ""
+        where = (f"{measured.images:,} of {data.IMAGENET_VAL_IMAGES:,} validation images in {measured.dataset_dir}, "
+                 f"weights {measured.weights_file}, {measured.date}{difference}")
         rows.append([
-            "measured" if full else
-            f"measured on {measured.images:,} image{'s' if measured.images != 1 else ''} only (limited: not used)",
-            fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2),
-            f"{measured.images:,} of {data.IMAGENET_VAL_IMAGES:,} validation images in {measured.dataset_dir}, "
-            f"weights {measured.weights_file}, {measured.date}{difference}",
+            "measured" if full else f"measured on {measured.images:,} image{plural} only (limited: not used)",
+            fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2), where,
         ])
     gain = None
     later = data.later_recipe_top1(first)
