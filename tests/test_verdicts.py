@@ -114,3 +114,11 @@ def test_limited_evaluation_is_shown_but_never_used(tmp_path: Path) -> None:
     # No figure receives it.
     spec = charts.density_bars([limited], charts.Palette.for_records([limited])).to_dict()
     assert spec["data"]["values"] == []
+
+
+def test_interval_basis_names_what_the_interval_covers() -> None:
+    # The fixture CPU times in two rounds, the fixture GPU in one (as a schema 1 record migrates).
+    cpu = data.ok_batch(make_record(RESNET50, CPU), 1)
+    gpu = data.ok_batch(make_record(RESNET50, GPU), 1)
+    assert data.rounds(cpu) == 2 and data.interval_basis(cpu) == "within and across rounds"
+    assert data.rounds(gpu) == 1 and data.interval_basis(gpu) == "within one round"

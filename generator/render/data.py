@@ -223,24 +223,19 @@ IntervalBasis = Literal["within and across rounds", "within one round", "none"]
 def _batch_interval_ms(result: BatchResult | None) -> tuple[float, float, IntervalBasis] | None:
     """95 % interval of the per-batch time and what it accounts for, or None when the record has none.
 
-    Schema 2 keeps the interval of the point estimate (the median over rounds)
-    as ``ci95_low/high_ms_per_batch``. A schema 1 record had one round and only
-    ``ci95_half_width_relative``: its interval covers the spread within that
-    round, not the drift between runs, and says so (``within one round``).
-    Fields are read by name so this works on either schema.
+    The record keeps the interval of its point estimate (the median over rounds
+    of the round medians) as ``ci95_low/high_ms_per_batch``. With one round (and
+    every record migrated from schema 1) it covers the spread within that round
+    only, not the drift between runs, and says so (``within one round``).
     """
     if result is None or result.status != "ok" or result.latency is None:
         return None
     latency = result.latency
-    low = getattr(latency, "ci95_low_ms_per_batch", None)
-    high = getattr(latency, "ci95_high_ms_per_batch", None)
-    if low is not None and high is not None:
-        return float(low), float(high), "within and across rounds"
-    half = getattr(latency, "ci95_half_width_relative", None)
-    if half is not None and getattr(latency, "rounds", None) is None:
-        median = latency.median_ms_per_batch
-        return median * (1 - half), median * (1 + half), "within one round"
-    return None
+    low, high = latency.ci95_low_ms_per_batch, latency.ci95_high_ms_per_batch
+    if low is None or high is None:
+        return None
+    basis: IntervalBasis = "within and across rounds" if len(latency.rounds) > 1 else "within one round"
+    return float(low), float(high), basis
 
 
 def ms_per_image_low(result: BatchResult | None) -> float | None:
@@ -278,8 +273,7 @@ def rounds(result: BatchResult | None) -> int | None:
     """Rounds this batch size was timed in (a schema 1 record had one); None when not timed."""
     if result is None or result.status != "ok" or result.latency is None:
         return None
-    kept = getattr(result.latency, "rounds", None)
-    return 1 if kept is None else len(kept)
+    return len(result.latency.rounds)
 
 
 def timing_fields(result: BatchResult | None) -> dict[str, float | None]:
