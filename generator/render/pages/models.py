@@ -112,8 +112,8 @@ def interval_note(record: Record) -> str:
     if "within and across rounds" in bases:
         parts.append("95 % intervals of the median over rounds, from the spread within and across rounds")
     if "within one round" in bases:
-        parts.append("95 % intervals from the spread within a single round only (a record from before rounds: "
-                     "drift between runs, 10–25 % on a shared machine, is not in them)")
+        parts.append("95 % intervals from the spread within a single round only (timed in one round, or "
+                     "measured before rounds: drift between runs, 10–25 % on a shared machine, is not in them)")
     if "none" in bases:
         parts.append("'no interval': the timing stopped before an interval could be computed")
     return "; ".join(parts).capitalize() + "." if parts else ""
@@ -154,8 +154,9 @@ def _accuracy_rows(first: Record, evaluated: Record) -> tuple[list[list[str | Li
     if original is not None and original.top1_percent is not None and later is not None:
         named = published.weights if published is not None and published.weights else "the published weights"
         points = later - original.top1_percent
-        gain = (f"Recipe gain: the same network scores {abs(points):.2f} top-1 points {'more' if points >= 0 else 'fewer'} "
-                f"with the later training recipe ({named}) than with the original: a gain from training alone.")
+        direction = "more" if points >= 0 else "fewer"
+        gain = (f"Recipe gain: the same network scores {abs(points):.2f} top-1 points {direction} with the later "
+                f"training recipe ({named}) than with the original: a gain from training alone.")
     elif data.accuracy_recipe(first) == "later":
         gain = ("The published figure is a later training recipe's; this record predates the original recipe's "
                 "figure, so the study's figures mark this network's point as a later recipe.")
