@@ -17,12 +17,18 @@ from fixtures.factory import (
     write_records,
 )
 
-from generator.render import charts, data, pages
+from generator.render import charts, data, findings, pages
 from generator.render.data import group_runs
 from generator.render.load import load_records
 from generator.schema import Record
 
 RESNET50 = STUDY_MODELS[4]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, data.Run]:
+    return {run.hardware_slug: run for run in group_runs(load_records(FIXTURES))}
 
 
 def _run(records: list[Record], tmp_path: Path) -> data.Run:
@@ -122,3 +128,110 @@ def test_interval_basis_names_what_the_interval_covers() -> None:
     gpu = data.ok_batch(make_record(RESNET50, GPU), 1)
     assert data.rounds(cpu) == 2 and data.interval_basis(cpu) == "within and across rounds"
     assert data.rounds(gpu) == 1 and data.interval_basis(gpu) == "within one round"
+
+
+def _speedup_run(tmp_path: Path, factor: float, noise: float | None, models: int = 8) -> data.Run:
+    """``models`` fixture models, each ``factor`` times faster per image at batch 16 than at batch 1, with every
+    point's 95 % interval ``noise`` (relative half width) wide."""
+    records = []
+    for index, model in enumerate((*STUDY_MODELS, *STUDY_MODELS)[:models]):
+        if index >= len(STUDY_MODELS):
+            model = FixtureModel(f"{model.name.split(':')[-1]}_copy", model.family, None, model.params_millions,
+                                 model.gmacs, model.top1, model.top5)
+        base = 10.0 + index
+        records.append(retimed(make_record(model, CPU, (1, 16)), {1: base, 16: base / factor}, noise))
+    return _run(records, tmp_path)
+
+
+def test_speed_up_smaller_than_its_noise_is_inconclusive(tmp_path: Path) -> None:
+    # A 1.05x speed-up measured with +-10 % intervals: each model's interval includes 1x.
+    finding = findings.batching_speedup(_speedup_run(tmp_path, 1.05, 0.10))
+    assert finding.verdict == "inconclusive"
+    assert finding.split is not None and finding.split.shows == [] and finding.split.contradicts == []
+    assert len(finding.split.cannot_tell) == 8
+    effect = finding.effects[0]
+    assert effect.value == pytest.approx(1.05) and effect.n == 8
+    assert effect.low is not None and effect.high is not None and effect.low < 1 < effect.high
+    assert "(95 % interval" in finding.sentences[0] and "n = 8 models" in finding.sentences[0]
+
+
+def test_speed_up_beyond_its_noise_is_supported(tmp_path: Path) -> None:
+    finding = findings.batching_speedup(_speedup_run(tmp_path, 1.5, 0.05))
+    assert finding.verdict == "supported"
+    assert finding.split is not None and len(finding.split.shows) == 8
+    assert finding.effects[0].above(1.0)
+
+
+def test_slow_down_beyond_its_noise_is_not_supported_and_names_the_models(tmp_path: Path) -> None:
+    finding = findings.batching_speedup(_speedup_run(tmp_path, 0.8, 0.05))
+    assert finding.verdict == "not supported"
+    assert finding.split is not None and "ResNet-50" in finding.split.contradicts
+    assert "Slower (whole interval below 1×): " in finding.sentences[1] and "ResNet-50" in finding.sentences[1]
+
+
+def test_points_without_interval_cannot_be_told_apart(tmp_path: Path) -> None:
+    finding = findings.batching_speedup(_speedup_run(tmp_path, 1.5, None))
+    assert finding.verdict == "inconclusive"
+    assert finding.split is not None and len(finding.split.cannot_tell) == 8
+    assert any("without an interval" in sentence for sentence in finding.sentences)
+
+
+def test_too_few_models_is_inconclusive(tmp_path: Path) -> None:
+    finding = findings.batching_speedup(_speedup_run(tmp_path, 2.0, 0.01, models=3))
+    assert finding.split is not None and len(finding.split.shows) == 3  # each model shows it ...
+    assert finding.verdict == "inconclusive"  # ... but three models are no pattern
+    assert any("rests on 3 models" in sentence for sentence in finding.sentences)
+
+
+def test_operations_fit_within_noise_is_inconclusive(tmp_path: Path) -> None:
+    # Times proportional to GFLOPs, but each point known only to +-60 %: R² could be anything.
+    records = [retimed(make_record(m, CPU, (1, 16)), {1: 5 * m.gmacs + 1, 16: 4 * m.gmacs + 1}, 0.6)
+               for m in STUDY_MODELS]
+    noisy = findings.operations_predict_time(_run(records, tmp_path / "noisy"))
+    assert noisy.verdict == "inconclusive"
+    assert noisy.effects[0].low is not None and noisy.effects[0].low < findings.R2_SUPPORTED
+    quiet = [retimed(make_record(m, CPU, (1, 16)), {1: 5 * m.gmacs + 1, 16: 4 * m.gmacs + 1}, 0.01)
+             for m in STUDY_MODELS]
+    assert findings.operations_predict_time(_run(quiet, tmp_path / "quiet")).verdict == "supported"
+
+
+def test_verdicts_are_the_same_on_every_render(runs) -> None:  # type: ignore[no-untyped-def]
+    first = findings.run_findings(runs["fixture-cpu-2t"])
+    again = findings.run_findings(runs["fixture-cpu-2t"])
+    assert first == again  # fixed bootstrap seed: no verdict flips between two renders of the same records
+
+
+def test_limited_evaluation_never_reaches_a_verdict(tmp_path: Path) -> None:
+    enet = FixtureModel("enet", "enet", "ENet", 0.53, 0.24, None, None, "generator")
+    # One image, all correct: 100 % top-1 would make ENet the densest network by far.
+    limited = with_measured_accuracy(make_record(enet, CPU), 100.0, 1)
+    records = [make_record(m, CPU) for m in STUDY_MODELS] + [limited]
+    density = findings.information_density(records)
+    assert density.verdict == "cannot be tested as stated"
+    assert any("covered only 1 of 50,000 validation images" in s for s in density.sentences)
+    assert "ENet" not in density.sentences[0]  # the best network shown is one with a sourced top-1
+    run = _run(records, tmp_path)
+    with_limited = findings.accuracy_time(run)
+    without = findings.accuracy_time(_run([make_record(m, CPU) for m in STUDY_MODELS], tmp_path / "without"))
+    assert with_limited.effects == without.effects  # ENet's one-image top-1 is not a point of the fit
+    # Evaluated over the whole validation set, it counts.
+    full = with_measured_accuracy(make_record(enet, CPU), 60.0, data.IMAGENET_VAL_IMAGES)
+    assert findings.information_density([*records[:-1], full]).verdict == "supported"
+
+
+def test_claims_table_lays_out_claims_by_hardware(runs) -> None:  # type: ignore[no-untyped-def]
+    ordered = [runs["fixture-cpu-2t"], runs["fixture-gpu"]]
+    table = findings.claims_table(ordered)
+    assert table.runs == [run.label for run in ordered]
+    keys = [row.key for row in table.rows]
+    assert keys == ["operations-time", "batching", "power", "memory", "accuracy-time", "energy", "density"]
+    for row in table.rows:
+        assert len(row.cells) == 2
+        for cell in row.cells:
+            assert cell.verdict in ("supported", "not supported", "inconclusive", "cannot be tested",
+                                    "cannot be tested as stated")
+            assert cell.effect and cell.test
+    batching = table.rows[1].cells[0]
+    assert "95 % interval" in batching.effect and "n = " in batching.effect
+    power = {run: cell.verdict for run, cell in zip(table.runs, table.rows[2].cells, strict=True)}
+    assert power[ordered[0].label] == "cannot be tested"  # the fixture CPU has no power counter

@@ -111,6 +111,8 @@ def accuracy_recipe(record: Record) -> Recipe:
     published = accuracy.published
     if published is None or published.top1_percent is None:
         return "not stated"  # a full local evaluation of weights whose recipe the record does not name
+    if record.model.source == "generator":
+        return "original"  # the study's hand-written networks carry the figure of their authors' own training
     name = _weights_name(record)
     if name is None:
         return "not stated"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,3 +114,83 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
             front.append((name, cost, gain))
     front.sort(key=lambda point: (point[1], -point[2], point[0]))
     return [name for name, _, _ in front]
+
+
+BOOTSTRAP_DRAWS = 2000
+BOOTSTRAP_SEED = 20170524  # fixed: a verdict is a function of the records alone, the same on every render
+CONFIDENCE = 0.95
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile of ``values`` (``fraction`` in 0..1)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    position = fraction * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its 95 % interval (``low``/``high`` None when there is none)."""
+
+    value: float
+    low: float | None
+    high: float | None
+
+    @property
+    def known(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def above(self, threshold: float) -> bool:
+        """The whole interval lies above ``threshold``."""
+        return self.low is not None and self.low > threshold
+
+    def below(self, threshold: float) -> bool:
+        return self.high is not None and self.high < threshold
+
+
+def bootstrap(
+    items: Sequence[T],
+    statistic: Callable[[list[T], random.Random], float | None],
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``statistic`` over ``items`` resampled with replacement.
+
+    ``statistic`` gets the resample and the generator (to draw each item's own
+    measurement within its interval, where it has one); a None (e.g. no spread
+    in x) drops that draw. None when fewer than half the draws give a value.
+    """
+    rng = random.Random(seed)
+    values = []
+    for _ in range(draws):
+        sample = [items[rng.randrange(len(items))] for _ in items]
+        value = statistic(sample, rng)
+        if value is not None and math.isfinite(value):
+            values.append(value)
+    if len(values) < draws / 2:
+        return None
+    tail = (1 - CONFIDENCE) / 2
+    return percentile(values, tail), percentile(values, 1 - tail)
+
+
+def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion ``successes / n`` (n > 0)."""
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def ratio_interval(
+    numerator: Interval, denominator: Interval
+) -> Interval:
+    """numerator / denominator with the interval of the extreme ratios (both intervals assumed to hold)."""
+    value = numerator.value / denominator.value
+    if not numerator.known or not denominator.known or not denominator.low or denominator.low <= 0:
+        return Interval(value, None, None)
+    return Interval(value, numerator.low / denominator.high, numerator.high / denominator.low)  # type: ignore[operator]
