@@ -51,14 +51,17 @@ class Effect:
     n_of: str  # what n counts: "models", "model × batch points"
     test: str  # how the interval was obtained and what decides the verdict
     digits: int = 3
+    short: str = ""  # a label for a table cell: "R² at batch 1", "median speed-up"
 
     def number(self, value: float) -> str:
         return f"{fmt.sig(value, self.digits)}{self.unit}"
 
     @property
     def interval_text(self) -> str:
+        if self.low is not None and self.high is None:
+            return f"95 % interval from {self.number(self.low)}, upper end unbounded"
         if self.low is None or self.high is None:
-            return "no interval"
+            return "exact" if self.test.startswith("exact") else "no interval"
         return f"95 % interval {self.number(self.low)}–{self.number(self.high)}"
 
     def above(self, threshold: float) -> bool:
@@ -95,6 +98,11 @@ class Finding:
     figures: list[str] = field(default_factory=list)  # figure ids on the run's figures page
     effects: list[Effect] = field(default_factory=list)
     split: ModelSplit | None = None
+
+    @property
+    def key_number(self) -> str:
+        """The number(s) behind the verdict with interval and n, for the claims × hardware table."""
+        return "; ".join(f"{e.short or e.what}: {e.text}" for e in self.effects)
 
 
 @dataclass(frozen=True)
@@ -222,7 +230,7 @@ def operations_predict_time(run: Run) -> Finding:
         interval = stats.bootstrap(pts, r2)
         effect = Effect(f"R² of time per image on GFLOPs at {data.batch_title(size)}", fit.r2,
                         None if interval is None else interval[0], None if interval is None else interval[1],
-                        "", fit.n, "models", BOOTSTRAP_TEST)
+                        "", fit.n, "models", BOOTSTRAP_TEST, short=f"R² at batch {size}")
         effects.append(effect)
         verdicts.append(_threshold_verdict(effect, R2_SUPPORTED))
         sentences.append(
@@ -299,7 +307,7 @@ def batching_speedup(run: Run) -> Finding:
             "ends of the two points' 95 % intervals; the median's interval is the median of the lower ends to the "
             "median of the upper ends")
     effect = Effect("median speed-up per image from batch 1 to the largest batch size", median.value, median.low,
-                    median.high, "×", len(ratios), "models", test)
+                    median.high, "×", len(ratios), "models", test, short="median speed-up")
     slowest = min(ratios, key=lambda item: (item[2].value, item[0].model.name))
     fastest = max(ratios, key=lambda item: (item[2].value, item[0].model.name))
     sentences = [
@@ -392,7 +400,7 @@ def power_independent(run: Run) -> Finding:
     test = f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each with all its points"
     effect = Effect("spread of net power (standard deviation / mean)", cv * 100,
                     None if interval is None else interval[0] * 100, None if interval is None else interval[1] * 100,
-                    " %", len(models), "models", test, digits=2)
+                    " %", len(models), "models", test, digits=2, short="spread of net power")
     sentences.insert(1, f"Spread (standard deviation / mean): {effect.text}.")
     if len(models) < MIN_MODELS:
         sentences.append(_too_few(len(models)))
@@ -499,7 +507,7 @@ def memory_flat_then_linear(run: Run) -> Finding:
     low, high = stats.wilson(len(knee_then_growth), len(shapes))
     test = "Wilson score interval of the share of models"
     effect = Effect("share of models flat up to a knee, then growing", share * 100, low * 100, high * 100, " %",
-                    len(shapes), "models", test, digits=3)
+                    len(shapes), "models", test, digits=3, short="flat, then growing")
     sentences.insert(1, f"Share that are flat, then grow: {effect.text}.")
     if len(shapes) < MIN_MODELS:
         verdict: Verdict = "inconclusive"
@@ -569,9 +577,10 @@ def accuracy_time(run: Run) -> Finding:
     effects = [
         Effect("R² gained by the better curve (hyperbola or logarithm) over a straight line", curved - linear.r2,
                None if gain is None else gain[0], None if gain is None else gain[1], "", linear.n, "models",
-               BOOTSTRAP_TEST),
+               BOOTSTRAP_TEST, short="R² gain of the curve over a line"),
         Effect("R² of the better curve", curved, None if fit_interval is None else fit_interval[0],
-               None if fit_interval is None else fit_interval[1], "", linear.n, "models", BOOTSTRAP_TEST),
+               None if fit_interval is None else fit_interval[1], "", linear.n, "models", BOOTSTRAP_TEST,
+               short="R² of the curve"),
     ]
     sentences = [
         f"Over {linear.n} models at batch 1, top-1 against time per image: hyperbola top-1 = "
@@ -629,7 +638,7 @@ def energy_bounds_accuracy(run: Run) -> Finding:
             [row[1] for row in s], [row[c] for row in s]))  # type: ignore[misc]
         effects.append(Effect(f"Spearman ρ of energy per image with {what}", rho if rho is not None else math.nan,
                               None if interval is None else interval[0], None if interval is None else interval[1],
-                              "", len(rows), "models", test, digits=2))
+                              "", len(rows), "models", test, digits=2, short=f"ρ with {what}"))
     front = stats.pareto_front([(_name(r), e, a) for r, e, a, _ in rows])
     by_name = {_name(r): (e, a) for r, e, a, _ in rows}
     steps = "; ".join(f"{name} {fmt.sig(by_name[name][0])} J → {by_name[name][1]:.1f} %" for name in front)
@@ -677,7 +686,7 @@ def information_density(records: Sequence[Record]) -> Finding:
         top_value, top = ranked[0]
         effects.append(Effect(f"best accuracy per parameter ({_name(top)})", top_value, None, None,
                               " top-1 % per million parameters", len(ranked), "models",
-                              "exact: counted parameters and a sourced top-1"))
+                              "exact: counted parameters and a sourced top-1", short=f"best, {_name(top)}"))
         sentences.append(f"Best accuracy per parameter among the networks with a sourced top-1: {_name(top)} with "
                          f"{fmt.sig(top_value)} top-1 % per million parameters ({fmt.plural(len(ranked), 'model')}).")
         by_study = {record.model.study_name: value for value, record in ranked if record.model.study_name}
@@ -716,11 +725,7 @@ def run_findings(run: Run) -> list[Finding]:
 
 
 def _cell(finding: Finding) -> ClaimCell:
-    if finding.effects:
-        effect = "; ".join(f"{e.what}: {e.text}" for e in finding.effects)
-    else:
-        effect = " ".join(finding.sentences[:1])
-    return ClaimCell(finding.verdict, effect, finding.criterion)
+    return ClaimCell(finding.verdict, finding.key_number or " ".join(finding.sentences[:1]), finding.criterion)
 
 
 def claims_table(runs: Sequence[Run], findings_by_run: Sequence[Sequence[Finding]] | None = None) -> ClaimsTable:
