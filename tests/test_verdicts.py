@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,8 +96,10 @@ def test_study_figures_use_the_original_recipe_and_show_the_gain() -> None:
 
 def test_a_record_from_before_original_recipe_is_marked_not_mixed_in_silently() -> None:
     old = make_record(RESNET50, GPU)
-    later = old.model_copy(update={"model": old.model.model_copy(update={"weights": "ResNet50_Weights.IMAGENET1K_V2"})})
-    original = old.model_copy(update={"model": old.model.model_copy(update={"weights": "AlexNet_Weights.IMAGENET1K_V1"})})
+    def named(weights: str) -> Record:
+        return old.model_copy(update={"model": old.model.model_copy(update={"weights": weights})})
+
+    later, original = named("ResNet50_Weights.IMAGENET1K_V2"), named("AlexNet_Weights.IMAGENET1K_V1")
     assert data.accuracy_recipe(later) == "later"
     assert data.accuracy_recipe(original) == "original"
     note = data.recipe_note([later, original])
@@ -235,3 +238,14 @@ def test_claims_table_lays_out_claims_by_hardware(runs) -> None:  # type: ignore
     assert "95 % interval" in batching.effect and "n = " in batching.effect
     power = {run: cell.verdict for run, cell in zip(table.runs, table.rows[2].cells, strict=True)}
     assert power[ordered[0].label] == "cannot be tested"  # the fixture CPU has no power counter
+
+
+def test_recipe_gain_chart_draws_both_recipes() -> None:
+    from generator.render import recipe_chart
+
+    resnet = with_recipes(make_record(RESNET50, GPU), 76.13, 80.858, "ResNet50_Weights.IMAGENET1K_V2")
+    spec = recipe_chart.recipe_gain([resnet, make_record(STUDY_MODELS[0], GPU)]).to_dict()  # validates
+    rows = recipe_chart.recipe_gain_rows([resnet])
+    assert {(row["recipe"], row["top1"]) for row in rows} == {("original recipe", 76.13), ("later recipe", 80.858)}
+    assert '"+.2f"' in json.dumps(spec) and "ResNet-50" in json.dumps(spec)
+    assert "AlexNet" not in json.dumps(spec)  # one recipe only: nothing to compare
