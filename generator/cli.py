@@ -50,9 +50,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_measure(args: argparse.Namespace) -> int:
     from generator import measure
 
+    selectors = _selectors(args.models) + _selectors(args.preset)
+    if (args.models is not None or args.preset is not None) and not selectors:
+        # '--models ""' (an empty shell variable) must not silently mean the default line-up.
+        raise CliError("--models: no model named (give names, families or presets, or leave --models out)")
     return measure.measure(
-        selectors=_selectors(args.models) + _selectors(args.preset),
-        out_dir=args.out,
+        selectors=selectors,
+        out_dir=args.measurements,
         device=args.device,
         batch_sizes=args.batch_sizes,
         precision=args.precision,
@@ -64,6 +68,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         power_window_s=args.power_window,
         power_batch_sizes=args.power_batch_sizes,
         show_progress=not args.no_progress,
+        rounds=args.rounds,
+        machine=args.machine,
     )
 
 
@@ -149,7 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="names, families or presets (default: the study's line-up, 'paper')",
     )
     measure.add_argument("--preset", action="append", metavar="PRESET", help="add a preset: paper, all, quick")
-    measure.add_argument("--out", type=Path, default=REPO_ROOT / "measurements", help="records folder")
+    measure.add_argument(
+        "--measurements", type=Path, default=REPO_ROOT / "measurements",
+        help="records folder, as for render and evaluate (--out is a deprecated alias)",
+    )
+    measure.add_argument("--out", dest="measurements", type=Path, help=argparse.SUPPRESS)
+    measure.add_argument(
+        "--machine", default=None, metavar="NAME",
+        help="name of this machine's folder and page (default: derived from the hardware, e.g. "
+        "cpu-amd-epyc-7b13-2t or nvidia-h200); two hosts with the same CPU or GPU need two names",
+    )
+    measure.add_argument(
+        "--rounds", type=int, default=None, metavar="N",
+        help=f"timing rounds, interleaved across models, each in a fresh worker (default: "
+        f"{_per_device(lambda d: str(d.rounds))}; one round cannot show a machine's drift)",
+    )
     measure.add_argument("--device", choices=["auto", *backends.names()], default="auto")
     measure.add_argument(
         "--batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
@@ -159,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--channels-last", action="store_true", help="use the channels_last memory format")
     measure.add_argument("--compile", action="store_true", help="torch.compile the model before timing")
     measure.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
-    measure.add_argument("--force", action="store_true", help="re-measure models that already have a record")
+    measure.add_argument(
+        "--force", action="store_true",
+        help="re-measure every model, even those with a record measured with the same settings and software",
+    )
     measure.add_argument(
         "--time-budget", type=float, default=None, metavar="SECONDS",
         help="timing budget per batch size before giving up on the 2%% confidence target "

@@ -39,7 +39,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,9 +48,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import CliError
-from generator.files import write_text_atomic
 from generator.model_spec import ModelSpec
-from generator.schema import MeasuredAccuracy, Record, load_record, model_file_stem, parse_record, record_to_json
+from generator.schema import MeasuredAccuracy, Record, model_file_stem
+from generator.store import ResultsStore
 
 if TYPE_CHECKING:
     import torch
@@ -314,22 +313,15 @@ def preprocessing(spec: ModelSpec, model: nn.Module) -> Callable[[Any], torch.Te
 
 
 def find_records(measurements_dir: Path, name: str) -> list[tuple[Path, Record]]:
-    """Every record of model ``name`` under ``<measurements>/<hardware>/<configuration>/``."""
-    found = []
-    for path in sorted(measurements_dir.glob(f"*/*/{model_file_stem(name)}.json")):
-        record = load_record(path)
-        if record.model.name == name:
-            found.append((path, record))
-    return found
+    """Every record of model ``name`` under ``--measurements`` (every machine, configuration and software)."""
+    return ResultsStore(measurements_dir).find(name, strict=True)
 
 
-def with_measured(record: Record, measured: MeasuredAccuracy, path: Path) -> str:
-    """The record's JSON text with ``accuracy.measured`` set, checked to read back."""
-    updated = record.model_copy(update={"accuracy": record.accuracy.model_copy(update={"measured": measured})})
-    text = record_to_json(updated)
-    # model_copy does not validate: parse what will be written, so a bad value fails here.
-    parse_record(json.loads(text), path)
-    return text
+def with_measured(record: Record, measured: MeasuredAccuracy) -> Record:
+    """The record with ``accuracy.measured`` set, validated (the store checks it again as it writes)."""
+    accuracy = record.accuracy.model_dump()
+    accuracy["measured"] = measured.model_dump()
+    return Record.model_validate({**record.model_dump(), "accuracy": accuracy})
 
 
 _GROUP_SELECTORS = frozenset({"paper", "all", "quick", "timm"})
@@ -464,11 +456,12 @@ def evaluate(
             date=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         # Read each record again: a 'measure' run may have rewritten it during a long evaluation.
-        texts = [(path, with_measured(load_record(path), measured, path)) for path, _ in job.records]
-        for path, text in texts:
-            write_text_atomic(path, text)
+        store = ResultsStore(measurements_dir)
+        updated = [(path, with_measured(store.read(path), measured)) for path, _ in job.records]
+        for path, record in updated:
+            store.write(record, path)
         print(f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
-              f"({job.weights.name}); {len(texts)} record(s) updated")
+              f"({job.weights.name}); {len(updated)} record(s) updated")
         del model
     return 0
 

@@ -1,11 +1,20 @@
-"""``python -m generator measure``: one worker process per model, records written as each finishes.
+"""``python -m generator measure``: models timed in rounds, one worker process per model and round.
 
 The parent resolves the models and the device backend (generator.backends),
-describes the machine once, and runs generator.worker for each model; each
-worker reads its own power meter and idle power. A worker that dies (segfault,
-kill, CUDA error) costs only its own model: the parent writes that model's
-record from the progress the worker reported. Re-running resumes: models with a
-valid record are skipped unless ``force``.
+describes the machine once, and runs the line-up in rounds interleaved across
+models, as asv does (each worker reads its own power meter and idle power):
+round 1 over every model, then round 2 over every model, ... Each round of a
+model is a fresh worker (operation counts come from round 1), so a machine that
+drifts shows as spread between rounds rather than as a difference between
+models. generator.rounds merges each round into the model's record, which is
+written (through generator.store) as soon as the model's first round is done
+and updated after each later round: a kill loses at most the round in progress.
+
+A worker that dies (segfault, kill, CUDA error) costs only its own round: the
+parent writes what the worker had reported. Re-running resumes: a record
+measured with the same settings, configuration and software is reused (and only
+its missing rounds measured); other settings re-measure it in place; records of
+models that failed are retried; ``force`` re-measures everything.
 
 On CUDA the next worker is started while the current one measures, so that its
 imports and model build overlap with timing; it touches the GPU only after the
@@ -17,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -24,24 +34,30 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from generator import backends, environment, registry
 from generator.backends import Backend
 from generator.errors import CliError
-from generator.files import write_text_atomic
 from generator.model_spec import ModelSpec
+from generator.records import build_record, config_for
+from generator.rounds import merge_records
 from generator.schema import (
+    Accuracy,
     BatchResult,
+    MeasureSettings,
     Operations,
     Parameters,
+    Record,
     RecordError,
-    load_record,
-    model_file_stem,
-    record_to_json,
+    Software,
+    parse_record,
     safe_slug,
 )
-from generator.worker import Job, base_record, build_record, config_for, keep_measured_accuracy, serve
+from generator.store import ResultsStore, StoreLocked, fingerprint, software_slug
+from generator.timing import TimingSettings
+from generator.worker import Job, serve
 
 # Power windows for models that are not among the study's networks (the study's
 # figures 8 and 9 use batch 1 and 16); the study's networks get every batch size.
@@ -63,11 +79,13 @@ class RunOptions:
     # Start the next worker (imports, build) while the current one measures
     # (the backend's default: on a CPU the preparation would steal cores from the timing).
     prefetch: bool = False
+    rounds: int = 1
+    machine: str | None = None  # hardware folder name; None: derived from the hardware
 
 
 @dataclass
 class Outcome:
-    """What happened to one model (for the summary and the overhead benchmark)."""
+    """What happened to one model over all its rounds (for the summary and the overhead benchmark)."""
 
     name: str
     status: str  # 'ok', 'error', 'skipped' (already measured)
@@ -77,6 +95,8 @@ class Outcome:
     warmup_s: float = 0.0
     wall_s: float = 0.0
     prepare_s: float = 0.0  # worker start to counted (fork, build, count)
+    rounds: int = 0  # rounds measured in this run
+    failed_batches: dict[str, int] = field(default_factory=dict)  # batch status ('oom', 'error') -> count
 
 
 @dataclass
@@ -87,7 +107,7 @@ class _Progress:
     operations: dict[str, Any] | None = None
     batches: list[dict[str, Any]] = field(default_factory=list)
     current_batch: int | None = None
-    done_path: str | None = None
+    record: dict[str, Any] | None = None
     timed_s: float = 0.0
     warmup_s: float = 0.0
     prepare_s: float = 0.0
@@ -110,40 +130,15 @@ def power_sizes_for(spec: ModelSpec, options: RunOptions) -> list[int]:
     return [b for b in NON_STUDY_POWER_BATCH_SIZES if b in options.batch_sizes]
 
 
-def existing_record_ok(path: Path) -> bool:
-    """A finished record: present and valid. A corrupt or foreign file is measured again."""
-    if not path.exists():
-        return False
-    try:
-        load_record(path)
-    except RecordError as error:
-        print(f"warning: {error}; measuring again", file=sys.stderr)
-        return False
-    return True
-
-
-def remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files of atomic writes interrupted by SIGKILL (a rename never happened)."""
-    if folder.is_dir():
-        for stale in folder.glob(".*.json.*.tmp"):
-            stale.unlink(missing_ok=True)
-
-
-def reusable_operations(out_dir: Path, spec: ModelSpec, software: dict[str, Any]) -> dict[str, Any] | None:
+def reusable_operations(store: ResultsStore, spec: ModelSpec, software: Software) -> dict[str, Any] | None:
     """Operation counts from a record of the same model in another configuration (counted once per model)."""
-    stem = model_file_stem(spec.name)
-    for path in sorted(out_dir.glob(f"*/*/{stem}.json")):
-        try:
-            record = load_record(path)
-        except RecordError:
-            continue
+    for _path, record in store.find(spec.name):
         if (
             record.operations is not None
-            and record.model.name == spec.name
             and record.model.input_size_px == spec.input_size_px
-            and record.software.torch == software.get("torch")
-            and record.software.torchvision == software.get("torchvision")
-            and record.software.fvcore == software.get("fvcore")
+            and record.software.torch == software.torch
+            and record.software.torchvision == software.torchvision
+            and record.software.fvcore == software.fvcore
         ):
             return record.operations.model_dump()
     return None
@@ -215,33 +210,178 @@ class _WorkerProcess:
         return lines[-1][:300] if lines else ""
 
     def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(timeout=10)
+        try:
             if self.process.is_alive():
-                self.process.kill()
-        self.process.join()
-        self.connection.close()
-        Path(self.log_path).unlink(missing_ok=True)
+                self.process.terminate()
+                self.process.join(timeout=10)
+                if self.process.is_alive():
+                    self.process.kill()
+            self.process.join()
+            self.connection.close()
+        finally:
+            Path(self.log_path).unlink(missing_ok=True)
 
 
 class Runner:
     def __init__(self, out_dir: Path, options: RunOptions, show_progress: bool) -> None:
         self.out_dir = out_dir
+        self.store = ResultsStore(out_dir)
         self.options = options
         self.show_progress = show_progress
         self.backend: Backend = backends.get(options.device)
-        self.hardware = self.backend.describe(options.threads)
-        self.software = environment.software().model_dump()
+        hardware = self.backend.describe(options.threads)
+        if options.machine:
+            hardware = hardware.model_copy(update={"slug": options.machine})
+        self.hardware = hardware
+        self.software = environment.software()
         self.run = environment.run_info().model_dump()
         # The configuration's folder is named before any worker has read the flags back.
-        self.config = config_for(self._job_template(), options.threads, self.backend.intended_flags())
+        flags = self.backend.intended_flags()
+        self.config = config_for(options.device, options.precision, options.channels_last, options.compile_model,
+                                 self._measuring_threads(), flags.tf32, flags.cudnn_benchmark)
+        self.software_folder = software_slug(self.software, self.hardware.gpu)
 
-    def _job_template(self, spec: ModelSpec | None = None, out_path: Path | None = None) -> Job:
+    def _measuring_threads(self) -> int:
+        """The threads a worker measures with: all it is given on CPU, torch's default elsewhere."""
+        import torch
+
+        return self.options.threads if self.options.device == "cpu" else torch.get_num_threads()
+
+    # ----------------------------------------------------------------- what a record must match
+
+    def settings_for(self, spec: ModelSpec) -> MeasureSettings:
         o = self.options
-        return Job(
-            model=spec.name if spec else "",
-            out_path=str(out_path or ""),
+        timing = TimingSettings()
+        return MeasureSettings(
+            batch_sizes=list(o.batch_sizes), rounds=o.rounds, time_budget_s=o.time_budget_s,
+            min_iterations=timing.min_iterations, target_ci_relative=timing.target_relative,
+            warmup_s=_warmup_s(self.backend),
+            power_window_s=o.power_window_s, power_batch_sizes=power_sizes_for(spec, o),
+        )
+
+    def expected_fingerprint(self, spec: ModelSpec) -> dict[str, Any]:
+        """The fingerprint this run's record of ``spec`` will have (generator.store.fingerprint)."""
+        template = build_record(
+            model=spec.model_info(), accuracy=Accuracy(), config=self.config, hardware=self.hardware,
+            software=self.software, run=self.run, settings=None, status="error", error=None, parameters=None,
+            operations=None, batches=[],
+        )
+        return fingerprint(template)
+
+    def record_path(self, spec: ModelSpec) -> Path:
+        return self.store.path_of(self.hardware.slug, self.config.slug, self.software_folder, spec.name)
+
+    @property
+    def run_dir(self) -> Path:
+        """This run's folder: <machine>/<config>/<software> (generator.store)."""
+        return self.out_dir / safe_slug(self.hardware.slug) / safe_slug(self.config.slug) / self.software_folder
+
+    def rounds_done(self, spec: ModelSpec) -> int:
+        """Rounds of ``spec`` already measured with this run's settings and software (0: measure it afresh)."""
+        if self.options.force:
+            return 0
+        path = self.record_path(spec)
+        if not path.exists():
+            return 0
+        try:
+            record = self.store.read(path)
+        except RecordError as error:
+            print(f"warning: {error}; measuring again", file=sys.stderr)
+            return 0
+        if record.status != "ok":
+            return 0  # a model that failed is retried (asv's "skip existing successful")
+        if record.settings != self.settings_for(spec) or fingerprint(record) != self.expected_fingerprint(spec):
+            return 0  # other settings on the same software: re-measured in place
+        measured = [len(b.latency.rounds) for b in record.batches if b.latency is not None]
+        return min(measured) if measured else 0
+
+    def check_run_folder(self, specs: Sequence[ModelSpec]) -> None:
+        """Refuse to add records to a run folder whose other records describe another machine or configuration."""
+        chosen = {spec.name for spec in specs}
+        if not self.run_dir.is_dir():
+            return
+        expected: dict[str, Any] | None = None
+        for path in sorted(self.run_dir.glob("*.json")):
+            record = self.store.read_if_valid(path)
+            if record is None or record.model.name in chosen:
+                continue  # re-measured (or replaced) by this run
+            if expected is None:
+                expected = self.expected_fingerprint(specs[0])
+            found = fingerprint(record)
+            different = [key for key in expected if found[key] != expected[key]]
+            if different:
+                key = different[0]
+                raise CliError(
+                    f"{path}: {key} is {found[key]!r}, this run's is {expected[key]!r}: one run folder holds one "
+                    "machine, configuration and software. Measure this model too (it is re-measured in place), "
+                    "or name another machine with --machine NAME"
+                )
+
+    # ----------------------------------------------------------------- running
+
+    def run_all(self, specs: Sequence[ModelSpec]) -> list[Outcome]:
+        from tqdm import tqdm
+
+        rounds = self.options.rounds
+        self.store.remove_stale_temporaries(self.run_dir)
+        done = {spec.name: self.rounds_done(spec) for spec in specs}
+        outcomes: dict[str, Outcome] = {}
+        for spec in specs:
+            if done[spec.name] >= rounds:
+                outcomes[spec.name] = Outcome(spec.name, "skipped", self.record_path(spec))
+        skipped = len(outcomes)
+        if skipped:
+            print(f"{skipped} of {len(specs)} models already measured with these settings "
+                  "(use --force to re-measure)", file=sys.stderr)
+        todo = [spec for spec in specs if done[spec.name] < rounds]
+        if not todo:
+            return [outcomes[spec.name] for spec in specs]
+        total = sum(rounds - done[spec.name] for spec in todo) * len(self.options.batch_sizes)
+        bar = tqdm(total=total, unit="point", file=sys.stderr, disable=not self.show_progress, dynamic_ncols=True)
+        given_up: set[str] = set()
+        try:
+            for round_index in range(1, rounds + 1):
+                due = [spec for spec in todo if done[spec.name] < round_index and spec.name not in given_up]
+                self._run_round(due, round_index, outcomes, bar)
+                for spec in due:
+                    if self._failed_outright(spec):
+                        # Nothing could be measured (it does not build, or crashed at once): once is enough.
+                        given_up.add(spec.name)
+                        bar.update((rounds - round_index) * len(self.options.batch_sizes))
+        finally:
+            bar.close()
+        return [outcomes[spec.name] for spec in specs]
+
+    def _failed_outright(self, spec: ModelSpec) -> bool:
+        record = self.store.read_if_valid(self.record_path(spec))
+        return record is None or record.status != "ok"
+
+    def _run_round(
+        self, due: Sequence[ModelSpec], round_index: int, outcomes: dict[str, Outcome], bar: Any
+    ) -> None:
+        prefetch = self.options.prefetch
+        pending: _WorkerProcess | None = None
+        try:
+            for index, spec in enumerate(due):
+                current = pending or self._start(spec, round_index)
+                pending = None
+                if prefetch and index + 1 < len(due):
+                    pending = self._start(due[index + 1], round_index)
+                bar.set_description(f"round {round_index}/{self.options.rounds} {spec.name}")
+                outcome = self._follow(current, bar, round_index)
+                outcomes[spec.name] = _combine(outcomes.get(spec.name), outcome)
+        finally:
+            if pending is not None:
+                pending.stop()
+
+    def _start(self, spec: ModelSpec, round_index: int) -> _WorkerProcess:
+        o = self.options
+        # Round 2 on adds to the rounds on disk (measured earlier in this run, or by a run that was stopped).
+        earlier = self.store.read_if_valid(self.record_path(spec)) if round_index > 1 else None
+        operations = earlier.operations.model_dump() if earlier is not None and earlier.operations else None
+        settings = self.settings_for(spec)
+        job = Job(
+            model=spec.name,
             device=o.device,
             batch_sizes=list(o.batch_sizes),
             precision=o.precision,
@@ -250,65 +390,24 @@ class Runner:
             threads=o.threads,
             time_budget_s=o.time_budget_s,
             power_window_s=o.power_window_s,
-            power_batch_sizes=power_sizes_for(spec, o) if spec else [],
+            # Power windows belong to the first round: later rounds add timing only.
+            power_batch_sizes=settings.power_batch_sizes if earlier is None else [],
             hardware=self.hardware.model_dump(),
-            software=self.software,
+            software=self.software.model_dump(),
             run=self.run,
+            settings=settings.model_dump(),
+            round_index=round_index,
+            operations=operations or reusable_operations(self.store, spec, self.software),
             wait_for_go=o.prefetch,
         )
-
-    def record_path(self, spec: ModelSpec) -> Path:
-        return self.out_dir / safe_slug(self.hardware.slug) / self.config.slug / f"{model_file_stem(spec.name)}.json"
-
-    def run_all(self, specs: Sequence[ModelSpec]) -> list[Outcome]:
-        from tqdm import tqdm
-
-        outcomes: list[Outcome] = []
-        todo: list[ModelSpec] = []
-        for spec in specs:
-            path = self.record_path(spec)
-            remove_stale_temporaries(path.parent)
-            if not self.options.force and existing_record_ok(path):
-                outcomes.append(Outcome(spec.name, "skipped", path))
-            else:
-                todo.append(spec)
-        if outcomes:
-            print(f"{len(outcomes)} of {len(specs)} models already measured (use --force to re-measure)",
-                  file=sys.stderr)
-        if not todo:
-            return outcomes
-        bar = tqdm(
-            total=len(todo) * len(self.options.batch_sizes), unit="point", file=sys.stderr,
-            disable=not self.show_progress, dynamic_ncols=True,
-        )
-        prefetch = self.options.prefetch
-        pending: _WorkerProcess | None = None
-        try:
-            for index, spec in enumerate(todo):
-                current = pending or self._start(spec)
-                pending = None
-                if prefetch and index + 1 < len(todo):
-                    pending = self._start(todo[index + 1])
-                bar.set_description(spec.name)
-                outcomes.append(self._follow(current, bar))
-        finally:
-            if pending is not None:
-                pending.stop()
-            bar.close()
-        return outcomes
-
-    def _start(self, spec: ModelSpec) -> _WorkerProcess:
-        path = self.record_path(spec)
-        job = self._job_template(spec, path)
-        job.operations = reusable_operations(self.out_dir, spec, self.software)
         # Empty in real runs; passed on explicitly, since the fork server's
         # environment dates from when it started.
         job.extra.update(backends.test_options_from_environment(spec.name))
         return _WorkerProcess(job, spec)
 
-    def _follow(self, worker: _WorkerProcess, bar: Any) -> Outcome:
+    def _follow(self, worker: _WorkerProcess, bar: Any, round_index: int) -> Outcome:
         spec, progress = worker.spec, worker.progress
-        path = Path(worker.job.out_path)
+        path = self.record_path(spec)
         started = time.perf_counter()
         worker.go()
         try:
@@ -319,7 +418,8 @@ class Runner:
                     progress.prepare_s = float(event.get("seconds_since_start", 0.0))
                 elif kind == "batch_start":
                     progress.current_batch = event["batch_size"]
-                    bar.set_description(f"{spec.name} batch {event['batch_size']}")
+                    bar.set_description(f"round {round_index}/{self.options.rounds} {spec.name} "
+                                        f"batch {event['batch_size']}")
                 elif kind == "timed":
                     progress.timed_s += float(event.get("timed_s", 0.0))
                     progress.warmup_s += float(event.get("warmup_s", 0.0))
@@ -328,7 +428,7 @@ class Runner:
                     progress.current_batch = None
                     bar.update(1)
                 elif kind == "done":
-                    progress.done_path = event.get("path")
+                    progress.record = event.get("record")
             worker.process.join()
             code = worker.process.exitcode if worker.process.exitcode is not None else 1
         except BaseException:
@@ -337,33 +437,53 @@ class Runner:
         tail = worker.log_tail()
         worker.stop()
         bar.update(len(self.options.batch_sizes) - len(progress.batches))
-        if code == 0 and progress.done_path:
-            status = "ok"
+        merge = round_index > 1
+        if code == 0 and progress.record is not None:
             try:
-                record = load_record(path)
+                record = parse_record(progress.record, f"{path} (round {round_index} from the worker)")
+                record = self._write(path, record, merge)
                 status, error = record.status, record.error
             except RecordError as problem:
                 status, error = "error", str(problem)
-            return self._outcome(spec.name, status, path, progress, error, started)
+            return self._outcome(spec.name, status, path, progress, error, started, record_batches(progress))
         if code in (-signal.SIGINT, -signal.SIGTERM, 130, 128 + signal.SIGTERM):
-            # Interrupted, not broken: leave no record, so a re-run measures it.
+            # Interrupted, not broken: leave the record as the last finished round left it.
             raise KeyboardInterrupt
         how = f"killed by {_signal_name(code)}" if code < 0 else f"exited with code {code}"
         where = f" at batch size {progress.current_batch}" if progress.current_batch is not None else ""
         message = f"worker {how}{where}" + (f": {tail}" if tail else "")
         if code == -signal.SIGKILL:
             message += " (SIGKILL: often the kernel's out-of-memory killer)"
-        self._write_from_progress(spec, path, progress, message)
-        return self._outcome(spec.name, "error", path, progress, message, started)
+        if round_index > 1:
+            message = f"round {round_index}: {message}"
+        record = self._record_from_progress(spec, progress, message)
+        self._write(path, record, merge)
+        return self._outcome(spec.name, "error", path, progress, message, started, record.batches)
+
+    def _write(self, path: Path, record: Record, merge: bool) -> Record:
+        """Write one round's record, merged into the rounds already on disk when there are some."""
+        if merge:
+            earlier = self.store.read_if_valid(path)
+            if earlier is not None:
+                record = merge_records(earlier, record)
+        self.store.write(record, path)
+        return record
 
     @staticmethod
-    def _outcome(name: str, status: str, path: Path, progress: _Progress, error: str | None, started: float) -> Outcome:
+    def _outcome(
+        name: str, status: str, path: Path, progress: _Progress, error: str | None, started: float,
+        batches: Sequence[BatchResult],
+    ) -> Outcome:
+        failed: dict[str, int] = {}
+        for batch in batches:
+            if batch.status in ("oom", "error"):
+                failed[batch.status] = failed.get(batch.status, 0) + 1
         return Outcome(
             name, status, path, progress.timed_s, error, warmup_s=progress.warmup_s,
-            wall_s=time.perf_counter() - started, prepare_s=progress.prepare_s,
+            wall_s=time.perf_counter() - started, prepare_s=progress.prepare_s, rounds=1, failed_batches=failed,
         )
 
-    def _write_from_progress(self, spec: ModelSpec, path: Path, progress: _Progress, message: str) -> None:
+    def _record_from_progress(self, spec: ModelSpec, progress: _Progress, message: str) -> Record:
         """The record of a worker that died: what it reported, the batch it died in, the rest skipped."""
         batches = [BatchResult.model_validate(b) for b in progress.batches]
         done = {b.batch_size for b in batches}
@@ -377,18 +497,38 @@ class Runner:
                 reason = f"not measured: the worker died at batch size {died_at}" if died_at else "not measured"
                 batches.append(BatchResult(batch_size=size, status="skipped", error=reason))
         batches.sort(key=lambda b: b.batch_size)
-        accuracy = keep_measured_accuracy(path, spec.accuracy())
-        base = base_record(self._job_template(spec, path), spec.model_info().model_dump(), accuracy, self.config)
         ok = any(b.status == "ok" for b in batches)
-        record = build_record(
-            base,
-            "ok" if ok else "error",
-            message,
-            Parameters.model_validate(progress.parameters) if progress.parameters else None,
-            Operations.model_validate(progress.operations) if progress.operations else None,
-            batches,
+        return build_record(
+            model=spec.model_info(), accuracy=spec.accuracy(), config=self.config,
+            hardware=self.hardware, software=self.software, run=self.run, settings=self.settings_for(spec),
+            status="ok" if ok else "error", error=message,
+            parameters=Parameters.model_validate(progress.parameters) if progress.parameters else None,
+            operations=Operations.model_validate(progress.operations) if progress.operations else None,
+            batches=batches,
         )
-        write_text_atomic(path, record_to_json(record))
+
+
+def record_batches(progress: _Progress) -> list[BatchResult]:
+    return [BatchResult.model_validate(b) for b in progress.batches]
+
+
+def _combine(before: Outcome | None, now: Outcome) -> Outcome:
+    """One model's outcome over rounds: times add up, the latest status and error stand."""
+    if before is None or before.status == "skipped":
+        return now
+    failed = dict(before.failed_batches)
+    for status, count in now.failed_batches.items():
+        failed[status] = failed.get(status, 0) + count
+    return dataclasses.replace(
+        now,
+        timed_s=before.timed_s + now.timed_s,
+        warmup_s=before.warmup_s + now.warmup_s,
+        wall_s=before.wall_s + now.wall_s,
+        prepare_s=before.prepare_s + now.prepare_s,
+        rounds=before.rounds + now.rounds,
+        error=now.error or before.error,
+        failed_batches=failed,
+    )
 
 
 def default_threads() -> int:
@@ -396,6 +536,39 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+_MACHINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _check_machine(machine: str | None) -> None:
+    if machine is not None and (not _MACHINE_NAME.fullmatch(machine) or machine.lower() in ("index", "compare")):
+        raise CliError(
+            f"--machine {machine!r}: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(it names a folder and a page)"
+        )
+
+
+def _check_out(store: ResultsStore, option: str) -> None:
+    """An unusable records folder is reported before anything is measured."""
+    try:
+        store.check_writable()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CliError(f"{option} {store.root}: cannot write records there ({reason})") from None
+
+
+def _warmup_s(backend: Backend) -> float:
+    """The backend's minimum warm-up per batch size, as the worker's session uses it (for the settings)."""
+    import importlib
+
+    policy = getattr(importlib.import_module(type(backend).__module__), "WARMUP", None)
+    return float(policy.min_s) if policy is not None else 0.0
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Unwind like Ctrl-C, so that workers are stopped, their logs removed and the lock released.
+    raise KeyboardInterrupt
 
 
 def measure(
@@ -412,9 +585,17 @@ def measure(
     power_window_s: float = 1.0,
     power_batch_sizes: Sequence[int] | None = None,
     show_progress: bool = True,
+    rounds: int | None = None,
+    machine: str | None = None,
+    out_option: str = "--measurements",
 ) -> int:
     """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
     _validate(threads, time_budget_s, power_window_s)
+    if rounds is not None and rounds < 1:
+        raise CliError(f"--rounds must be a positive integer, got {rounds}")
+    _check_machine(machine)
+    store = ResultsStore(Path(out_dir))
+    _check_out(store, out_option)
     backend = backends.resolve(device)
     specs = registry.resolve(list(selectors) or ["paper"])
     if not specs:
@@ -432,26 +613,44 @@ def measure(
         power_batch_sizes=sorted(set(power_batch_sizes)) if power_batch_sizes else None,
         force=force,
         prefetch=defaults.prefetch,
+        rounds=rounds or defaults.rounds,
+        machine=machine,
     )
     if options.power_batch_sizes is not None:
         missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]
         if missing:
             print(f"warning: --power-batch-sizes {','.join(map(str, missing))} not among --batch-sizes "
                   f"{','.join(map(str, options.batch_sizes))}: no power window there", file=sys.stderr)
-    started = time.perf_counter()
-    runner = Runner(Path(out_dir), options, show_progress)
-    outcomes = runner.run_all(specs)
-    wall = time.perf_counter() - started
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with store.lock():
+            for old, new in store.adopt_old_layout():
+                print(f"moved {old} -> {new} (records now live in a folder per software)", file=sys.stderr)
+            started = time.perf_counter()
+            runner = Runner(Path(out_dir), options, show_progress)
+            runner.check_run_folder(specs)
+            outcomes = runner.run_all(specs)
+            wall = time.perf_counter() - started
+    except StoreLocked as error:
+        raise CliError(str(error), exit_code=1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return report(outcomes, runner, wall)
 
 
 def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
     measured = [o for o in outcomes if o.status != "skipped"]
     failed = [o for o in measured if o.status == "error" or o.error]
-    folder = runner.out_dir / safe_slug(runner.hardware.slug) / runner.config.slug
+    batch_failures: dict[str, int] = {}
+    for outcome in measured:
+        for status, count in outcome.failed_batches.items():
+            batch_failures[status] = batch_failures.get(status, 0) + count
+    failures = ", ".join(f"{count} {status}" for status, count in sorted(batch_failures.items())) or "none"
+    rounds = max((o.rounds for o in measured), default=0)
     print(
-        f"{len(measured)} measured, {len(outcomes) - len(measured)} already there, "
-        f"{len(failed)} with errors, in {wall_s:.0f} s -> {folder}",
+        f"{len(measured)} measured ({rounds} round{'s' if rounds != 1 else ''}), "
+        f"{len(outcomes) - len(measured)} already there, {len(failed)} with errors, "
+        f"failed batch sizes: {failures}, in {wall_s:.0f} s -> {runner.run_dir}",
         file=sys.stderr,
     )
     for outcome in failed:

@@ -1,17 +1,17 @@
 """Measure one model in a process of its own.
 
-The parent (generator.measure) forks one worker per model from a fork server
-that has torch imported, so a crash, an out-of-memory kill or a CUDA error
-loses only that model, and the process's resident memory is that model's. The
-worker writes its record atomically when it finishes; along the way it reports
-progress as events over a pipe, so that the parent can write a record of what
-was measured if the worker dies. For debugging one model by hand:
+The parent (generator.measure) forks one worker per model and round from a
+fork server that has torch imported, so a crash, an out-of-memory kill or a
+CUDA error loses only that model's round, and the process's resident memory is
+that model's. The worker reports progress as events over a pipe and, when it
+finishes, the whole record of its round in the 'done' event; the parent writes
+records (through generator.store), also when the worker dies. For debugging one model by hand:
 ``python -m generator.worker '<job JSON>'`` prints the events as JSON lines.
 
 Events: {"event": "prepared"} (built; waits for 'go' when the job asks),
 {"event": "counted", "parameters", "operations"}, {"event": "batch_start",
 "batch_size"}, {"event": "timed", "timed_s", "warmup_s"}, {"event": "batch", "result"},
-{"event": "done", "path", "status"}.
+{"event": "done", "status", "record"} (the record as JSON-ready data).
 """
 
 from __future__ import annotations
@@ -24,25 +24,15 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from generator import backends
-from generator.files import write_text_atomic
+from generator.records import build_record, config_for
 from generator.schema import (
-    Accuracy,
     BatchResult,
-    Config,
-    Hardware,
     Operations,
     Parameters,
     Power,
-    Record,
-    RecordError,
-    RunInfo,
-    Software,
-    load_record,
-    record_to_json,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +42,7 @@ if TYPE_CHECKING:
     from generator.backends import Backend, DeviceSession, PrecisionFlags
     from generator.model_spec import ModelSpec
     from generator.power import PowerMeter
+    from generator.schema import Config
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -61,7 +52,6 @@ class Job:
     """What the parent asks a worker to do (JSON on argv[1])."""
 
     model: str
-    out_path: str
     device: str
     batch_sizes: list[int]
     precision: str
@@ -74,48 +64,17 @@ class Job:
     hardware: dict[str, Any]
     software: dict[str, Any]
     run: dict[str, Any]
+    settings: dict[str, Any] | None = None  # MeasureSettings, written into the record
+    round_index: int = 1  # 1-based; the parent asks for power windows in the first round only
     operations: dict[str, Any] | None = None  # reused from an earlier record of the same model
     wait_for_go: bool = False
     # Test hooks for the backend (generator.backends.for_worker); empty in real runs.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def config_for(job: Job, threads: int, flags: PrecisionFlags) -> Config:
-    """The configuration measured; ``flags`` as the backend read them back (the parent: as it intends them)."""
-    return Config(
-        device=job.device,  # type: ignore[arg-type]
-        precision=job.precision,  # type: ignore[arg-type]
-        channels_last=job.channels_last,
-        compile=job.compile,
-        threads=threads,
-        tf32=flags.tf32,
-        cudnn_benchmark=flags.cudnn_benchmark,
-    )
-
-
-def base_record(job: Job, spec_info: dict[str, Any], accuracy: Accuracy, config: Config) -> dict[str, Any]:
-    """The parts of a record that do not depend on how measuring went."""
-    return {
-        "model": spec_info,
-        "accuracy": accuracy,
-        "config": config,
-        "hardware": Hardware.model_validate(job.hardware),
-        "software": Software.model_validate(job.software),
-        "run": RunInfo.model_validate(job.run),
-    }
-
-
-def keep_measured_accuracy(path: Path, accuracy: Accuracy) -> Accuracy:
-    """Re-measuring must not throw away an accuracy that 'evaluate' measured into the old record."""
-    if accuracy.measured is not None or not path.exists():
-        return accuracy
-    try:
-        old = load_record(path)
-    except RecordError:
-        return accuracy
-    if old.accuracy.measured is None:
-        return accuracy
-    return accuracy.model_copy(update={"measured": old.accuracy.measured})
+def _config(job: Job, threads: int, flags: PrecisionFlags) -> Config:
+    return config_for(job.device, job.precision, job.channels_last, job.compile, threads, flags.tf32,
+                      flags.cudnn_benchmark)
 
 
 def one_line(error: BaseException) -> str:
@@ -149,14 +108,20 @@ class Worker:
             # not to slow that worker's kernel launches.
             torch.set_num_threads(1)
         spec = registry.spec_by_name(job.model)
-        out_path = Path(job.out_path)
-        accuracy = keep_measured_accuracy(out_path, spec.accuracy())
-        config = config_for(job, measuring_threads, backend.intended_flags())
-        base = base_record(job, spec.model_info().model_dump(), accuracy, config)
+        base: dict[str, Any] = {
+            "model": spec.model_info(),
+            # The parent keeps an accuracy 'evaluate' measured into the record it replaces (generator.store).
+            "accuracy": spec.accuracy(),
+            "config": _config(job, measuring_threads, backend.intended_flags()),
+            "hardware": job.hardware,
+            "software": job.software,
+            "run": job.run,
+            "settings": job.settings,
+        }
         try:
             model = spec.build().eval()
         except Exception as error:
-            return self.finish(out_path, base, "error", f"building the model failed: {one_line(error)}", None, None, [])
+            return self.finish(base, "error", f"building the model failed: {one_line(error)}", None, None, [])
         self.emit(event="prepared")
         if job.wait_for_go:
             # The parent starts the next worker while this one's predecessor is
@@ -164,14 +129,13 @@ class Worker:
             if not self._wait_for_go():
                 return 130
             torch.set_num_threads(measuring_threads)
-        return self.measure(spec, model, base, out_path, backend, session)
+        return self.measure(spec, model, base, backend, session)
 
     def measure(
         self,
         spec: ModelSpec,
         model: nn.Module,
         base: dict[str, Any],
-        out_path: Path,
         backend: Backend,
         session: DeviceSession,
     ) -> int:
@@ -185,7 +149,7 @@ class Worker:
         try:
             flags = session.start()
             # The flags as read back, not as intended.
-            base = {**base, "config": config_for(job, base["config"].threads, flags)}
+            base = {**base, "config": _config(job, base["config"].threads, flags)}
             model = session.to_device(model)
             operations: Operations | None = None
             if job.operations is not None:
@@ -215,7 +179,7 @@ class Worker:
             if job.compile:
                 runnable = torch.compile(runnable)
         except Exception as error:
-            return self.finish(out_path, base, "error", f"preparing the model failed: {one_line(error)}", None, None, [])
+            return self.finish(base, "error", f"preparing the model failed: {one_line(error)}", None, None, [])
         self.emit(
             event="counted",
             seconds_since_start=time.perf_counter() - self.started,
@@ -245,7 +209,7 @@ class Worker:
                 f"{b.batch_size}: {b.status} ({b.error})" for b in batches if b.status != "skipped"
             ))
         return self.finish(
-            out_path, base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches
+            base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches
         )
 
     @staticmethod
@@ -329,7 +293,6 @@ class Worker:
 
     def finish(
         self,
-        out_path: Path,
         base: dict[str, Any],
         status: str,
         error: str | None,
@@ -337,31 +300,12 @@ class Worker:
         operations: Operations | None,
         batches: list[BatchResult],
     ) -> int:
-        record = build_record(base, status, error, parameters, operations, batches)
-        write_text_atomic(out_path, record_to_json(record))
-        self.emit(event="done", path=str(out_path), status=status)
+        """Send the round's record to the parent, which writes it (merged with earlier rounds)."""
+        record = build_record(
+            **base, status=status, error=error, parameters=parameters, operations=operations, batches=batches
+        )
+        self.emit(event="done", status=status, record=record.model_dump(mode="json"))
         return 0
-
-
-def build_record(
-    base: dict[str, Any],
-    status: str,
-    error: str | None,
-    parameters: Parameters | None,
-    operations: Operations | None,
-    batches: list[BatchResult],
-) -> Record:
-    import datetime
-
-    run = base["run"].model_copy(update={"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
-    return Record(
-        **{**base, "run": run},
-        status=status,  # type: ignore[arg-type]
-        error=error,
-        parameters=parameters,
-        operations=operations,
-        batches=batches,
-    )
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ def test_oom_and_segfault_are_recorded_and_others_still_measured(
     assert code == 0
     records = _records(tmp_path)
     assert set(records) == {"mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"}
-    assert all(p.parent.name == "fp32" and p.parent.parent.name.startswith("cpu-") for p in tmp_path.rglob("*.json"))
+    # <machine>/<config>/<software>/<model>.json (generator.store)
+    assert all(p.parent.parent.name == "fp32" and p.parent.parent.parent.name.startswith("cpu-")
+               and p.parent.name.startswith("torch-") for p in tmp_path.rglob("*.json"))
 
     healthy = records["mobilenet_v3_small"]
     assert healthy.status == "ok" and healthy.error is None
@@ -73,7 +75,7 @@ def test_oom_and_segfault_are_recorded_and_others_still_measured(
 def _measure_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "generator", "measure", "--models", "quick", "--device", "cpu",
             "--out", str(out), "--batch-sizes", "1", "--time-budget", "0.05", "--power-window", "0.05",
-            "--threads", "1", "--no-progress"]
+            "--threads", "1", "--no-progress", "--rounds", "1"]
 
 
 def test_killed_run_leaves_no_partial_file_and_resumes(tmp_path: Path) -> None:
@@ -170,7 +172,8 @@ def test_operations_are_counted_once_per_model_and_reused(tmp_path: Path) -> Non
     marked = first.model_copy(update={"operations": first.operations.model_copy(update={"counter": "reused?"})})
     first_path.write_text(record_to_json(marked))
     assert main([*common, "--channels-last"]) == 0
-    second = load_record(first_path.parent.parent / "fp32-channels-last" / "squeezenet1_1.json")
+    software = first_path.parent.name
+    second = load_record(first_path.parent.parent.parent / "fp32-channels-last" / software / "squeezenet1_1.json")
     assert second.config.channels_last and second.batches[0].status == "ok"
     assert second.operations == marked.operations
 

@@ -34,6 +34,8 @@ class Defaults:
     # Start the next worker (imports, model build) while the current one measures.
     # Only where building does not compete with timing for the same cores.
     prefetch: bool
+    # Timing rounds, interleaved across models, each in a fresh worker (generator.rounds).
+    rounds: int = 1
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 # Sized so that the paper line-up finishes in about ten minutes on a two-core
 # CPU (see the README's "Measuring" section for the measured figure). Batch 16
 # is kept because the study's figures 7-9 compare batch 1 with 16.
-DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16), time_budget_s=2.0, prefetch=False)
+# Two rounds: one cannot show the drift of a shared or throttling CPU (10-25% between
+# back-to-back runs on a 2-core VM), and the interval would only describe within-round noise.
+DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16), time_budget_s=2.0, prefetch=False, rounds=2)
 # At least 0.1 s and one iteration: more made warm-up the largest overhead of the default line-up.
 WARMUP = WarmupPolicy(min_iterations=1, min_s=0.1)
 IDLE_POWER_S = 1.0

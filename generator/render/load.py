@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from generator.render.order import model_key
-from generator.schema import Record, RecordError, load_record, model_file_stem, safe_slug
+from generator.schema import Record, RecordError, model_file_stem
+from generator.store import ResultsStore
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,10 @@ class LoadedRecord:
     # Where the copy of the record lives in the site, relative to the site root:
     # rebuilt from sanitised record fields, never from the file name on disk.
     site_path: PurePosixPath
-
-    @property
-    def run_key(self) -> tuple[str, str]:
-        return run_key(self.record)
-
-
-def run_key(record: Record) -> tuple[str, str]:
-    """(hardware slug, configuration slug): one 'run' of the study on one machine."""
-    return (safe_slug(record.hardware.slug), safe_slug(record.config.slug))
+    # (machine, configuration): one 'run' of the study on one machine, from the
+    # store (the configuration names the software too when a machine has
+    # runs of several software stacks).
+    run_key: tuple[str, str]
 
 
 def load_records(measurements_dir: Path) -> list[LoadedRecord]:
@@ -36,19 +32,15 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
 
     A missing folder means no records (a fresh clone before measuring), not an error.
     """
-    if not measurements_dir.exists():
-        return []
-    if not measurements_dir.is_dir():
-        raise RecordError(measurements_dir, "is not a folder")
     loaded: list[LoadedRecord] = []
     seen: dict[PurePosixPath, Path] = {}
     stems: dict[str, tuple[str, Path]] = {}  # page file stem -> (model name, first file)
-    for path in sorted(measurements_dir.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(measurements_dir).parts):
-            continue  # editor and atomic-write temporaries
-        record = load_record(path)
+    # The store finds and reads every record (strictly) and refuses a run folder
+    # whose records describe different machines or software.
+    for stored in ResultsStore(measurements_dir).load_all():
+        path, record = stored.path, stored.record
         site_path = PurePosixPath(
-            "data", "records", *run_key(record), f"{model_file_stem(record.model.name)}.json"
+            "data", "records", *stored.run_key, f"{model_file_stem(record.model.name)}.json"
         )
         if site_path in seen:
             # Two files claiming the same hardware, configuration and model: which
@@ -67,6 +59,6 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
                 path, f"{record.model.name!r} and {other_name!r} ({other_path}) share the page name {stem!r}",
                 "model.name",
             )
-        loaded.append(LoadedRecord(record=record, source=path, site_path=site_path))
+        loaded.append(LoadedRecord(record=record, source=path, site_path=site_path, run_key=stored.run_key))
     loaded.sort(key=lambda item: (item.run_key, model_key(item.record)))  # resnet18 before resnet101
     return loaded
