@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--device", choices=backends.names(), default="cpu")
     parser.add_argument("--batch-sizes", default=None, help="default: the device's default")
     parser.add_argument("--time-budget", type=float, default=None, help="default: the device's default")
+    parser.add_argument("--rounds", type=int, default=None, help="default: the device's default")
     args = parser.parse_args()
     defaults = backends.resolve(args.device).defaults
     batch_sizes = args.batch_sizes or ",".join(str(b) for b in defaults.batch_sizes)
@@ -37,6 +38,7 @@ def main() -> int:
         channels_last=False, compile_model=False, threads=default_threads(),
         time_budget_s=args.time_budget or defaults.time_budget_s,
         power_window_s=1.0, power_batch_sizes=None, force=True, prefetch=defaults.prefetch,
+        rounds=args.rounds or defaults.rounds,
     )
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -50,7 +52,7 @@ def main() -> int:
     print(f"  outside models (start-up, environment): {wall - sum(o.wall_s for o in outcomes):.0f} s; "
           f"warm-up {sum(o.warmup_s for o in outcomes):.0f} s; "
           f"prepare (fork, build, count) {sum(o.prepare_s for o in outcomes):.0f} s")
-    print(f"models {len(outcomes)}, wall {wall:.0f} s, inside timed windows {timed:.0f} s, "
+    print(f"models {len(outcomes)}, rounds {options.rounds}, wall {wall:.0f} s, inside timed windows {timed:.0f} s, "
           f"overhead {(wall - timed) / wall * 100:.0f}% (target <= 20%)")
     return 0
 

@@ -36,13 +36,13 @@ nvidia-smi --query-gpu=name,driver_version,power.limit,memory.total --format=csv
 records=$(mktemp -d)
 start=$(date +%s)
 python3 -m generator measure --device cuda --models all paper --batch-sizes 1,2,4,8,16,32,64 \
-  --out "$records" --no-progress "$@" 2>&1 | tee "$OUT/sweep-fp32.log" || echo "measure exited non-zero (see the log)"
+  --measurements "$records" --no-progress "$@" 2>&1 | tee "$OUT/sweep-fp32.log" || echo "measure exited non-zero (see the log)"
 fp32_s=$(( $(date +%s) - start ))
 echo "sweep wall time fp32: ${fp32_s} s"
 
 if [ "${SECOND_CONFIG:-0}" = 1 ] && [ "$fp32_s" -lt "${SECOND_CONFIG_DEADLINE_S:-240}" ]; then
   python3 -m generator measure --device cuda --models all paper --batch-sizes 1,2,4,8,16,32,64 \
-    --precision bf16 --channels-last --out "$records" --no-progress "$@" 2>&1 | tee "$OUT/sweep-bf16.log" || echo "measure exited non-zero (see the log)"
+    --precision bf16 --channels-last --measurements "$records" --no-progress "$@" 2>&1 | tee "$OUT/sweep-bf16.log" || echo "measure exited non-zero (see the log)"
   echo "sweep wall time total: $(( $(date +%s) - start )) s"
 fi
 tar -C "$records" -czf "$OUT/measurements.tar.gz" .

@@ -69,7 +69,10 @@ def test_oom_and_segfault_are_recorded_and_others_still_measured(
     assert [b.status for b in crashed.batches] == ["ok", "error", "skipped"]
     assert "SIGSEGV" in crashed.batches[1].error and "SIGSEGV" in crashed.error
     assert crashed.parameters is not None and crashed.parameters.count == 1_366_792  # kept from the worker
-    assert "SIGSEGV" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "SIGSEGV" in err
+    # Batch failures are counted in the summary: two rounds of one oom and one crash.
+    assert "failed batch sizes: 2 error, 2 oom" in err
 
 
 def _measure_command(out: Path) -> list[str]:
@@ -213,3 +216,91 @@ def test_cpu_hardware_slug(model: str | None, threads: int, slug: str) -> None:
 
     assert cpu_slug(model, threads) == slug
     assert gpu_slug("NVIDIA H200") == "nvidia-h200"
+
+
+def _one(tmp_path: Path, *extra: str) -> list[str]:
+    return ["measure", "--models", "squeezenet1_1", "--device", "cpu", "--measurements", str(tmp_path),
+            "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress", *extra]
+
+
+def test_rounds_are_merged_reused_and_remeasured_when_settings_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_one(tmp_path, "--batch-sizes", "1,2", "--rounds", "2")) == 0
+    (path,) = tmp_path.rglob("squeezenet1_1.json")
+    record = load_record(path)
+    assert record.settings is not None and record.settings.rounds == 2 and record.settings.batch_sizes == [1, 2]
+    for batch in record.batches:
+        latency = batch.latency
+        assert len(latency.rounds) == 2
+        assert latency.timed_iterations == sum(r.timed_iterations for r in latency.rounds)
+        # The point estimate is the median of the round medians, inside its interval.
+        medians = sorted(r.median_ms_per_batch for r in latency.rounds)
+        assert latency.median_ms_per_batch == pytest.approx(sum(medians) / 2)
+        assert latency.ci95_low_ms_per_batch <= latency.median_ms_per_batch <= latency.ci95_high_ms_per_batch
+    # Power windows belong to round 1 only; they are still there after round 2.
+    assert record.batches[0].power is not None
+    capsys.readouterr()
+
+    before = path.stat().st_mtime_ns
+    assert main(_one(tmp_path, "--batch-sizes", "1,2", "--rounds", "2")) == 0
+    assert "already measured with these settings" in capsys.readouterr().err
+    assert path.stat().st_mtime_ns == before
+
+    # Other settings on the same software: measured again, in place.
+    assert main(_one(tmp_path, "--batch-sizes", "1", "--rounds", "2")) == 0
+    assert list(tmp_path.rglob("squeezenet1_1.json")) == [path]
+    again = load_record(path)
+    assert [b.batch_size for b in again.batches] == [1] and again.settings.batch_sizes == [1]
+
+
+def test_other_software_starts_a_new_run_beside_the_old_one(tmp_path: Path) -> None:
+    assert main(_one(tmp_path, "--batch-sizes", "1", "--rounds", "1")) == 0
+    (path,) = tmp_path.rglob("squeezenet1_1.json")
+    # Pretend the record was measured with an older torch: its run folder is that software's.
+    record = load_record(path)
+    older = record.model_copy(update={"software": record.software.model_copy(update={"torch": "2.13.0"})})
+    old_folder = path.parent.parent / "torch-2.13.0-tv-0.29.1"
+    old_folder.mkdir()
+    old_path = old_folder / path.name
+    old_path.write_text(record_to_json(older))
+    path.unlink()
+    path.parent.rmdir()
+    mtime = old_path.stat().st_mtime_ns
+    assert main(_one(tmp_path, "--batch-sizes", "1", "--rounds", "1")) == 0
+    assert sorted(tmp_path.rglob("squeezenet1_1.json")) == sorted([path, old_path])
+    assert old_path.stat().st_mtime_ns == mtime and load_record(old_path).software.torch == "2.13.0"
+
+
+def test_a_failed_model_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FAULT_ENV, "squeezenet1_1=segfault@1")
+    assert main(_one(tmp_path, "--batch-sizes", "1", "--rounds", "2")) == 0
+    (path,) = tmp_path.rglob("squeezenet1_1.json")
+    failed = load_record(path)
+    assert failed.status == "error" and "SIGSEGV" in failed.error
+    monkeypatch.delenv(FAULT_ENV)
+    assert main(_one(tmp_path, "--batch-sizes", "1", "--rounds", "2")) == 0
+    retried = load_record(path)
+    assert retried.status == "ok" and len(retried.batches[0].latency.rounds) == 2
+
+
+def test_sigterm_stops_the_run_and_leaves_no_worker_logs(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    out = tmp_path / "m"
+    command = [sys.executable, "-m", "generator", "measure", "--models", "quick", "--device", "cpu",
+               "--measurements", str(out), "--batch-sizes", "1,2", "--time-budget", "0.3", "--threads", "1",
+               "--no-progress", "--rounds", "2"]
+    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(out.rglob("*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)  # the parent only, as a scheduler or `kill` sends it
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert process.returncode == 130 and "Traceback" not in err
+    assert not list(temporary.glob("generator-worker-*.log"))
+    for path in out.rglob("*.json"):
+        load_record(path)  # whole records only
