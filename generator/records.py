@@ -25,7 +25,12 @@ from generator.schema import (
 
 
 def config_for(
-    device: str, precision: str, channels_last: bool, compile_model: bool, threads: int, tf32: bool,
+    device: str,
+    precision: str,
+    channels_last: bool,
+    compile_model: bool,
+    threads: int,
+    tf32: bool,
     cudnn_benchmark: bool,
 ) -> Config:
     """The configuration measured; the flags as the backend reads them back (the parent: as it intends them)."""
@@ -59,17 +64,19 @@ def build_record(
     run_info = RunInfo.model_validate(run).model_copy(
         update={"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
     )
-    return Record.model_validate({
-        "model": ModelInfo.model_validate(model),
-        "accuracy": accuracy,
-        "config": config,
-        "hardware": Hardware.model_validate(hardware),
-        "software": Software.model_validate(software),
-        "run": run_info,
-        "settings": None if settings is None else MeasureSettings.model_validate(settings),
-        "status": status,
-        "error": error,
-        "parameters": parameters,
-        "operations": operations,
-        "batches": batches,
-    })
+    return Record.model_validate(
+        {
+            "model": ModelInfo.model_validate(model),
+            "accuracy": accuracy,
+            "config": config,
+            "hardware": Hardware.model_validate(hardware),
+            "software": Software.model_validate(software),
+            "run": run_info,
+            "settings": None if settings is None else MeasureSettings.model_validate(settings),
+            "status": status,
+            "error": error,
+            "parameters": parameters,
+            "operations": operations,
+            "batches": batches,
+        }
+    )

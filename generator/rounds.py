@@ -108,16 +108,19 @@ def merge_records(earlier: Record, later: Record) -> Record:
     """``earlier`` (rounds so far) with the rounds of ``later`` (one more round of the same model) added."""
     by_size = {batch.batch_size: batch for batch in earlier.batches}
     for batch in later.batches:
-        by_size[batch.batch_size] = _merge_batch(by_size[batch.batch_size], batch) if batch.batch_size in by_size \
-            else batch
+        by_size[batch.batch_size] = (
+            _merge_batch(by_size[batch.batch_size], batch) if batch.batch_size in by_size else batch
+        )
     batches = [by_size[size] for size in sorted(by_size)]
     ok = any(batch.status == "ok" for batch in batches)
     notes = [note for note in (earlier.error, later.error) if note]
-    return earlier.model_copy(update={
-        "batches": batches,
-        "status": "ok" if ok else "error",
-        "error": "; ".join(dict.fromkeys(notes)) or None,
-        "parameters": earlier.parameters or later.parameters,
-        "operations": earlier.operations or later.operations,
-        "run": later.run,
-    })
+    return earlier.model_copy(
+        update={
+            "batches": batches,
+            "status": "ok" if ok else "error",
+            "error": "; ".join(dict.fromkeys(notes)) or None,
+            "parameters": earlier.parameters or later.parameters,
+            "operations": earlier.operations or later.operations,
+            "run": later.run,
+        }
+    )

@@ -276,7 +276,7 @@ class ResultsStore:
         """Hold the folder's measure lock (StoreLocked when another run holds it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK_FILE
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole with block
+        handle = open(path, "a+", encoding="utf-8")  # held for the whole with block
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
