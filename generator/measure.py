@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from generator import backends, environment, registry
 from generator.backends import Backend
@@ -167,11 +167,20 @@ def _context() -> Any:
 
 
 class _WorkerProcess:
+    # Every worker started and not yet stopped: whatever interrupts the parent
+    # (Ctrl-C, SIGTERM) between starting and following one, run_all stops it
+    # and removes its log.
+    live: ClassVar[set[_WorkerProcess]] = set()
+
     def __init__(self, job: Job, spec: ModelSpec) -> None:
         self.job = job
         self.spec = spec
+        self.progress = _Progress()
         descriptor, self.log_path = tempfile.mkstemp(prefix="generator-worker-", suffix=".log")
         os.close(descriptor)
+        self.process: Any = None
+        self.connection: Any = None
+        _WorkerProcess.live.add(self)
         context = _context()
         self.connection, child = context.Pipe()
         self.process = context.Process(
@@ -179,7 +188,6 @@ class _WorkerProcess:
         )
         self.process.start()
         child.close()
-        self.progress = _Progress()
 
     def go(self) -> None:
         if self.job.wait_for_go:
@@ -211,15 +219,23 @@ class _WorkerProcess:
 
     def stop(self) -> None:
         try:
-            if self.process.is_alive():
-                self.process.terminate()
-                self.process.join(timeout=10)
+            if self.process is not None and self.process.pid is not None:
                 if self.process.is_alive():
-                    self.process.kill()
-            self.process.join()
-            self.connection.close()
+                    self.process.terminate()
+                    self.process.join(timeout=10)
+                    if self.process.is_alive():
+                        self.process.kill()
+                self.process.join()
+            if self.connection is not None:
+                self.connection.close()
         finally:
             Path(self.log_path).unlink(missing_ok=True)
+            _WorkerProcess.live.discard(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for worker in list(cls.live):
+            worker.stop()
 
 
 class Runner:
@@ -350,6 +366,7 @@ class Runner:
                         bar.update((rounds - round_index) * len(self.options.batch_sizes))
         finally:
             bar.close()
+            _WorkerProcess.stop_all()
         return [outcomes[spec.name] for spec in specs]
 
     def _failed_outright(self, spec: ModelSpec) -> bool:
@@ -375,6 +392,10 @@ class Runner:
                 pending.stop()
 
     def _start(self, spec: ModelSpec, round_index: int) -> _WorkerProcess:
+        return _WorkerProcess(self.job_for(spec, round_index), spec)
+
+    def job_for(self, spec: ModelSpec, round_index: int) -> Job:
+        """What the worker of ``spec``'s round ``round_index`` is asked to do."""
         o = self.options
         # Round 2 on adds to the rounds on disk (measured earlier in this run, or by a run that was stopped).
         earlier = self.store.read_if_valid(self.record_path(spec)) if round_index > 1 else None
@@ -403,7 +424,7 @@ class Runner:
         # Empty in real runs; passed on explicitly, since the fork server's
         # environment dates from when it started.
         job.extra.update(backends.test_options_from_environment(spec.name))
-        return _WorkerProcess(job, spec)
+        return job
 
     def _follow(self, worker: _WorkerProcess, bar: Any, round_index: int) -> Outcome:
         spec, progress = worker.spec, worker.progress

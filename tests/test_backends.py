@@ -265,7 +265,7 @@ def test_worker_goes_through_the_session_and_frees_each_input_before_release(
                          compile_model=False, threads=1, time_budget_s=0.01, power_window_s=0.05,
                          power_batch_sizes=[], force=True)
     runner = Runner(tmp_path, options, show_progress=False)
-    job = runner._job_template(spec, runner.record_path(spec))
+    job = runner.job_for(spec, round_index=1)
     probes: list[_ProbeSession] = []
 
     class ProbeBackend(FaultInjecting):  # batch 2 raises in forward: the error path must release too

@@ -71,9 +71,10 @@ def test_installed_wheel_renders_and_builds_from_another_folder(tmp_path: Path) 
     # A few records are enough to exercise every template; the full fixture set only costs time.
     for run in ("fixture-cpu-2t", "fixture-gpu"):
         for name in ("resnet18.json", "resnet50.json", "mobilenet_v3_large.json"):
-            target = work / "measurements" / run / "fp32" / name
+            (source,) = (FIXTURES / run / "fp32").rglob(name)  # <machine>/<config>/<software>/<model>.json
+            target = work / "measurements" / source.relative_to(FIXTURES)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(FIXTURES / run / "fp32" / name, target)
+            shutil.copy2(source, target)
     command = str(venv / "bin" / "canziani-report")
     _run([command, "render"], cwd=work)
     assert (work / "site" / "models" / "resnet50.md").is_file()

@@ -47,7 +47,7 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
     assert resnet50["accuracy of weights"] == "fixture: illustrative values"
     assert resnet50["params (M)"] == "25.6" and resnet50["GMACs"] == "4.09"
     # 0.08 ms/GMAC x 4.09 GMACs + 0.5 ms at batch 1, with the record's 95 % interval of the median.
-    latency = load_record(FIXTURES / "fixture-gpu/fp32/resnet50.json").batches[0].latency
+    latency = load_record(next((FIXTURES / "fixture-gpu/fp32").rglob("resnet50.json"))).batches[0].latency
     assert latency is not None and latency.ci95_low_ms_per_batch is not None and latency.ci95_high_ms_per_batch
     assert resnet50["ms/image at batch 1 (95 % interval)"] == (
         f"0.8272 ({fmt.sig(latency.ci95_low_ms_per_batch, 4)}–{fmt.sig(latency.ci95_high_ms_per_batch, 4)})")
