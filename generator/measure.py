@@ -186,7 +186,14 @@ class _WorkerProcess:
         self.process = context.Process(
             target=serve, args=(dataclasses.asdict(job), child, self.log_path), name=f"measure {spec.name}"
         )
-        self.process.start()
+        # Ctrl-C or SIGTERM in the middle of start() would leave a half-started
+        # child (one that reads its job from a closed pipe and prints a traceback):
+        # hold them until the worker is started, then they stop it like any other.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
 
     def go(self) -> None:

@@ -336,7 +336,12 @@ def serve(job: dict[str, Any], connection: Any, log_path: str) -> None:
     """Entry point of a worker forked by generator.measure: events and 'go' travel over ``connection``."""
     _die_with_parent()
     # Library chatter (warnings, tracebacks) goes to a log the parent quotes if we die.
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        # The parent was interrupted while starting us and has already given this
+        # worker up (and removed its log): there is no one to measure for.
+        sys.exit(130)
     os.dup2(log, 1)
     os.dup2(log, 2)
     signal.signal(signal.SIGTERM, _on_sigterm)
