@@ -89,6 +89,12 @@ def test_csv_per_hardware(rendered: Path) -> None:
     assert rows["squeezenet1_0"]["top1_percent"] == ""  # not known: empty, never 0
 
 
+def test_data_page_links_the_csv_per_hardware(rendered: Path) -> None:
+    text = (rendered / "data.md").read_text()
+    assert ("[fixture-cpu-2t.csv](data/leaderboard/fixture-cpu-2t.csv), "
+            "[fixture-gpu.csv](data/leaderboard/fixture-gpu.csv)") in text
+
+
 def _section(page: str, run: str, title: str) -> str:
     after_run = page.split(f"### {run}", 1)[1]
     return after_run.split(f"#### {title}", 1)[1].split("####", 1)[0]
