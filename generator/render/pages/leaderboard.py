@@ -11,6 +11,7 @@ original training recipe instead (``data.top1``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from generator.render.pages.common import Link, Table, hardware_path, model_path
 from generator.schema import BatchResult, Record
 
 PAGE = "models/index.md"
+SHORT_WEIGHTS = 48  # characters of the weights' name shown in the table
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,14 @@ def accuracy_of_weights(record: Record) -> AccuracyOfWeights:
 def ms_per_image_interval(result: BatchResult | None) -> tuple[float | None, float | None]:
     """The 95 % interval of the time per image, from the data layer (None, None: no interval)."""
     return data.ms_per_image_low(result), data.ms_per_image_high(result)
+
+
+def _short(weights: str) -> str:
+    """A table-sized name for the weights: a figure quoted from a README or paper has a long source
+    ('szagoruyko/imagenet-validation.torch README: bn-alexnet, ...'); the head names it, the model
+    page and the CSV keep all of it."""
+    head = re.split(r": |; ", weights, maxsplit=1)[0]
+    return head if len(head) <= SHORT_WEIGHTS else head[: SHORT_WEIGHTS - 1].rstrip() + "…"
 
 
 def best_throughput(record: Record) -> tuple[float, int] | None:
@@ -124,7 +134,7 @@ def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
             record.model.family,
             fmt.sig(accuracy.top1_percent, 4, "not known"),
             fmt.sig(accuracy.top5_percent, 4, "not known"),
-            accuracy.weights,
+            _short(accuracy.weights),
             fmt.sig(data.params_millions(record), 3),
             fmt.sig(data.gmacs(record), 3),
             _time_cell(record),
