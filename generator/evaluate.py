@@ -51,7 +51,15 @@ from typing import TYPE_CHECKING, Any
 from generator.errors import CliError
 from generator.files import write_text_atomic
 from generator.model_spec import ModelSpec
-from generator.schema import MeasuredAccuracy, Record, load_record, model_file_stem, parse_record, record_to_json
+from generator.schema import (
+    IMAGENET_VAL_IMAGES,
+    MeasuredAccuracy,
+    Record,
+    load_record,
+    model_file_stem,
+    parse_record,
+    record_to_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -469,6 +477,10 @@ def evaluate(
             write_text_atomic(path, text)
         print(f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
               f"({job.weights.name}); {len(texts)} record(s) updated")
+        if count < IMAGENET_VAL_IMAGES:
+            # The site shows a partial evaluation as limited and uses it in no figure or verdict.
+            print(f"note: {job.spec.name}: {count} of {IMAGENET_VAL_IMAGES:,} validation images: the report shows "
+                  "this as a limited evaluation and uses it in no figure or verdict", file=sys.stderr)
         del model
     return 0
 

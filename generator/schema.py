@@ -90,6 +90,9 @@ class PublishedAccuracy(_Strict):
     )
 
 
+IMAGENET_VAL_IMAGES = 50_000  # ImageNet-1K validation set: only an evaluation over all of it is a top-1 to report
+
+
 class MeasuredAccuracy(_Strict):
     top1_percent: float = Field(ge=0, le=100)
     top5_percent: float = Field(ge=0, le=100)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from generator.render.load import LoadedRecord
 from generator.schema import (
+    IMAGENET_VAL_IMAGES,
     BatchResult,
     Config,
     Hardware,
@@ -26,7 +27,6 @@ MB = 1_000_000  # decimal megabytes, as the study's axes (MB)
 STUDY_LARGE_BATCH = 16  # the study's second batch size in Figs. 7-9 and the operations claim
 
 
-IMAGENET_VAL_IMAGES = 50_000  # the full ImageNet-1K validation set: only an evaluation over all of it counts
 # Weights known to be their architecture's original training recipe though their
 # name does not say so (timm's only Inception-v4 weights, ported from Google's release).
 ORIGINAL_WEIGHTS_BY_NAME = frozenset({"inception_v4.tf_in1k"})
