@@ -263,6 +263,17 @@ class Memory(_Strict):
     cuda_baseline_allocated_bytes: int | None = Field(default=None, ge=0)
     nvml_used_bytes: int | None = Field(default=None, ge=0)
     nvml_baseline_used_bytes: int | None = Field(default=None, ge=0)
+    # NVML's memory structure: v1 counts the driver's reserved memory as used
+    # (hundreds of MB on an idle card), v2 reports it apart. Used and baseline
+    # are always read the same way, so their difference is what this run added.
+    nvml_memory_version: Literal[1, 2] | None = None
+    nvml_reserved_bytes: int | None = Field(default=None, ge=0, description="Driver-reserved memory (NVML v2 only).")
+    nvml_context_used_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="NVML used memory once this process's CUDA context was open and preparation cleaned up, "
+        "before the first batch: the part of the footprint that is the context, not the model.",
+    )
 
 
 class Power(_Strict):
@@ -281,6 +292,33 @@ class Power(_Strict):
     sm_clock_mhz_mean: float | None = Field(default=None, ge=0)
     temperature_c_max: float | None = None
     throttle_reasons: list[str] = Field(default_factory=list)
+    # How the figures above were read (all optional: records before these existed migrate as unknown).
+    reading_method: Literal["nvml_instant_field", "nvml_power_usage", "rapl_counter"] | None = Field(
+        default=None,
+        description="Source of the power samples: NVML's instantaneous field (NVML_FI_DEV_POWER_INSTANT), "
+        "nvmlDeviceGetPowerUsage (a trailing ~1 s average on Ampere and newer, except GA100), or RAPL.",
+    )
+    samples_mean_w: float | None = Field(
+        default=None, ge=0, description="Mean of the power samples: a cross-check of mean_w where the counter gave it."
+    )
+    counter_update_period_s: float | None = Field(
+        default=None, ge=0, description="Measured update period of the energy counter; the window spans many of them."
+    )
+    preroll_s: float | None = Field(
+        default=None, ge=0, description="Seconds the same load ran before the window opened (averaged readings trail)."
+    )
+    read_errors: int = Field(default=0, ge=0, description="Failed NVML reads survived during the window.")
+    temperature_c_start: float | None = None
+    temperature_c_end: float | None = None
+    idle_settle_s: float | None = Field(
+        default=None, ge=0, description="Seconds waited for idle power to settle before idle_w was read."
+    )
+    idle_settled: bool | None = Field(
+        default=None, description="False when the bounded wait ended before idle power was steady."
+    )
+    idle_with_context: bool | None = Field(
+        default=None, description="Idle measured by the measuring process with its CUDA context open."
+    )
 
 
 class BatchResult(_Strict):
