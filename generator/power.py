@@ -97,18 +97,25 @@ class PowerMeter(Protocol):
 
 
 def counter_mean(steps: list[tuple[float, int]], min_span_s: float = 0.0) -> tuple[float, float] | None:
-    """(mean W, span s) between the first and last counter steps: both ends at the instant the counter moved.
+    """(mean W, span s) from the energy counter's steps: each step's energy at the instant the counter moved.
 
-    Dividing the energy between two steps by the time between them is exact to the
-    poll interval, where energy over the whole window would be off by up to one
-    update period (100 ms on recent GPUs: 10% of a one-second window).
+    Energy over the whole window would be off by up to one update period at each
+    end (100 ms on recent GPUs: 10% of a one-second window); between steps it is
+    exact to the poll interval. The slope of a least-squares line through all the
+    steps (energy against time) averages out the timing of each poll, where two
+    end points would each carry it whole.
     """
     if len(steps) < 2:
         return None
-    (t0, e0), (t1, e1) = steps[0], steps[-1]
-    if t1 - t0 <= 0 or t1 - t0 < min_span_s:
+    span = steps[-1][0] - steps[0][0]
+    if span <= 0 or span < min_span_s:
         return None
-    return (e1 - e0) / 1000.0 / (t1 - t0), t1 - t0
+    count = len(steps)
+    mean_t = sum(t for t, _ in steps) / count
+    mean_e = sum(e for _, e in steps) / count
+    spread = sum((t - mean_t) ** 2 for t, _ in steps)
+    slope_mj_per_s = sum((t - mean_t) * (e - mean_e) for t, e in steps) / spread
+    return slope_mj_per_s / 1000.0, span
 
 
 class NvmlMeter:
@@ -218,8 +225,10 @@ class NvmlMeter:
                     last_ok = False
                 else:
                     polled = time.perf_counter() - self._start
-                    if last_energy is not None and energy != last_energy and last_ok:
-                        # The step happened between the last poll and this one: take the middle.
+                    # The step happened between the last poll and this one: take the middle, unless
+                    # the two were far apart (a late poll on a busy machine): that step's time is unknown.
+                    if (last_energy is not None and energy != last_energy and last_ok
+                            and polled - last_poll <= 4 * self._interval_s + 0.002):
                         reading.counter_steps.append(((last_poll + polled) / 2, energy))
                     last_energy, last_ok, last_poll = energy, True, polled
             if polls % 10 == 0:

@@ -86,6 +86,7 @@ class SimNvml:
         energy_counter: bool = True,
         memory_v2: bool = True,
         error_every: int = 0,
+        noise_w: float = 0.4,
         total_bytes: int = 150_000_000_000,
         reserved_bytes: int = 600 * 2**20,
         context_bytes: int = 520 * 2**20,
@@ -97,6 +98,7 @@ class SimNvml:
         self.instant_period_s, self.energy_period_s = instant_period_s, energy_period_s
         self.instant_field, self.energy_counter, self.memory_v2 = instant_field, energy_counter, memory_v2
         self.error_every = error_every
+        self.noise_w = noise_w
         self.total_bytes, self.reserved_bytes, self.context_bytes = total_bytes, reserved_bytes, context_bytes
         self.allocated_bytes = 0
         self.context_open = False
@@ -196,6 +198,10 @@ class SimNvml:
         """The time of the last refresh of a reading refreshed every ``period``."""
         return math.floor(self.now() / period) * period
 
+    def _noise(self, tick: float, period: float) -> float:
+        """Sensor noise on a power reading, fixed per refresh (so a reading changes at each refresh, as real ones do)."""
+        return self.noise_w * math.sin(round(tick / period) * 12.9898)
+
     def _maybe_fail(self) -> None:
         self.calls += 1
         if self.error_every and self.calls % self.error_every == 0:
@@ -235,9 +241,10 @@ class SimNvml:
             self._advance()
             end = self._latched(self.average_period_s)
             start = max(self._times[0], end - self.average_s)
+            noise = self._noise(end, self.average_period_s)
             if end <= start:
-                return int(self._watts[-1] * 1000)
-            return int((self._energy_at(end) - self._energy_at(start)) / (end - start) * 1000)
+                return int((self._watts[-1] + noise) * 1000)
+            return int(((self._energy_at(end) - self._energy_at(start)) / (end - start) + noise) * 1000)
 
     def nvmlDeviceGetFieldValues(self, handle: Any, field_ids: list[int]) -> list[Any]:
         with self._lock:
@@ -251,7 +258,8 @@ class SimNvml:
                     value=SimpleNamespace(uiVal=0, dVal=0.0, ulVal=0, ullVal=0),
                 )
                 if field_id == NVML_FI_DEV_POWER_INSTANT and self.instant_field:
-                    watts = self._watts[self._index_at(self._latched(self.instant_period_s))]
+                    tick = self._latched(self.instant_period_s)
+                    watts = self._watts[self._index_at(tick)] + self._noise(tick, self.instant_period_s)
                     value.nvmlReturn, value.value.uiVal = NVML_SUCCESS, int(watts * 1000)
                 values.append(value)
             return values

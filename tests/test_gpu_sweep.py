@@ -1,0 +1,113 @@
+"""benchmarks/gpu_sweep.sh under a deadline: stops measure cleanly, packs what it has, resumes from the pack.
+
+Run on the CPU (the same script and measure command as on the GPU, --device cpu).
+A model whose forward pass never returns (a real hang, injected) stands for the
+model in flight when the deadline comes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from generator.worker import FAULT_ENV
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "benchmarks" / "gpu_sweep.sh"
+FAST = ["--", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1"]
+
+
+def _sweep(out: Path, records: Path, *args: str, fault: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OUT": str(out), FAULT_ENV: fault, "PYTHONPATH": str(REPO), "PYTHON": sys.executable}
+    return subprocess.run(
+        [str(SCRIPT), "--device", "cpu", "--records", str(records), "--batch-sizes", "1,2", *args],
+        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+
+
+def _packed(out: Path) -> set[str]:
+    with tarfile.open(out / "measurements.tar.gz") as tar:
+        return {Path(name).stem for name in tar.getnames() if name.endswith(".json")}
+
+
+def test_deadline_stops_cleanly_packs_partial_records_and_a_second_call_resumes(tmp_path: Path) -> None:
+    out1, out2 = tmp_path / "out1", tmp_path / "out2"
+    out1.mkdir()
+    out2.mkdir()
+    models = ["--models", "mobilenet_v3_small", "squeezenet1_1"]
+    began = time.monotonic()
+    first = _sweep(out1, tmp_path / "r1", "--deadline", "75", "--margin", "25", "--pack-every", "2", *models, *FAST,
+                   fault="squeezenet1_1=hang@1")
+    took = time.monotonic() - began
+    assert first.returncode == 0, first.stderr
+    # Stopped at deadline - margin, not at the hang's hour, and well inside the deadline.
+    assert took < 75
+    summary = json.loads((out1 / "sweep-summary.json").read_text())
+    assert summary["phases"][0]["stopped_by"] == "deadline"
+    assert summary["models_in_order"] == ["squeezenet1_1", "mobilenet_v3_small"] or \
+        summary["models_in_order"][0] in ("squeezenet1_1", "mobilenet_v3_small")
+    assert _packed(out1) == set(summary["models_with_records"]) and summary["packed_records"] >= 1
+    assert "squeezenet1_1" in summary["models_missing"]  # the hung model: no half record
+
+    # Second call, from the first call's pack, without the fault: only what was missing is measured.
+    second = _sweep(out2, tmp_path / "r2", "--deadline", "240", "--margin", "10",
+                    "--resume", str(out1 / "measurements.tar.gz"), *models, *FAST)
+    assert second.returncode == 0, second.stderr
+    summary2 = json.loads((out2 / "sweep-summary.json").read_text())
+    assert summary2["resumed_records"] == summary["packed_records"]
+    assert summary2["phases"][0]["stopped_by"] == "finished" and summary2["models_missing"] == []
+    assert _packed(out2) == {"mobilenet_v3_small", "squeezenet1_1"}
+    assert "already measured" in (out2 / "sweep.log").read_text()
+
+
+def test_study_networks_first_then_by_cost() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from gpu_sweep import ordered_models  # type: ignore[import-not-found]
+
+    order = ordered_models(["vgg16", "mobilenet_v3_small", "resnet50", "regnet_y_128gf", "alexnet"])
+    assert order[:3] == ["alexnet", "resnet50", "vgg16"]  # the study's, cheapest first
+    assert order[3:] == ["mobilenet_v3_small", "regnet_y_128gf"]
+
+
+def test_missing_packages_are_found_before_anything_starts(tmp_path: Path) -> None:
+    # An interpreter without torch or pydantic (the system's python3 here): refused at once, with what is missing.
+    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": "/usr/bin/python3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([str(SCRIPT), "--device", "cpu"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "cannot start the sweep" in result.stderr and "torch" in result.stderr
+    assert not (tmp_path / "measurements.tar.gz").exists()
+
+
+def test_missing_out_or_resume_pack_is_refused(tmp_path: Path) -> None:
+    result = _sweep(tmp_path / "absent", tmp_path / "r", "--deadline", "10")
+    assert result.returncode == 2 and "OUT" in result.stderr
+    result = _sweep(tmp_path, tmp_path / "r", "--resume", str(tmp_path / "nope.tar.gz"))
+    assert result.returncode == 2 and "nope.tar.gz" in result.stderr
+
+
+def test_calibration_against_the_simulated_nvml(tmp_path: Path) -> None:
+    # The simulator stands in for pynvml (tests/sim_pynvml first on the path); no CUDA here, so the
+    # context, load and TF32 parts say so, and setup time is measured on the CPU.
+    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable,
+           "PYTHONPATH": f"{REPO / 'tests' / 'sim_pynvml'}:{REPO}",
+           "GENERATOR_SIM_NVML": "energy_period_s=0.1,instant_period_s=0.02,average_period_s=0.1"}
+    result = subprocess.run(
+        [str(SCRIPT), "--calibrate", "--device", "cpu", "--period-probe-s", "1.0", "--idle-wait", "3",
+         "--setup-models", "mobilenet_v3_small"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    calibration = json.loads((tmp_path / "calibration.json").read_text())
+    periods = calibration["update_periods_s"]
+    assert abs(periods["energy_counter"] - 0.1) < 0.015
+    assert abs(periods["instant_field"] - 0.02) < 0.01
+    assert calibration["reading_method"] == "nvml_instant_field"
+    assert calibration["idle_without_context"]["idle_w"] > 50
+    assert calibration["tf32_read_back"] == "no CUDA device"
+    assert calibration["setup"][0]["model"] == "mobilenet_v3_small" and calibration["setup"][0]["build_s"] > 0
