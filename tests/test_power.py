@@ -72,7 +72,8 @@ def test_instant_field_is_sampled_where_the_card_has_it_and_gives_the_peak() -> 
     power, truth, _ = _window(sim, meter, watts=300.0, window_s=0.6)
     assert power.reading_method == "nvml_instant_field"
     assert power.samples_mean_w == pytest.approx(truth, rel=0.03)
-    assert power.peak_w is not None and truth * 0.98 <= power.peak_w <= truth * 1.05
+    # The peak is the loaded level (gaps between forward passes pull the mean below it), never above it.
+    assert power.peak_w is not None and truth * 0.98 <= power.peak_w <= sim.idle_now_w() + 300.0 + 1.0
 
 
 def test_energy_and_mean_power_agree_and_are_exact_despite_100ms_counter_steps() -> None:
