@@ -210,6 +210,11 @@ class Operations(_Strict):
     uncounted_operators: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, description="Operators fvcore skipped, with how often they occurred."
     )
+    architecture_sha256: str | None = Field(
+        default=None,
+        description="SHA-256 of the Python source that defines the architecture counted (the builder's module "
+        "and the shared blocks it uses): counts are reused across torch versions only when it matches.",
+    )
 
 
 StopReason = Literal["converged", "time_budget"]
