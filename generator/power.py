@@ -88,6 +88,8 @@ class PowerMeter(Protocol):
     reading_method: str
     # Seconds of load a window needs before it opens (NVML's averaged power trails by a second).
     preroll_s: float
+    # Update period of the energy counter, where known: a window spans several.
+    counter_period_s: float | None
 
     def start(self) -> None: ...
 
@@ -548,6 +550,7 @@ class RaplMeter:
     counter = "rapl"
     reading_method = "rapl_counter"
     preroll_s = 0.0  # the counter is energy, not a trailing average
+    counter_period_s: float | None = None
 
     def __init__(self, files: list[Path]) -> None:
         self._files = files

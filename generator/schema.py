@@ -141,6 +141,9 @@ class GpuInfo(_Strict):
     compute_capability: str | None
     power_limit_w: float | None = Field(ge=0)
     energy_counter_available: bool | None
+    energy_counter_update_period_s: float | None = Field(
+        default=None, ge=0, description="Update period of NVML's energy counter, measured at the run's start."
+    )
 
 
 class Hardware(_Strict):
