@@ -64,6 +64,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         power_window_s=args.power_window,
         power_batch_sizes=args.power_batch_sizes,
         show_progress=not args.no_progress,
+        cooldown=args.cooldown,
     )
 
 
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--power-batch-sizes", type=_positive_int_list, default=None, metavar="N,N,...",
         help="batch sizes at which to run the power window (default: every batch size for the study's "
         "networks, 1 and 16 for the others)",
+    )
+    measure.add_argument(
+        "--cooldown", default=None, metavar="BOUND",
+        help="between models, wait for the GPU to cool: a temperature (45C, at most 120 s), a time (20s), "
+        "or both (45C,60s); default: no wait",
     )
     measure.add_argument("--no-progress", action="store_true", help="no progress bar")
     measure.set_defaults(handler=_cmd_measure)
