@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,11 +77,29 @@ def ordered_models(selectors: list[str]) -> list[str]:
     return [s.name for s in study + rest]
 
 
-def pack(records: Path, out: Path) -> int:
+def seed(committed: Path, records: Path) -> set[Path]:
+    """Copy the committed records into the working folder, so that measure reuses their operation counts.
+
+    Counting on the GPU's clock costs seconds per model; the counts do not depend
+    on the device (and are reused across torch versions where the architecture's
+    source matches). The copies are not packed. Returns their paths.
+    """
+    seeded: set[Path] = set()
+    for path in sorted(committed.glob("*/*/*.json")):
+        target = records / path.relative_to(committed)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        seeded.add(target)
+    return seeded
+
+
+def pack(records: Path, out: Path, leave_out: set[Path] = frozenset()) -> int:  # type: ignore[assignment]
     """Tar the records into out/measurements.tar.gz atomically; the number of records packed."""
     target = out / "measurements.tar.gz"
     partial = out / ".measurements.tar.gz.partial"
-    files = sorted(p for p in records.rglob("*.json") if not p.name.startswith("."))
+    files = sorted(p for p in records.rglob("*.json") if not p.name.startswith(".") and p not in leave_out)
     with tarfile.open(partial, "w:gz") as tar:
         for path in files:
             tar.add(path, arcname=str(path.relative_to(records)))
@@ -98,17 +117,21 @@ def unpack(archive: Path, records: Path) -> int:
 class Packer(threading.Thread):
     """Packs the records every ``every_s`` seconds until stopped."""
 
-    def __init__(self, records: Path, out: Path, every_s: float) -> None:
+    def __init__(self, records: Path, out: Path, every_s: float, leave_out: set[Path]) -> None:
         super().__init__(daemon=True, name="packer")
-        self.records, self.out, self.every_s = records, out, every_s
+        self.records, self.out, self.every_s, self.leave_out = records, out, every_s, leave_out
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.wait(self.every_s):
             try:
-                pack(self.records, self.out)
+                pack(self.records, self.out, self.leave_out)
             except OSError as error:  # a full disk must not stop the measuring
                 print(f"packing failed: {error}", file=sys.stderr)
+
+
+# Set by SIGTERM: stop as at the deadline (measure gets SIGINT, the records are packed).
+STOP_NOW = threading.Event()
 
 
 def run_measure(command: list[str], stop_at: float, log: Path) -> tuple[int, str]:
@@ -119,8 +142,8 @@ def run_measure(command: list[str], stop_at: float, log: Path) -> tuple[int, str
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
         reason = "finished"
         while process.poll() is None:
-            if time.monotonic() >= stop_at:
-                reason = "deadline"
+            if time.monotonic() >= stop_at or STOP_NOW.is_set():
+                reason = "signal" if STOP_NOW.is_set() else "deadline"
                 # SIGINT to the whole group: measure stops after its current model's
                 # records are safe and exits 130; its workers are in the group too.
                 os.killpg(process.pid, signal.SIGINT)
@@ -138,9 +161,10 @@ def sweep(args: argparse.Namespace, out: Path, started: float) -> dict[str, Any]
     records = Path(args.records)
     records.mkdir(parents=True, exist_ok=True)
     resumed = unpack(Path(args.resume), records) if args.resume else 0
+    seeded = seed(Path(args.seed_operations), records) if args.seed_operations else set()
     stop_at = started + args.deadline - args.margin
     models = ordered_models(args.models)
-    packer = Packer(records, out, args.pack_every)
+    packer = Packer(records, out, args.pack_every, seeded)
     packer.start()
     phases = []
     configs: list[list[str]] = [[]]
@@ -161,16 +185,17 @@ def sweep(args: argparse.Namespace, out: Path, started: float) -> dict[str, Any]
                 "wall_s": round(time.monotonic() - phase_start, 1),
             })
             print(f"phase {phases[-1]['config']}: {reason}, exit {code}, {phases[-1]['wall_s']} s", flush=True)
-            if reason == "deadline":
+            if reason != "finished":
                 break
     finally:
         packer.halt.set()
-        packed = pack(records, out)
+        packed = pack(records, out, seeded)
     from generator.schema import model_file_stem
 
-    measured = sorted({p.stem for p in records.rglob("*.json")})
+    measured = sorted({p.stem for p in records.rglob("*.json") if p not in seeded})
     return {
         "mode": "sweep", "deadline_s": args.deadline, "margin_s": args.margin, "resumed_records": resumed,
+        "seeded_records": len(seeded),
         "packed_records": packed, "models_in_order": models, "phases": phases,
         "models_with_records": measured,
         "models_missing": [m for m in models if model_file_stem(m) not in set(measured)],
@@ -262,14 +287,39 @@ def _calibrate_torch(args: argparse.Namespace, meter: Any, nvml: Any) -> dict[st
             torch.cuda.synchronize()
         t2 = time.perf_counter()
         size = spec.input_size_px
-        count_operations(model, torch.zeros(1, 3, size, size, device=device), cross_check=False)
+        counted = count_operations(model, torch.zeros(1, 3, size, size, device=device), cross_check=False)
         if cuda:
             torch.cuda.synchronize()
         t3 = time.perf_counter()
-        setups.append({"model": name, "build_s": t1 - t0, "to_device_s": t2 - t1, "count_s": t3 - t2})
+        setups.append({"model": name, "build_s": t1 - t0, "to_device_s": t2 - t1, "count_s": t3 - t2,
+                       **_compare_with_committed(spec, counted, Path(args.seed_operations or REPO / "measurements"))})
         del model
     result["setup"] = setups
     return result
+
+
+def _compare_with_committed(spec: Any, counted: Any, committed: Path) -> dict[str, Any]:
+    """This torch's count of ``spec`` against a committed record's (another torch, maybe): the reuse claim, checked."""
+    from generator.counting import architecture_sha256
+    from generator.schema import RecordError, load_record, model_file_stem
+
+    for path in sorted(committed.glob(f"*/*/{model_file_stem(spec.name)}.json")):
+        try:
+            record = load_record(path)
+        except RecordError:
+            continue
+        if record.operations is None:
+            continue
+        return {
+            "committed_torch": record.software.torch,
+            "committed_gmacs": record.operations.gmacs,
+            "gmacs_here": counted.gmacs,
+            "counts_equal": record.operations.gmacs == counted.gmacs
+            and record.operations.by_operator_gmacs == counted.by_operator_gmacs,
+            "architecture_source_equal": record.operations.architecture_sha256 == architecture_sha256(spec.builder)
+            if record.operations.architecture_sha256 else None,
+        }
+    return {"committed_gmacs": None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", help="a measurements.tar.gz from an earlier call to go on from")
     parser.add_argument("--records", default="/tmp/gpu-sweep-records", help="working folder for the records")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--seed-operations", default=str(REPO / "measurements"),
+                        help="committed records whose operation counts measure may reuse ('' for none)")
     parser.add_argument("--models", nargs="+", default=["paper", "all"], help="selectors (default: paper all)")
     parser.add_argument("--batch-sizes", default=STUDY_FIRST_BATCH_SIZES)
     parser.add_argument("--second-config", action="store_true", help="then bf16 + channels_last while time allows")
@@ -306,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         print("fill .whl/ with 'benchmarks/gpu_sweep.sh --fetch-wheels' and carry it along", file=sys.stderr)
         return 2
     # The deadline counts from when gpu_sweep.sh started (SWEEP_STARTED_AT, epoch seconds).
+    signal.signal(signal.SIGTERM, lambda signum, frame: STOP_NOW.set())
     started = time.monotonic() - max(0.0, time.time() - float(os.environ.get("SWEEP_STARTED_AT") or time.time()))
     summary = calibrate(args) if args.calibrate else sweep(args, out, started)
     summary["wall_s"] = round(time.monotonic() - started, 1)

@@ -15,7 +15,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from generator.worker import FAULT_ENV
+from generator.backends import FAULT_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_sweep.sh"
@@ -35,31 +35,56 @@ def _packed(out: Path) -> set[str]:
         return {Path(name).stem for name in tar.getnames() if name.endswith(".json")}
 
 
-def test_deadline_stops_cleanly_packs_partial_records_and_a_second_call_resumes(tmp_path: Path) -> None:
+def test_deadline_stops_measure_cleanly_and_packs(tmp_path: Path) -> None:
+    # The first model hangs: only the deadline can end the run, a margin before it, and a pack is there.
+    began = time.monotonic()
+    result = _sweep(tmp_path, tmp_path / "r", "--deadline", "40", "--margin", "15", "--models", "squeezenet1_1",
+                    "--seed-operations", "", *FAST, fault="squeezenet1_1=hang@1")
+    took = time.monotonic() - began
+    assert result.returncode == 0, result.stderr
+    assert 25 <= took < 40
+    summary = json.loads((tmp_path / "sweep-summary.json").read_text())
+    assert summary["phases"][0]["stopped_by"] == "deadline" and summary["phases"][0]["exit_code"] == 130
+    assert summary["models_missing"] == ["squeezenet1_1"] and _packed(tmp_path) == set()  # no half record
+
+
+def test_partial_records_are_packed_while_measuring_and_a_second_call_resumes(tmp_path: Path) -> None:
     out1, out2 = tmp_path / "out1", tmp_path / "out2"
     out1.mkdir()
     out2.mkdir()
-    models = ["--models", "mobilenet_v3_small", "squeezenet1_1"]
-    began = time.monotonic()
-    first = _sweep(out1, tmp_path / "r1", "--deadline", "75", "--margin", "25", "--pack-every", "2", *models, *FAST,
-                   fault="squeezenet1_1=hang@1")
-    took = time.monotonic() - began
-    assert first.returncode == 0, first.stderr
-    # Stopped at deadline - margin, not at the hang's hour, and well inside the deadline.
-    assert took < 75
+    models = ["--models", "mobilenet_v3_small", "squeezenet1_1", "--seed-operations", ""]
+    env = {**os.environ, "OUT": str(out1), FAULT_ENV: "squeezenet1_1=hang@1", "PYTHONPATH": str(REPO),
+           "PYTHON": sys.executable}
+    # A deadline far off; the sweep is stopped (SIGTERM, as at the deadline) once the pack it keeps
+    # up to date while measuring holds the first model, while the second hangs.
+    process = subprocess.Popen(
+        [str(SCRIPT), "--device", "cpu", "--records", str(tmp_path / "r1"), "--batch-sizes", "1,2",
+         "--deadline", "600", "--pack-every", "1", *models, *FAST],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        limit = time.monotonic() + 240
+        while time.monotonic() < limit:
+            if (out1 / "measurements.tar.gz").exists() and _packed(out1):
+                break
+            time.sleep(1)
+        assert _packed(out1) == {"mobilenet_v3_small"}
+        process.terminate()
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
     summary = json.loads((out1 / "sweep-summary.json").read_text())
-    assert summary["phases"][0]["stopped_by"] == "deadline"
-    assert summary["models_in_order"] == ["squeezenet1_1", "mobilenet_v3_small"] or \
-        summary["models_in_order"][0] in ("squeezenet1_1", "mobilenet_v3_small")
-    assert _packed(out1) == set(summary["models_with_records"]) and summary["packed_records"] >= 1
-    assert "squeezenet1_1" in summary["models_missing"]  # the hung model: no half record
+    assert summary["phases"][0]["stopped_by"] == "signal"
+    assert summary["models_missing"] == ["squeezenet1_1"] and _packed(out1) == {"mobilenet_v3_small"}
 
     # Second call, from the first call's pack, without the fault: only what was missing is measured.
     second = _sweep(out2, tmp_path / "r2", "--deadline", "240", "--margin", "10",
                     "--resume", str(out1 / "measurements.tar.gz"), *models, *FAST)
     assert second.returncode == 0, second.stderr
     summary2 = json.loads((out2 / "sweep-summary.json").read_text())
-    assert summary2["resumed_records"] == summary["packed_records"]
+    assert summary2["resumed_records"] == 1
     assert summary2["phases"][0]["stopped_by"] == "finished" and summary2["models_missing"] == []
     assert _packed(out2) == {"mobilenet_v3_small", "squeezenet1_1"}
     assert "already measured" in (out2 / "sweep.log").read_text()
@@ -111,3 +136,20 @@ def test_calibration_against_the_simulated_nvml(tmp_path: Path) -> None:
     assert calibration["idle_without_context"]["idle_w"] > 50
     assert calibration["tf32_read_back"] == "no CUDA device"
     assert calibration["setup"][0]["model"] == "mobilenet_v3_small" and calibration["setup"][0]["build_s"] > 0
+
+
+def test_committed_records_seed_the_counts_and_are_not_packed(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from gpu_sweep import pack, seed  # type: ignore[import-not-found]
+
+    committed, records, out = tmp_path / "committed", tmp_path / "records", tmp_path / "out"
+    (committed / "cpu-x-2t" / "fp32").mkdir(parents=True)
+    (committed / "cpu-x-2t" / "fp32" / "alexnet.json").write_text("{}")
+    (records / "nvidia-h200" / "fp32").mkdir(parents=True)
+    (records / "nvidia-h200" / "fp32" / "alexnet.json").write_text("{}")
+    out.mkdir()
+    seeded = seed(committed, records)
+    assert [p.relative_to(records).as_posix() for p in seeded] == ["cpu-x-2t/fp32/alexnet.json"]
+    assert pack(records, out, seeded) == 1
+    with tarfile.open(out / "measurements.tar.gz") as tar:
+        assert tar.getnames() == ["nvidia-h200/fp32/alexnet.json"]
