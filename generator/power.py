@@ -441,7 +441,11 @@ def power_window(
             f"({reading.read_errors} failed reads)",
         )
     idle_reading = idle if isinstance(idle, IdleReading) else None
-    idle_w = idle_reading.idle_w if idle_reading is not None else float(idle) if isinstance(idle, (int, float)) else None
+    idle_w: float | None = None
+    if idle_reading is not None:
+        idle_w = idle_reading.idle_w
+    elif isinstance(idle, (int, float)):
+        idle_w = float(idle)
     return Power(
         available=True,
         counter=meter.counter,  # type: ignore[arg-type]

@@ -199,7 +199,7 @@ class SimNvml:
         return math.floor(self.now() / period) * period
 
     def _noise(self, tick: float, period: float) -> float:
-        """Sensor noise on a power reading, fixed per refresh (so a reading changes at each refresh, as real ones do)."""
+        """Sensor noise on a power reading, fixed per refresh (a reading changes at each refresh, as real ones do)."""
         return self.noise_w * math.sin(round(tick / period) * 12.9898)
 
     def _maybe_fail(self) -> None:
