@@ -48,6 +48,7 @@ def _window(sim: SimNvml, meter: NvmlMeter, watts: float, window_s: float = 1.0,
     run = Counted(sim, watts)
     power = power_window(run, batch_size=batch_size, meter=meter, window_s=window_s, idle=idle)
     end = sim.now()
+    assert power.window_s is not None
     return power, sim.true_mean_w(end - power.window_s, end), run
 
 
