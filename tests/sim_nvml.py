@@ -126,6 +126,20 @@ class SimNvml:
             self._loads.append(Load(start, start + seconds, watts))
         time.sleep(seconds)
 
+    def start_load(self, watts: float) -> None:
+        """A steady load of ``watts`` above idle from now until stop_loads(), without waiting."""
+        with self._lock:
+            self._advance()
+            now = self.now()
+            self._loads.append(Load(now, math.inf, watts))
+
+    def stop_loads(self) -> None:
+        with self._lock:
+            self._advance()
+            now = self.now()
+            for load in self._loads:
+                load.end = min(load.end, now)
+
     def open_context(self) -> None:
         with self._lock:
             self._advance()

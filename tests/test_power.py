@@ -32,14 +32,21 @@ from tests.sim_nvml import SimNvml
 
 
 class Counted:
-    """A model run that the simulator sees as load: ``watts`` above idle for ``seconds`` per forward pass."""
+    """A model run that the simulator sees as a steady load of ``watts`` above idle, from the first call on.
+
+    Steady, not one load per call: on a busy test machine the gaps between calls
+    would make the true power itself jitter, and the tests compare means over
+    slightly different intervals.
+    """
 
     def __init__(self, sim: SimNvml, watts: float, seconds: float = 0.01) -> None:
         self.sim, self.watts, self.seconds, self.calls = sim, watts, seconds, 0
 
     def __call__(self) -> None:
+        if self.calls == 0:
+            self.sim.start_load(self.watts)
         self.calls += 1
-        self.sim.run(self.seconds, self.watts)
+        time.sleep(self.seconds)
 
 
 def _window(sim: SimNvml, meter: NvmlMeter, watts: float, window_s: float = 1.0, batch_size: int = 4,
@@ -48,6 +55,7 @@ def _window(sim: SimNvml, meter: NvmlMeter, watts: float, window_s: float = 1.0,
     run = Counted(sim, watts)
     power = power_window(run, batch_size=batch_size, meter=meter, window_s=window_s, idle=idle)
     end = sim.now()
+    sim.stop_loads()
     assert power.window_s is not None
     return power, sim.true_mean_w(end - power.window_s, end), run
 
@@ -73,8 +81,7 @@ def test_instant_field_is_sampled_where_the_card_has_it_and_gives_the_peak() -> 
     power, truth, _ = _window(sim, meter, watts=300.0, window_s=0.6)
     assert power.reading_method == "nvml_instant_field"
     assert power.samples_mean_w == pytest.approx(truth, rel=0.03)
-    # The peak is the loaded level (gaps between forward passes pull the mean below it), never above it.
-    assert power.peak_w is not None and truth * 0.98 <= power.peak_w <= sim.idle_now_w() + 300.0 + 1.0
+    assert power.peak_w is not None and truth * 0.99 <= power.peak_w <= sim.idle_now_w() + 300.0 + 1.0
 
 
 def test_energy_and_mean_power_agree_and_are_exact_despite_100ms_counter_steps() -> None:
@@ -183,6 +190,7 @@ def test_no_power_readings_at_all_is_unavailable_with_the_error_count() -> None:
     meter = NvmlMeter(sim, handle=object())
     sim.error_every = 1  # every read fails from now on
     power = power_window(Counted(sim, 100.0), batch_size=1, meter=meter, window_s=0.1, idle=None)
+    sim.stop_loads()
     assert not power.available and power.read_errors > 0 and power.mean_w is None
     assert "failed reads" in (power.unavailable_reason or "")
 
