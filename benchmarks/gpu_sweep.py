@@ -202,6 +202,17 @@ def sweep(args: argparse.Namespace, out: Path, started: float) -> dict[str, Any]
     }
 
 
+def _guarded(result: dict[str, Any], key: str, read: Any) -> Any:
+    """result[key] = read(), or the error in words: one failed reading must not cost the others (device time)."""
+    try:
+        value = read()
+    except Exception as error:  # anything: the calibration reports it and goes on
+        value = None
+        result[key + "_error"] = f"{type(error).__name__}: {error}"[:300]
+    result[key] = vars(value) if hasattr(value, "__dataclass_fields__") else value
+    return value
+
+
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     """The figures the sweep's settings rest on, measured on this machine."""
     from generator import power
@@ -216,18 +227,17 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         meter = power.NvmlMeter(nvml, handle)
         result["reading_method"] = meter.reading_method
         result["energy_counter_available"] = meter.energy_counter_available
-        periods: dict[str, float | None] = {
-            "power_usage_average": power.update_period_s(
-                lambda: nvml.nvmlDeviceGetPowerUsage(handle), duration_s=args.period_probe_s),
-            "instant_field": power.update_period_s(meter.instant_power_w, duration_s=args.period_probe_s),
-            "energy_counter": power.update_period_s(meter.energy_mj, duration_s=args.period_probe_s)
-            if meter.energy_counter_available else None,
-        }
+        probe = args.period_probe_s
+        periods: dict[str, Any] = {}
+        _guarded(periods, "power_usage_average",
+                 lambda: power.update_period_s(lambda: nvml.nvmlDeviceGetPowerUsage(handle), duration_s=probe))
+        _guarded(periods, "instant_field", lambda: power.update_period_s(meter.instant_power_w, duration_s=probe))
+        if meter.energy_counter_available:
+            _guarded(periods, "energy_counter", lambda: power.update_period_s(meter.energy_mj, duration_s=probe))
         result["update_periods_s"] = periods
-        memory = power.nvml_memory(nvml, handle)
-        result["nvml_memory_before_context"] = memory
-        idle = power.settled_idle(meter, max_wait_s=args.idle_wait)
-        result["idle_without_context"] = vars(idle) if idle else None
+        meter.counter_period_s = periods.get("energy_counter")
+        _guarded(result, "nvml_memory_before_context", lambda: power.nvml_memory(nvml, handle))
+        _guarded(result, "idle_without_context", lambda: power.settled_idle(meter, max_wait_s=args.idle_wait))
     result.update(_calibrate_torch(args, meter, nvml))
     return result
 
@@ -235,67 +245,98 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
 def _calibrate_torch(args: argparse.Namespace, meter: Any, nvml: Any) -> dict[str, Any]:
     import torch
 
-    from generator import power, registry
-    from generator.counting import count_operations
+    from generator import power
 
     result: dict[str, Any] = {"torch": torch.__version__}
     cuda = args.device == "cuda" and torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     if cuda:
-        # The settings the worker uses, read back rather than assumed.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.cuda.init()
-        torch.empty(1, device=device)
-        flags: dict[str, Any] = {
-            "matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        }
-        for name, obj in (("matmul.fp32_precision", torch.backends.cuda.matmul),
-                          ("cudnn.conv.fp32_precision", getattr(torch.backends.cudnn, "conv", None))):
-            if obj is not None and hasattr(obj, "fp32_precision"):
-                flags[name] = obj.fp32_precision
-        result["tf32_read_back"] = flags
+        _guarded(result, "tf32_read_back", lambda: _flags_read_back(torch, device))
         result["gpu"] = torch.cuda.get_device_name(device)
         if meter is not None:
             handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
-            result["nvml_memory_with_context"] = power.nvml_memory(nvml, handle)
-            idle = power.settled_idle(meter, max_wait_s=args.idle_wait)
-            result["idle_with_context"] = vars(idle) if idle else None
-            # Load: fp32 matrix products for a few seconds, then idle at once and settled.
-            a = torch.randn(8192, 8192, device=device)
-            end = time.perf_counter() + args.load_s
-            while time.perf_counter() < end:
-                (a @ a).sum().item()
-            result["idle_right_after_load_w"] = power.idle_power_w(meter, 0.5)
-            settle_start = time.perf_counter()
-            idle = power.settled_idle(meter, max_wait_s=args.idle_wait)
-            result["idle_after_load"] = vars(idle) if idle else None
-            result["idle_after_load_wait_s"] = time.perf_counter() - settle_start
-            del a
+            _guarded(result, "nvml_memory_with_context", lambda: power.nvml_memory(nvml, handle))
+            idle = _guarded(result, "idle_with_context", lambda: power.settled_idle(meter, max_wait_s=args.idle_wait))
+            under_load(result, meter, idle, device, args.load_s, args.idle_wait)
+            torch.cuda.empty_cache()
     else:
         result["tf32_read_back"] = "no CUDA device"
     setups = []
     for name in args.setup_models:
-        spec = registry.spec_by_name(name)
-        t0 = time.perf_counter()
-        model = spec.build().eval()
-        t1 = time.perf_counter()
-        model = model.to(device)
-        if cuda:
-            torch.cuda.synchronize()
-        t2 = time.perf_counter()
-        size = spec.input_size_px
-        counted = count_operations(model, torch.zeros(1, 3, size, size, device=device), cross_check=False)
-        if cuda:
-            torch.cuda.synchronize()
-        t3 = time.perf_counter()
-        setups.append({"model": name, "build_s": t1 - t0, "to_device_s": t2 - t1, "count_s": t3 - t2,
-                       **_compare_with_committed(spec, counted, Path(args.seed_operations or REPO / "measurements"))})
-        del model
+        entry: dict[str, Any] = {"model": name}
+        _guarded(entry, "timing", lambda name=name: _setup_time(name, device, cuda, Path(
+            args.seed_operations or REPO / "measurements")))
+        setups.append(entry)
     result["setup"] = setups
     return result
+
+
+def under_load(
+    result: dict[str, Any], meter: Any, idle: Any, device: Any, load_s: float, idle_wait_s: float, size: int = 8192
+) -> None:
+    """fp32 matrix products (TF32 off) for ``load_s``, a power window at the end of it, then idle at once and settled.
+
+    The window's counter mean against its samples' mean checks the two readings
+    against each other; idle right after load against settled idle shows the wait.
+    """
+    import torch
+
+    from generator import power
+
+    a = torch.randn(size, size, device=device)
+
+    def product() -> None:
+        (a @ a).sum().item()
+
+    end = time.perf_counter() + load_s
+    while time.perf_counter() < end:
+        product()
+    _guarded(result, "power_under_load", lambda: power.power_window(
+        product, batch_size=1, meter=meter, window_s=2.0, idle=idle, already_loaded_s=load_s,
+    ).model_dump())
+    _guarded(result, "idle_right_after_load_w", lambda: power.idle_power_w(meter, 0.5))
+    settle_start = time.perf_counter()
+    _guarded(result, "idle_after_load", lambda: power.settled_idle(meter, max_wait_s=idle_wait_s))
+    result["idle_after_load_wait_s"] = time.perf_counter() - settle_start
+
+
+def _flags_read_back(torch: Any, device: Any) -> dict[str, Any]:
+    """The precision settings the worker uses (the CUDA backend sets them), read back rather than assumed."""
+    from generator.backends.cuda import set_precision_flags
+
+    read_back = set_precision_flags(torch.backends)
+    torch.cuda.init()
+    torch.cuda.synchronize(device)
+    flags: dict[str, Any] = {"tf32": read_back.tf32, "cudnn_benchmark": read_back.cudnn_benchmark}
+    for name, obj in (("matmul.fp32_precision", torch.backends.cuda.matmul),
+                      ("cudnn.conv.fp32_precision", getattr(torch.backends.cudnn, "conv", None))):
+        if obj is not None and hasattr(obj, "fp32_precision"):
+            flags[name] = obj.fp32_precision
+    return flags
+
+
+def _setup_time(name: str, device: Any, cuda: bool, committed: Path) -> dict[str, Any]:
+    """Build, move and count one model, timed; its count compared with the committed record's."""
+    import torch
+
+    from generator import registry
+    from generator.counting import count_operations
+
+    spec = registry.spec_by_name(name)
+    t0 = time.perf_counter()
+    model = spec.build().eval()
+    t1 = time.perf_counter()
+    model = model.to(device)
+    if cuda:
+        torch.cuda.synchronize()
+    t2 = time.perf_counter()
+    size = spec.input_size_px
+    counted = count_operations(model, torch.zeros(1, 3, size, size, device=device), cross_check=False)
+    if cuda:
+        torch.cuda.synchronize()
+    t3 = time.perf_counter()
+    return {"build_s": t1 - t0, "to_device_s": t2 - t1, "count_s": t3 - t2,
+            **_compare_with_committed(spec, counted, committed)}
 
 
 def _compare_with_committed(spec: Any, counted: Any, committed: Path) -> dict[str, Any]:

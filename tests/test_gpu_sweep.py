@@ -135,7 +135,9 @@ def test_calibration_against_the_simulated_nvml(tmp_path: Path) -> None:
     assert calibration["reading_method"] == "nvml_instant_field"
     assert calibration["idle_without_context"]["idle_w"] > 50
     assert calibration["tf32_read_back"] == "no CUDA device"
-    assert calibration["setup"][0]["model"] == "mobilenet_v3_small" and calibration["setup"][0]["build_s"] > 0
+    setup = calibration["setup"][0]
+    assert setup["model"] == "mobilenet_v3_small" and setup["timing"]["build_s"] > 0
+    assert not any(key.endswith("_error") for key in calibration)
 
 
 def test_committed_records_seed_the_counts_and_are_not_packed(tmp_path: Path) -> None:
@@ -153,3 +155,23 @@ def test_committed_records_seed_the_counts_and_are_not_packed(tmp_path: Path) ->
     assert pack(records, out, seeded) == 1
     with tarfile.open(out / "measurements.tar.gz") as tar:
         assert tar.getnames() == ["nvidia-h200/fp32/alexnet.json"]
+
+
+def test_calibration_under_load_reads_power_and_idle(tmp_path: Path) -> None:
+    # The load part of the calibration, on the CPU with small matrices, against the simulator: every reading
+    # is there and none failed (the GPU's device time must not be spent finding a typo).
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import torch
+    from gpu_sweep import under_load  # type: ignore[import-not-found]
+
+    from generator.power import NvmlMeter
+    from tests.sim_nvml import SimNvml
+
+    sim = SimNvml()
+    meter = NvmlMeter(sim, object(), counter_period_s=0.1)
+    result: dict[str, object] = {}
+    under_load(result, meter, None, torch.device("cpu"), load_s=0.5, idle_wait_s=2.0, size=64)
+    assert not [key for key in result if key.endswith("_error")], result
+    load = result["power_under_load"]
+    assert isinstance(load, dict) and load["available"] and load["energy_method"] == "energy_counter"
+    assert isinstance(result["idle_after_load"], dict) and result["idle_right_after_load_w"] is not None
