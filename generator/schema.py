@@ -35,6 +35,7 @@ add a migration to ``MIGRATIONS`` or let old files be refused with a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -361,10 +362,23 @@ class Record(_Strict):
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+# File names stay well under the 255-byte limit of common file systems, with
+# room for suffixes ('.json', '.vl.json', '.md' and temporary-file affixes).
+MAX_SLUG_LENGTH = 100
+
+
 def safe_slug(text: str) -> str:
-    """A file-name-safe form of ``text``: no slashes, no '..', nothing outside [A-Za-z0-9._-]."""
+    """A file-name-safe form of ``text``: no slashes, no '..', nothing outside [A-Za-z0-9._-].
+
+    Longer than ``MAX_SLUG_LENGTH``, it is cut and ends with a hash of the whole
+    text, so two long names that share a beginning still get different files.
+    The result is its own slug (applying this twice changes nothing).
+    """
     slug = _UNSAFE.sub("-", text).strip("-.")
     slug = re.sub(r"\.{2,}", ".", slug)
+    if len(slug) > MAX_SLUG_LENGTH:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        slug = f"{slug[:MAX_SLUG_LENGTH - 13].rstrip('-.')}-{digest}"
     return slug or "unnamed"
 
 
@@ -619,20 +633,14 @@ def parse_json(text: str) -> Any:
 
 
 def load_record(path: Path) -> Record:
-    """Read and validate one record file; raise RecordError naming the file and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RecordError(path, f"cannot be read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise RecordError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    try:
-        document = parse_json(text)
-    except json.JSONDecodeError as error:
-        raise RecordError(path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except (ValueError, RecursionError) as error:
-        raise RecordError(path, f"not valid JSON: {str(error)[:200]}") from None
-    return parse_record(document, path)
+    """Read and validate one record file; raise RecordError naming the file and field.
+
+    The file is read as untrusted input (``generator.safe_read``): regular files
+    only, size-capped, strict UTF-8 and strict JSON.
+    """
+    from generator.safe_read import read_json  # imports RecordError from here
+
+    return parse_record(read_json(path), path)
 
 
 def record_to_json(record: Record) -> str:
