@@ -30,6 +30,16 @@ def _positive_int_list(text: str) -> list[int]:
     return values
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _selectors(values: list[str] | None) -> list[str]:
     """Accept both '--models a b' and '--models a,b'."""
     return [part for value in values or [] for part in value.split(",") if part]
@@ -78,8 +88,31 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from generator.render.site import render_site
 
-    render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out)
+    render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out,
+                allow_empty=args.allow_empty)
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from generator.check import check
+
+    return check(args.folders, as_json=args.json, min_iterations=args.min_iterations, min_rounds=args.min_rounds)
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from generator.merge import merge
+
+    return merge(args.sources, args.measurements, replace=args.replace, dry_run=args.dry_run,
+                 min_iterations=args.min_iterations, min_rounds=args.min_rounds)
+
+
+def _add_check_limits(parser: argparse.ArgumentParser) -> None:
+    from generator.check import DEFAULT_MIN_ITERATIONS, DEFAULT_MIN_ROUNDS
+
+    parser.add_argument("--min-iterations", type=_positive_int, default=DEFAULT_MIN_ITERATIONS, metavar="N",
+                        help="timed iterations required per batch size and round (default %(default)s)")
+    parser.add_argument("--min-rounds", type=_positive_int, default=DEFAULT_MIN_ROUNDS, metavar="N",
+                        help="rounds required per batch size (default %(default)s)")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -190,7 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
     render.add_argument("--templates", type=Path, default=project_files.templates_dir())
     render.add_argument("--out", type=Path, default=REPO_ROOT / "site")
+    render.add_argument(
+        "--allow-empty", action="store_true",
+        help="render even when no records are found (otherwise refused over a site that has pages)",
+    )
     render.set_defaults(handler=_cmd_render)
+
+    check = commands.add_parser(
+        "check", help="check records made elsewhere (schema, numbers, iterations, metadata, one machine per folder)"
+    )
+    check.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="folders of records to check")
+    check.add_argument("--json", action="store_true", help="print a JSON report for machines")
+    _add_check_limits(check)
+    check.set_defaults(handler=_cmd_check)
+
+    merge = commands.add_parser("merge", help="import checked records from other machines, all or nothing")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="folders of records to import")
+    merge.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements",
+                       help="records folder to import into (default: measurements/)")
+    merge.add_argument("--replace", action="store_true",
+                       help="replace records in place that were measured on another machine, software or settings")
+    merge.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    _add_check_limits(merge)
+    merge.set_defaults(handler=_cmd_merge)
 
     build = commands.add_parser("build", help="build the rendered site to HTML (mkdocs build --strict)")
     build.add_argument("--config", type=Path, default=project_files.mkdocs_config())
@@ -248,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except RecordError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full disk or a permission while writing: the message, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
