@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from generator import backends, project_files
 from generator.errors import CliError
@@ -60,8 +61,31 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_measure(args: argparse.Namespace) -> int:
     from generator import measure
 
-    return measure.measure(
-        selectors=_selectors(args.models) + _selectors(args.preset),
+    selectors = _selectors(args.models) + _selectors(args.preset)
+    kwargs = _measure_kwargs(args)
+    if args.executor == "slurm":
+        return _measure_on_slurm(args, selectors, kwargs)
+    return measure.measure(selectors=selectors, show_progress=not args.no_progress, **kwargs)
+
+
+def _measure_on_slurm(args: argparse.Namespace, selectors: list[str], kwargs: dict[str, Any]) -> int:
+    from generator import fleet, registry
+
+    names = [spec.name for spec in registry.resolve(selectors or ["paper"])]
+    if not names:
+        raise CliError("no models selected")
+    options = fleet.SlurmOptions(
+        partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job, cpus_per_job=args.slurm_cpus_per_job,
+        time_min=args.slurm_time, parallelism=args.slurm_parallelism, account=args.slurm_account,
+        qos=args.slurm_qos, constraint=args.slurm_constraint, mem=args.slurm_mem,
+        additional=fleet.parse_additional(args.slurm_option),
+    )
+    return fleet.measure_on_slurm(names, kwargs, options, show_progress=not args.no_progress)
+
+
+def _measure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of generator.measure.measure, the same for a local run and for each Slurm job."""
+    return dict(
         out_dir=args.out,
         device=args.device,
         batch_sizes=args.batch_sizes,
@@ -73,7 +97,6 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         time_budget_s=args.time_budget,
         power_window_s=args.power_window,
         power_batch_sizes=args.power_batch_sizes,
-        show_progress=not args.no_progress,
         cooldown=args.cooldown,
     )
 
@@ -214,6 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
         "or both (45C,60s); default: no wait",
     )
     measure.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fleet = measure.add_argument_group(
+        "Slurm", "--executor slurm: one job per model as a job array (pip install '.[fleet]'); each job measures "
+        "like a local run and writes its record into the shared --out"
+    )
+    fleet.add_argument("--executor", choices=["local", "slurm"], default="local",
+                       help="where to measure: this machine (default) or Slurm jobs through submitit")
+    fleet.add_argument("--slurm-partition", metavar="NAME")
+    fleet.add_argument("--slurm-gpus-per-job", type=int, default=None, metavar="N",
+                       help="whole GPUs per job (default 1 when measuring on CUDA, else 0)")
+    fleet.add_argument("--slurm-cpus-per-job", type=_positive_int, default=None, metavar="N")
+    fleet.add_argument("--slurm-time", type=_positive_int, default=60, metavar="MINUTES",
+                       help="time limit per job (default %(default)s)")
+    fleet.add_argument("--slurm-parallelism", type=_positive_int, default=256, metavar="N",
+                       help="jobs of the array running at once (default %(default)s)")
+    fleet.add_argument("--slurm-account", metavar="NAME")
+    fleet.add_argument("--slurm-qos", metavar="NAME")
+    fleet.add_argument("--slurm-constraint", metavar="FEATURES", help="node features, e.g. 'h100'")
+    fleet.add_argument("--slurm-mem", metavar="SIZE", help="memory per job, e.g. '32G'")
+    fleet.add_argument("--slurm-option", action="append", metavar="KEY=VALUE",
+                       help="any other sbatch option, repeatable, e.g. reservation=lab")
     measure.set_defaults(handler=_cmd_measure)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a measurement record")
