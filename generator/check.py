@@ -35,7 +35,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from generator.safe_read import read_json, walk_json_files
-from generator.schema import SCHEMA_VERSION, Record, RecordError, parse_record
+from generator.schema import (
+    SCHEMA_VERSION,
+    Record,
+    RecordError,
+    parse_record,
+    record_problems,
+)
 
 DEFAULT_MIN_ITERATIONS = 5  # measure always times at least 5 iterations per batch size
 DEFAULT_MIN_ROUNDS = 1
@@ -140,7 +146,7 @@ def _message(error: RecordError) -> str:
     """The RecordError's text without the path and field it starts with (printed separately)."""
     text = str(error)
     prefix = f"{error.path}: field '{error.field}': " if error.field else f"{error.path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return text.removeprefix(prefix)
 
 
 def _iteration_problems(record: Record, min_iterations: int, min_rounds: int) -> Iterable[Problem]:
@@ -148,16 +154,14 @@ def _iteration_problems(record: Record, min_iterations: int, min_rounds: int) ->
         if batch.status != "ok" or batch.latency is None:
             continue
         where = f"batches.{index}.latency"
-        rounds = getattr(batch.latency, "rounds", None)
-        counts = [one.timed_iterations for one in rounds] if rounds is not None else [batch.latency.timed_iterations]
-        if len(counts) < min_rounds:
-            yield Problem(f"{where}.rounds", f"batch size {batch.batch_size}: {len(counts)} rounds, "
+        rounds = batch.latency.rounds
+        if len(rounds) < min_rounds:
+            yield Problem(f"{where}.rounds", f"batch size {batch.batch_size}: {len(rounds)} rounds, "
                           f"at least {min_rounds} required")
-        for number, count in enumerate(counts):
-            if count < min_iterations:
-                name = f"{where}.rounds.{number}.timed_iterations" if rounds is not None else f"{where}.timed_iterations"
-                yield Problem(name, f"batch size {batch.batch_size}: {count} timed iterations, "
-                              f"at least {min_iterations} required")
+        for number, one in enumerate(rounds):
+            if one.timed_iterations < min_iterations:
+                yield Problem(f"{where}.rounds.{number}.timed_iterations", f"batch size {batch.batch_size}: "
+                              f"{one.timed_iterations} timed iterations, at least {min_iterations} required")
 
 
 def _metadata_problems(record: Record, now: dt.datetime) -> Iterable[Problem]:
@@ -192,13 +196,8 @@ def _metadata_problems(record: Record, now: dt.datetime) -> Iterable[Problem]:
 
 
 def _record_problems(record: Record) -> list[Problem]:
-    """The schema's relations between fields, where this version of the schema defines them."""
-    from generator import schema
-
-    relations = getattr(schema, "record_problems", None)
-    if relations is None:
-        return []
-    return [Problem(problem.field, problem.message) for problem in relations(record)]
+    """The schema's relations between fields (``generator.schema.record_problems``), every one of them."""
+    return [Problem(problem.field, problem.message) for problem in record_problems(record)]
 
 
 def fingerprint(record: Record) -> str:
@@ -250,7 +249,7 @@ def _folder_problems(results: Sequence[FileResult]) -> list[tuple[Path, Problem]
 def check_folders(folders: Sequence[Path], min_iterations: int = DEFAULT_MIN_ITERATIONS,
                   min_rounds: int = DEFAULT_MIN_ROUNDS, now: dt.datetime | None = None) -> CheckReport:
     """Check every ``*.json`` under each folder; the report lists every problem found."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     report = CheckReport(folders=list(folders), files=[])
     for folder in folders:
         if folder.is_symlink() or not folder.is_dir():
@@ -267,7 +266,6 @@ def check_folders(folders: Sequence[Path], min_iterations: int = DEFAULT_MIN_ITE
         for path in paths:
             result = _read(path)
             if result.record is not None:
-                result.problems += _record_problems(result.record)
                 result.problems += _iteration_problems(result.record, min_iterations, min_rounds)
                 result.problems += _metadata_problems(result.record, now)
             report.files.append(result)

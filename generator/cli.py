@@ -85,20 +85,20 @@ def _measure_on_slurm(args: argparse.Namespace, selectors: list[str], kwargs: di
 
 def _measure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The arguments of generator.measure.measure, the same for a local run and for each Slurm job."""
-    return dict(
-        out_dir=args.out,
-        device=args.device,
-        batch_sizes=args.batch_sizes,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile_model=args.compile,
-        threads=args.threads,
-        force=args.force,
-        time_budget_s=args.time_budget,
-        power_window_s=args.power_window,
-        power_batch_sizes=args.power_batch_sizes,
-        cooldown=args.cooldown,
-    )
+    return {
+        "out_dir": args.out,
+        "device": args.device,
+        "batch_sizes": args.batch_sizes,
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compile_model": args.compile,
+        "threads": args.threads,
+        "force": args.force,
+        "time_budget_s": args.time_budget,
+        "power_window_s": args.power_window,
+        "power_batch_sizes": args.power_batch_sizes,
+        "cooldown": args.cooldown,
+    }
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -266,7 +266,7 @@ def _result(model: str, job: Any) -> JobResult:
     job_id, log = str(job.job_id), str(job.paths.stderr)
     try:
         outcome = job.result()
-    except Exception as error:  # the job raised: submitit carries the traceback text
+    except Exception as error:  # noqa: BLE001 - the job raised anything at all: submitit carries its traceback text
         last = str(error).strip().splitlines()
         return JobResult(model, job_id, "failed", last[-1] if last else type(error).__name__, log)
     if not isinstance(outcome, dict) or outcome.get("exit_code") != 0:

@@ -28,10 +28,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.check import DEFAULT_MIN_ITERATIONS, DEFAULT_MIN_ROUNDS, check_folders, fingerprint, software_key
+from generator.check import (
+    DEFAULT_MIN_ITERATIONS,
+    DEFAULT_MIN_ROUNDS,
+    check_folders,
+    fingerprint,
+    software_key,
+)
 from generator.errors import CliError
 from generator.safe_read import walk_json_files
 from generator.schema import Record, RecordError, load_record, record_to_json
+from generator.store import relative_path
 
 
 @dataclass
@@ -44,8 +51,7 @@ class MergePlan:
 
 
 def _settings(record: Record) -> str | None:
-    settings = getattr(record, "settings", None)  # schema 2 records how a run was measured
-    return None if settings is None else settings.model_dump_json()
+    return None if record.settings is None else record.settings.model_dump_json()
 
 
 def _differences(old: Record, new: Record) -> list[str]:
@@ -59,10 +65,6 @@ def _differences(old: Record, new: Record) -> list[str]:
     return found
 
 
-def _relative_path(record: Record) -> Path:
-    return record.relative_path
-
-
 def plan_merge(records: Sequence[tuple[Path, Record]], destination: Path, replace: bool) -> MergePlan:
     plan = MergePlan()
     existing_prints: dict[str, tuple[str, Path]] = {}  # hardware slug -> (fingerprint, a record in DST)
@@ -74,7 +76,7 @@ def plan_merge(records: Sequence[tuple[Path, Record]], destination: Path, replac
                 raise CliError(f"the destination holds a bad record: {error}", exit_code=1) from None
             existing_prints.setdefault(record.hardware.slug, (fingerprint(record), path))
     for source, record in records:
-        relative = _relative_path(record)
+        relative = relative_path(record)
         content = record_to_json(record).encode("utf-8")
         taken = existing_prints.get(record.hardware.slug)
         if taken is not None and taken[0] != fingerprint(record):

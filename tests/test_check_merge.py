@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fixtures.factory import CPU, STUDY_MODELS, make_record, write_records
+from test_render_hostile import HOSTILE_TEXT
+
 from generator.cli import main
 from generator.schema import SCHEMA_VERSION, Record, record_to_json
-from test_render_hostile import HOSTILE_TEXT
+from generator.store import relative_path
 
 SMALL = (1, 2)
 
@@ -133,7 +134,7 @@ def test_merge_imports_then_leaves_identical_records_alone(tmp_path: Path, capsy
     code, out = _run(capsys, "merge", str(lab), "--measurements", str(destination))
     assert code == 0 and "imported 3 records" in out and "3 new" in out, out
     for record in _records():
-        placed = destination / record.relative_path
+        placed = destination / relative_path(record)
         assert placed.read_text() == record_to_json(record)
         assert json.loads(placed.read_text())["schema_version"] == SCHEMA_VERSION
     before = _tree(destination)
@@ -168,7 +169,7 @@ def test_merge_refuses_conflicts_unless_replace(tmp_path: Path, capsys: pytest.C
     assert "other measurement settings; pass --replace" in out
     code, out = _run(capsys, "merge", str(tmp_path / "threads"), "--measurements", str(destination), "--replace")
     assert code == 0 and "1 replaced" in out
-    assert json.loads((destination / first.relative_path).read_text())["config"]["threads"] == 1
+    assert json.loads((destination / relative_path(first)).read_text())["config"]["threads"] == 1
 
 
 def test_merge_is_all_or_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -196,3 +197,33 @@ def test_merge_is_all_or_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert not [p for p in destination.iterdir() if p.name.startswith(".merge-")]
     code, out = _run(capsys, "merge", str(lab), "--measurements", str(destination))
     assert code == 0 and "2 new, 1 replaced" in out, out
+
+
+V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
+
+
+def test_an_older_version_is_checked_and_migrated_on_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert json.loads(next(V1.rglob("*.json")).read_text())["schema_version"] == 1
+    code, out = _run(capsys, "check", str(V1))
+    assert code == 0, out
+    destination = tmp_path / "measurements"
+    code, out = _run(capsys, "merge", str(V1), "--measurements", str(destination))
+    assert code == 0 and "1 new" in out, out
+    (placed,) = destination.rglob("*.json")
+    document = json.loads(placed.read_text())
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert len(document["batches"][0]["latency"]["rounds"]) == 1
+
+
+def test_every_broken_relation_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = _lab(tmp_path)
+    path = next(lab.rglob("alexnet.json"))
+    document = json.loads(path.read_text())
+    latency = document["batches"][1]["latency"]
+    latency["median_ms_per_image"] *= 3
+    latency["throughput_images_per_s"] *= 3
+    path.write_text(json.dumps(document))
+    code, out = _run(capsys, "check", str(lab))
+    assert code == 1
+    assert "field 'batches.1.latency.median_ms_per_image'" in out
+    assert "field 'batches.1.latency.throughput_images_per_s'" in out

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from slurm_cluster import Cluster, ClusterUnavailable, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent
