@@ -20,6 +20,7 @@ need it (``pip install .[fleet]``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from generator.errors import CliError
 from generator.files import write_text_atomic
 from generator.safe_read import walk_json_files
 from generator.schema import Record, RecordError, load_record, model_file_stem
+from generator.store import relative_path
 
 STATE_FOLDER = ".slurm"  # hidden: render and check skip it
 POLL_S = 2.0
@@ -67,12 +69,36 @@ class JobResult:
 
 
 def measure_one(model: str, measure_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What one Slurm job runs: the local measure, for one model, into the shared folder."""
+    """What one Slurm job runs: the local measure, for one model, then its record moved into the shared folder.
+
+    The job measures into a folder of its own (``<out>/.slurm/work/<job>``), so
+    that jobs running side by side never contend for the measure lock of the
+    shared folder, then renames each record into its place under ``--out``: one
+    atomic step on the shared file system, so a reader sees a whole record or none.
+    """
     from generator import measure
 
     started = time.perf_counter()
-    code = measure.measure(selectors=[model], show_progress=False, **measure_kwargs)
-    return {"model": model, "exit_code": code, "host": socket.gethostname(), "seconds": time.perf_counter() - started}
+    out_dir = Path(measure_kwargs["out_dir"])
+    job = "_".join(filter(None, (os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID"))))
+    work = out_dir / STATE_FOLDER / "work" / f"{job or os.getpid()}-{model_file_stem(model)}"
+    shutil.rmtree(work, ignore_errors=True)  # a requeued job starts clean
+    try:
+        code = measure.measure(selectors=[model], show_progress=False, **{**measure_kwargs, "out_dir": work})
+        placed = [str(publish(path, out_dir)) for path in walk_json_files(work)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"model": model, "exit_code": code, "records": placed, "host": socket.gethostname(),
+            "seconds": time.perf_counter() - started}
+
+
+def publish(path: Path, out_dir: Path) -> Path:
+    """Move a record made by a job into its place under ``out_dir`` (same file system: one rename)."""
+    record = load_record(path)
+    target = out_dir / relative_path(record)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
 
 
 def find_record(out_dir: Path, model: str, precision: str, channels_last: bool, compile_model: bool) -> Path | None:
