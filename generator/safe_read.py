@@ -10,10 +10,9 @@ traceback:
   reads until memory runs out). The file is opened with ``O_NOFOLLOW`` and
   ``O_NONBLOCK`` and checked with ``fstat`` before a byte is read;
 - a file over ``MAX_RECORD_BYTES`` (a real record is 10-100 kB);
-- bytes that are not UTF-8, and JSON that is not strict: ``NaN``/``Infinity``,
-  numbers that overflow a float (``1e999``), integers longer than any count we
-  record (a 4,300-digit integer parses, then overflows wherever it is used),
-  nesting deeper than ``MAX_DEPTH``;
+- bytes that are not UTF-8, and JSON that is not strict (``schema.parse_json``:
+  ``NaN``/``Infinity``, numbers that overflow a float such as ``1e999``,
+  integers longer than any count we record), nesting deeper than ``MAX_DEPTH``;
 - strings (values and keys) holding NUL or other control characters, lone
   surrogates or Unicode non-characters such as U+FFFE: they break file names,
   Markdown, CSV and the chart renderer (vl-convert aborts the process on them).
@@ -25,23 +24,19 @@ links, so the measurements folder can only publish what is inside it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
 from pathlib import Path
 from typing import Any
 
-from generator.schema import RecordError
+from generator.schema import RecordError, parse_json
 
 # Far above any real record (10-100 kB with every sample kept), far below what
 # would make a page or the data download exceed GitHub's 100 MB file limit.
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 # A record nests about 6 levels deep; the margin is for future schema versions.
 MAX_DEPTH = 32
-# Every integer in a record is a count or a byte size: 19 digits hold any int64.
-MAX_INTEGER_DIGITS = 19
-
 # C0 controls except tab, newline and carriage return (error messages keep
 # tracebacks), DEL, C1 controls, lone surrogates, and the non-characters.
 _FORBIDDEN_CHARACTER = re.compile(
@@ -54,7 +49,7 @@ _FORBIDDEN_CHARACTER = re.compile(
 
 
 class _Refused(ValueError):
-    """Raised from inside the JSON parser's hooks; turned into a RecordError by the caller."""
+    """A refusal found while walking the decoded document; turned into a RecordError naming the field."""
 
 
 def read_regular_file(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
@@ -91,23 +86,6 @@ def read_regular_file(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
         os.close(descriptor)
 
 
-def _parse_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise _Refused(f"an integer of {len(text.lstrip('-'))} digits (at most {MAX_INTEGER_DIGITS} allowed)")
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Refused(f"the number {text[:40]} does not fit a 64-bit float")
-    return value
-
-
-def _parse_constant(text: str) -> float:
-    raise _Refused(f"{text} is not a number JSON allows")
-
-
 def _check_tree(document: Any) -> None:
     """Depth and characters of every value and key, iteratively (no recursion on hostile depth)."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
@@ -140,15 +118,13 @@ def parse_json_bytes(data: bytes, path: Path | str) -> Any:
     except UnicodeDecodeError as error:
         raise RecordError(path, f"not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}") from None
     try:
-        document = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
-    except _Refused as error:
-        raise RecordError(path, f"not accepted: {error.args[0]}") from None
+        document = parse_json(text)  # the schema's strict numbers
     except RecursionError:
         raise RecordError(path, f"nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as error:
         raise RecordError(path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except ValueError as error:  # e.g. int() over Python's own digit limit
-        raise RecordError(path, f"not accepted: {error}") from None
+    except ValueError as error:  # NaN, Infinity, 1e999, a 4,300-digit integer
+        raise RecordError(path, str(error)) from None
     try:
         _check_tree(document)
     except _Refused as error:

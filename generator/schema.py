@@ -627,9 +627,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Every integer in a record is a count or a byte size: 19 digits hold any int64.
+# A 4,300-digit integer parses, then overflows wherever it is used as a float.
+MAX_INTEGER_DIGITS = 19
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {digits} digits is out of range (at most {MAX_INTEGER_DIGITS})")
+    return int(text)
+
+
 def parse_json(text: str) -> Any:
-    """Strict JSON: NaN, Infinity and out-of-range numbers are refused (ValueError), not read as floats."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    """Strict JSON: NaN, Infinity, out-of-range floats and integers are refused (ValueError), not read."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
 
 
 def load_record(path: Path) -> Record:

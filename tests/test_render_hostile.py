@@ -128,8 +128,8 @@ HOSTILE_TEXT = {
     "lone_surrogate": lambda: _alexnet_text().replace('"name": "alexnet"', '"name": "alex\\ud800net"').encode(),
 }
 HOSTILE_WORDS = {
-    "not_utf8": ("not UTF-8",), "deep": ("nested",), "huge_int": ("4300 digits",), "inf": ("64-bit float",),
-    "nan": ("NaN",), "nul_in_name": ("U+0000", "model.name"), "fffe_in_name": ("U+FFFE", "model.name"),
+    "not_utf8": ("not UTF-8",), "deep": ("nested",), "huge_int": ("4300 digits",), "inf": ("1e999", "out of range"),
+    "nan": ("NaN is not a number",), "nul_in_name": ("U+0000", "model.name"), "fffe_in_name": ("U+FFFE", "model.name"),
     "lone_surrogate": ("U+D800",),
 }
 
