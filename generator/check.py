@@ -90,8 +90,11 @@ class CheckReport:
 
     def summary(self) -> str:
         failed = sum(not result.ok for result in self.files)
-        verdict = "all passed" if self.ok else f"{failed} failed" + (
-            f", {len(self.folder_problems)} folder problems" if self.folder_problems else "")
+        verdict = (
+            "all passed"
+            if self.ok
+            else f"{failed} failed" + (f", {len(self.folder_problems)} folder problems" if self.folder_problems else "")
+        )
         return f"checked {len(self.files)} records in {len(self.folders)} folders: {verdict}"
 
     def to_json(self) -> dict[str, Any]:
@@ -99,11 +102,17 @@ class CheckReport:
             "ok": self.ok,
             "schema_version": SCHEMA_VERSION,
             "folders": [str(folder) for folder in self.folders],
-            "folder_problems": [{"path": str(path), "field": p.field, "message": p.message}
-                                for path, p in self.folder_problems],
-            "files": [{"path": str(result.path), "ok": result.ok,
-                       "problems": [{"field": p.field, "message": p.message} for p in result.problems]}
-                      for result in self.files],
+            "folder_problems": [
+                {"path": str(path), "field": p.field, "message": p.message} for path, p in self.folder_problems
+            ],
+            "files": [
+                {
+                    "path": str(result.path),
+                    "ok": result.ok,
+                    "problems": [{"field": p.field, "message": p.message} for p in result.problems],
+                }
+                for result in self.files
+            ],
             "summary": self.summary(),
         }
 
@@ -156,12 +165,17 @@ def _iteration_problems(record: Record, min_iterations: int, min_rounds: int) ->
         where = f"batches.{index}.latency"
         rounds = batch.latency.rounds
         if len(rounds) < min_rounds:
-            yield Problem(f"{where}.rounds", f"batch size {batch.batch_size}: {len(rounds)} rounds, "
-                          f"at least {min_rounds} required")
+            yield Problem(
+                f"{where}.rounds",
+                f"batch size {batch.batch_size}: {len(rounds)} rounds, at least {min_rounds} required",
+            )
         for number, one in enumerate(rounds):
             if one.timed_iterations < min_iterations:
-                yield Problem(f"{where}.rounds.{number}.timed_iterations", f"batch size {batch.batch_size}: "
-                              f"{one.timed_iterations} timed iterations, at least {min_iterations} required")
+                yield Problem(
+                    f"{where}.rounds.{number}.timed_iterations",
+                    f"batch size {batch.batch_size}: "
+                    f"{one.timed_iterations} timed iterations, at least {min_iterations} required",
+                )
 
 
 def _metadata_problems(record: Record, now: dt.datetime) -> Iterable[Problem]:
@@ -230,30 +244,57 @@ def _folder_problems(results: Sequence[FileResult]) -> list[tuple[Path, Problem]
         by_slug.setdefault(record.hardware.slug, {}).setdefault(print_, result.path)
         key = identity(record)
         if key in first_of:
-            result.problems.append(Problem("model.name", f"duplicate: {record.model.name!r} on "
-                                           f"{record.hardware.slug}/{record.config.slug} with the same software "
-                                           f"is also in {first_of[key]}"))
+            result.problems.append(
+                Problem(
+                    "model.name",
+                    f"duplicate: {record.model.name!r} on "
+                    f"{record.hardware.slug}/{record.config.slug} with the same software "
+                    f"is also in {first_of[key]}",
+                )
+            )
         else:
             first_of[key] = result.path
     for folder, prints in sorted(by_folder.items()):
         if len(prints) > 1:
-            problems.append((folder, Problem(None, "holds records of more than one machine (hardware differs "
-                             "between " + " and ".join(str(p) for p in sorted(prints.values())) + ")")))
+            problems.append(
+                (
+                    folder,
+                    Problem(
+                        None,
+                        "holds records of more than one machine (hardware differs "
+                        "between " + " and ".join(str(p) for p in sorted(prints.values())) + ")",
+                    ),
+                )
+            )
     for slug, prints in sorted(by_slug.items()):
         if len(prints) > 1:
-            problems.append((Path(slug), Problem("hardware.slug", f"{slug!r} names more than one machine (hardware "
-                             "differs between " + " and ".join(str(p) for p in sorted(prints.values())) + ")")))
+            problems.append(
+                (
+                    Path(slug),
+                    Problem(
+                        "hardware.slug",
+                        f"{slug!r} names more than one machine (hardware "
+                        "differs between " + " and ".join(str(p) for p in sorted(prints.values())) + ")",
+                    ),
+                )
+            )
     return problems
 
 
-def check_folders(folders: Sequence[Path], min_iterations: int = DEFAULT_MIN_ITERATIONS,
-                  min_rounds: int = DEFAULT_MIN_ROUNDS, now: dt.datetime | None = None) -> CheckReport:
+def check_folders(
+    folders: Sequence[Path],
+    min_iterations: int = DEFAULT_MIN_ITERATIONS,
+    min_rounds: int = DEFAULT_MIN_ROUNDS,
+    now: dt.datetime | None = None,
+) -> CheckReport:
     """Check every ``*.json`` under each folder; the report lists every problem found."""
     now = now or dt.datetime.now(dt.UTC)
     report = CheckReport(folders=list(folders), files=[])
     for folder in folders:
         if folder.is_symlink() or not folder.is_dir():
-            what = "is a symbolic link" if folder.is_symlink() else "is not a folder" if folder.exists() else "not found"
+            what = (
+                "is a symbolic link" if folder.is_symlink() else "is not a folder" if folder.exists() else "not found"
+            )
             report.folder_problems.append((folder, Problem(None, what)))
             continue
         try:
@@ -273,8 +314,12 @@ def check_folders(folders: Sequence[Path], min_iterations: int = DEFAULT_MIN_ITE
     return report
 
 
-def check(folders: Sequence[Path], as_json: bool = False, min_iterations: int = DEFAULT_MIN_ITERATIONS,
-          min_rounds: int = DEFAULT_MIN_ROUNDS) -> int:
+def check(
+    folders: Sequence[Path],
+    as_json: bool = False,
+    min_iterations: int = DEFAULT_MIN_ITERATIONS,
+    min_rounds: int = DEFAULT_MIN_ROUNDS,
+) -> int:
     """The ``check`` command: print the problems (or JSON); 0 when all passed, else 1."""
     report = check_folders(folders, min_iterations=min_iterations, min_rounds=min_rounds)
     if as_json:

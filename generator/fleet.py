@@ -88,8 +88,13 @@ def measure_one(model: str, measure_kwargs: dict[str, Any]) -> dict[str, Any]:
         placed = [str(publish(path, out_dir)) for path in walk_json_files(work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"model": model, "exit_code": code, "records": placed, "host": socket.gethostname(),
-            "seconds": time.perf_counter() - started}
+    return {
+        "model": model,
+        "exit_code": code,
+        "records": placed,
+        "host": socket.gethostname(),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def publish(path: Path, out_dir: Path) -> Path:
@@ -128,8 +133,13 @@ def _queued(job_ids: Sequence[str]) -> set[str]:
     if not job_ids:
         return set()
     arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
-    done = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if done.returncode != 0:
         if "Invalid job id" in done.stderr:
             return set()  # every array has left the queue
@@ -146,8 +156,10 @@ class _State:
         if self.path.is_file() and not self.path.is_symlink():
             try:
                 loaded = json.loads(self.path.read_text(encoding="utf-8"))
-                self.jobs = {str(k): {"job_id": str(v["job_id"]), "folder": str(v["folder"])}
-                             for k, v in loaded.get("jobs", {}).items()}
+                self.jobs = {
+                    str(k): {"job_id": str(v["job_id"]), "folder": str(v["folder"])}
+                    for k, v in loaded.get("jobs", {}).items()
+                }
             except (ValueError, KeyError, TypeError, AttributeError, OSError):
                 self.jobs = {}  # a damaged state file only costs a resubmission
 
@@ -198,8 +210,9 @@ def _default_gpus(device: str) -> int:
     return 0
 
 
-def measure_on_slurm(models: Sequence[str], measure_kwargs: dict[str, Any], options: SlurmOptions,
-                     show_progress: bool = True) -> int:
+def measure_on_slurm(
+    models: Sequence[str], measure_kwargs: dict[str, Any], options: SlurmOptions, show_progress: bool = True
+) -> int:
     """Submit one job per model (a job array), wait for all, print a summary; the exit code.
 
     ``measure_kwargs`` are the keyword arguments of ``generator.measure.measure``
@@ -219,8 +232,11 @@ def measure_on_slurm(models: Sequence[str], measure_kwargs: dict[str, Any], opti
     still_queued = _queued(list(known.values()))
     attach = [m for m in remaining if m in known and known[m] in still_queued]
     submit = [m for m in remaining if m not in attach]
-    print(f"slurm: {len(models)} models: {len(skipped)} have a record, {len(attach)} still queued, "
-          f"{len(submit)} to submit", file=sys.stderr)
+    print(
+        f"slurm: {len(models)} models: {len(skipped)} have a record, {len(attach)} still queued, "
+        f"{len(submit)} to submit",
+        file=sys.stderr,
+    )
 
     import submitit
 
@@ -238,14 +254,19 @@ def measure_on_slurm(models: Sequence[str], measure_kwargs: dict[str, Any], opti
             state.jobs[model] = {"job_id": str(job.job_id), "folder": str(state_folder / "logs" / "%j")}
         state.save()
         arrays = sorted({str(job.job_id).split("_")[0] for job in submitted})
-        print(f"slurm: submitted job array {', '.join(arrays)} ({len(submit)} jobs, at most "
-              f"{options.parallelism} at once, {gpus} GPU(s) per job); logs in {state_folder / 'logs'}",
-              file=sys.stderr)
+        print(
+            f"slurm: submitted job array {', '.join(arrays)} ({len(submit)} jobs, at most "
+            f"{options.parallelism} at once, {gpus} GPU(s) per job); logs in {state_folder / 'logs'}",
+            file=sys.stderr,
+        )
     try:
         results = _wait(jobs, options.poll_s, show_progress)
     except KeyboardInterrupt:
-        print("slurm: stopped waiting; the jobs keep running. Run the same command again to wait for them "
-              "(finished models are skipped, queued jobs are not submitted twice)", file=sys.stderr)
+        print(
+            "slurm: stopped waiting; the jobs keep running. Run the same command again to wait for them "
+            "(finished models are skipped, queued jobs are not submitted twice)",
+            file=sys.stderr,
+        )
         return 130
     wall = time.time() - submitted_at
     return _summary(results, skipped, out_dir, config, wall)
@@ -273,8 +294,15 @@ def _wait(jobs: Mapping[str, Any], poll_s: float, show_progress: bool) -> list[J
                     first = left_queue_at.setdefault(model, now)
                     if now - first < RESULT_GRACE_S:
                         continue
-                    results.append(JobResult(model, job_id, "failed", "left the queue without a result "
-                                             "(killed, out of time or memory, or node failure)", log))
+                    results.append(
+                        JobResult(
+                            model,
+                            job_id,
+                            "failed",
+                            "left the queue without a result (killed, out of time or memory, or node failure)",
+                            log,
+                        )
+                    )
                 else:
                     continue
                 del pending[model]
@@ -292,7 +320,7 @@ def _result(model: str, job: Any) -> JobResult:
     job_id, log = str(job.job_id), str(job.paths.stderr)
     try:
         outcome = job.result()
-    except Exception as error:  # noqa: BLE001 - the job raised anything at all: submitit carries its traceback text
+    except Exception as error:
         last = str(error).strip().splitlines()
         return JobResult(model, job_id, "failed", last[-1] if last else type(error).__name__, log)
     if not isinstance(outcome, dict) or outcome.get("exit_code") != 0:
@@ -301,16 +329,20 @@ def _result(model: str, job: Any) -> JobResult:
     return JobResult(model, job_id, "recorded", f"{outcome.get('seconds', 0):.0f} s on {outcome.get('host')}", log)
 
 
-def _summary(results: Sequence[JobResult], skipped: Sequence[str], out_dir: Path, config: tuple[str, bool, bool],
-             wall_s: float) -> int:
+def _summary(
+    results: Sequence[JobResult], skipped: Sequence[str], out_dir: Path, config: tuple[str, bool, bool], wall_s: float
+) -> int:
     failed = [r for r in results if r.status == "failed"]
     missing = [r for r in results if r.status == "recorded" and find_record(out_dir, r.model, *config) is None]
     for result in missing:
         result.status, result.message = "failed", "the job finished but no valid record arrived"
         failed.append(result)
     arrived = len(results) - len(failed)
-    print(f"slurm: {arrived} records arrived, {len(skipped)} already there, {len(failed)} failed, "
-          f"{wall_s:.0f} s from submit to the last job -> {out_dir}", file=sys.stderr)
+    print(
+        f"slurm: {arrived} records arrived, {len(skipped)} already there, {len(failed)} failed, "
+        f"{wall_s:.0f} s from submit to the last job -> {out_dir}",
+        file=sys.stderr,
+    )
     for result in sorted(failed, key=lambda r: r.model):
         print(f"  {result.model}: job {result.job_id}: {result.message}; log: {result.log}", file=sys.stderr)
     return 1 if failed else 0
@@ -325,4 +357,3 @@ def parse_additional(values: Sequence[str] | None) -> dict[str, str]:
             raise CliError(f"--slurm-option expects KEY=VALUE (an sbatch option without '--'), got {value!r}")
         found[key.strip().lstrip("-").replace("-", "_")] = setting
     return found
-

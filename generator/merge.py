@@ -80,8 +80,10 @@ def plan_merge(records: Sequence[tuple[Path, Record]], destination: Path, replac
         content = record_to_json(record).encode("utf-8")
         taken = existing_prints.get(record.hardware.slug)
         if taken is not None and taken[0] != fingerprint(record):
-            plan.conflicts.append(f"{source}: hardware slug {record.hardware.slug!r} is already another machine in "
-                                  f"{destination} ({taken[1]}); measure with another machine name")
+            plan.conflicts.append(
+                f"{source}: hardware slug {record.hardware.slug!r} is already another machine in "
+                f"{destination} ({taken[1]}); measure with another machine name"
+            )
             continue
         target = destination / relative
         if not os.path.lexists(target):
@@ -96,8 +98,10 @@ def plan_merge(records: Sequence[tuple[Path, Record]], destination: Path, replac
         if not differs and record.run.date < old.run.date:
             differs = [f"date (incoming {record.run.date} is older than {old.run.date})"]
         if differs and not replace:
-            plan.conflicts.append(f"{source}: conflicts with {target}: same model, hardware and configuration, "
-                                  f"other {', '.join(differs)}; pass --replace to import it anyway")
+            plan.conflicts.append(
+                f"{source}: conflicts with {target}: same model, hardware and configuration, "
+                f"other {', '.join(differs)}; pass --replace to import it anyway"
+            )
             continue
         plan.replaced.append(relative)
         plan.files[relative] = content
@@ -154,8 +158,14 @@ def apply_plan(plan: MergePlan, destination: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def merge(sources: Sequence[Path], destination: Path, replace: bool = False, dry_run: bool = False,
-          min_iterations: int = DEFAULT_MIN_ITERATIONS, min_rounds: int = DEFAULT_MIN_ROUNDS) -> int:
+def merge(
+    sources: Sequence[Path],
+    destination: Path,
+    replace: bool = False,
+    dry_run: bool = False,
+    min_iterations: int = DEFAULT_MIN_ITERATIONS,
+    min_rounds: int = DEFAULT_MIN_ROUNDS,
+) -> int:
     """The ``merge`` command: 0 when imported (or nothing to do), 1 when refused."""
     resolved = {source.resolve() for source in sources if source.exists()}
     if destination.exists() and destination.resolve() in resolved:
@@ -177,6 +187,8 @@ def merge(sources: Sequence[Path], destination: Path, replace: bool = False, dry
     if not dry_run:
         apply_plan(plan, destination)
     verb = "would import" if dry_run else "imported"
-    print(f"{verb} {len(plan.new) + len(plan.replaced)} records into {destination}: {len(plan.new)} new, "
-          f"{len(plan.replaced)} replaced, {len(plan.unchanged)} unchanged")
+    print(
+        f"{verb} {len(plan.new) + len(plan.replaced)} records into {destination}: {len(plan.new)} new, "
+        f"{len(plan.replaced)} replaced, {len(plan.unchanged)} unchanged"
+    )
     return 0

@@ -64,8 +64,15 @@ def read_regular_file(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
-            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file")
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket"
+                if stat.S_ISSOCK(info.st_mode)
+                else "not a file"
+            )
             raise RecordError(path, f"is {kind}, not a regular file; refused")
         if info.st_size > max_bytes:
             raise RecordError(path, f"is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes per record")
@@ -107,8 +114,10 @@ def _check_text(text: str, where: tuple[str, ...], is_key: bool = False) -> None
     found = _FORBIDDEN_CHARACTER.search(text)
     if found:
         what = "key" if is_key else "text"
-        raise _Refused(f"{what} holds the character U+{ord(found.group()):04X}, which is not allowed in a record",
-                       ".".join(where) or None)
+        raise _Refused(
+            f"{what} holds the character U+{ord(found.group()):04X}, which is not allowed in a record",
+            ".".join(where) or None,
+        )
 
 
 def parse_json_bytes(data: bytes, path: Path | str) -> Any:
