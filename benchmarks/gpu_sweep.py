@@ -194,6 +194,7 @@ def sweep(args: argparse.Namespace, out: Path, started: float) -> dict[str, Any]
 
     measured = sorted({p.stem for p in records.rglob("*.json") if p not in seeded})
     return {
+        "power_overview": power_overview([p for p in records.rglob("*.json") if p not in seeded]),
         "mode": "sweep", "deadline_s": args.deadline, "margin_s": args.margin, "resumed_records": resumed,
         "seeded_records": len(seeded),
         "packed_records": packed, "models_in_order": models, "phases": phases,
@@ -211,6 +212,49 @@ def _guarded(result: dict[str, Any], key: str, read: Any) -> Any:
         result[key + "_error"] = f"{type(error).__name__}: {error}"[:300]
     result[key] = vars(value) if hasattr(value, "__dataclass_fields__") else value
     return value
+
+
+def power_overview(paths: list[Path]) -> dict[str, Any]:
+    """What the closing note of a GPU run needs: idle per model in run order (its drift), peak power seen,
+    energy and reading methods, failed reads."""
+    from collections import Counter
+
+    from generator.schema import RecordError, load_record
+
+    idle_series = []
+    peaks: list[float] = []
+    energy_methods: Counter[str] = Counter()
+    reading_methods: Counter[str] = Counter()
+    read_errors = 0
+    unavailable: Counter[str] = Counter()
+    for path in paths:
+        try:
+            record = load_record(path)
+        except RecordError:
+            continue
+        powers = [b.power for b in record.batches if b.power is not None]
+        for power in powers:
+            if not power.available:
+                unavailable[power.unavailable_reason or "?"] += 1
+                continue
+            energy_methods[power.energy_method or "none"] += 1
+            reading_methods[power.reading_method or "unknown"] += 1
+            read_errors += power.read_errors
+            if power.peak_w is not None:
+                peaks.append(power.peak_w)
+        first = next((p for p in powers if p.available and p.idle_w is not None), None)
+        if first is not None:
+            idle_series.append({
+                "date": record.run.date, "model": record.model.name, "config": record.config.slug,
+                "idle_w": first.idle_w, "settle_s": first.idle_settle_s, "settled": first.idle_settled,
+                "temperature_c_start": first.temperature_c_start,
+            })
+    idle_series.sort(key=lambda item: str(item["date"]))
+    return {
+        "idle_series": idle_series, "peak_w_max": max(peaks) if peaks else None,
+        "energy_methods": dict(energy_methods), "reading_methods": dict(reading_methods),
+        "read_errors": read_errors, "unavailable": dict(unavailable),
+    }
 
 
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:

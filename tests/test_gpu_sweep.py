@@ -175,3 +175,17 @@ def test_calibration_under_load_reads_power_and_idle(tmp_path: Path) -> None:
     load = result["power_under_load"]
     assert isinstance(load, dict) and load["available"] and load["energy_method"] == "energy_counter"
     assert isinstance(result["idle_after_load"], dict) and result["idle_right_after_load_w"] is not None
+
+
+def test_power_overview_of_the_packed_records() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from gpu_sweep import power_overview  # type: ignore[import-not-found]
+
+    paths = sorted((REPO / "tests" / "fixtures" / "measurements").glob("*/*/*.json"))
+    overview = power_overview(paths)
+    gpu = [p for p in paths if "fixture-gpu" in str(p)]
+    assert gpu, "the fixtures hold GPU records"
+    assert overview["peak_w_max"] is not None and overview["peak_w_max"] > 0
+    assert sum(overview["energy_methods"].values()) > 0
+    dates = [item["date"] for item in overview["idle_series"]]
+    assert dates == sorted(dates) and all(item["idle_w"] > 0 for item in overview["idle_series"])
