@@ -148,3 +148,16 @@ def test_faster_needs_intervals_that_do_not_overlap() -> None:
     overlapping = Run("fixture-gpu", "fp32", widened)
     faster = alternatives(resnet50, overlapping, "models/resnet50.md")[0]
     assert faster.table is None and faster.note.startswith("None:")
+
+
+def test_leaderboard_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    from fixtures.factory import CPU, FixtureModel, make_record, write_records
+    from generator.render.data import group_runs
+    from generator.render.export import leaderboard_csv
+    from generator.render.load import load_records
+
+    evil = FixtureModel("evil_net", "=HYPERLINK(\"http://x\")", None, 3.0, 0.5, 60.0, None)
+    write_records([make_record(evil, CPU, batch_sizes=(1, 2))], tmp_path / "m")
+    rows = list(csv.DictReader(io.StringIO(leaderboard_csv(group_runs(load_records(tmp_path / "m"))))))
+    assert rows[0]["family"] == "'=HYPERLINK(\"http://x\")"  # shown as text by a spreadsheet
+    assert rows[0]["top1_percent"] == "60.0"  # numbers stay numbers
