@@ -56,8 +56,8 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
     assert resnet50["best images/s (at batch)"] == "4,535 (batch 64)"
     # VGG-19 ran out of memory at batch 64: its best is at 32, not a failed batch.
     assert rows["[VGG-19 (vgg19)](vgg19.md)"]["best images/s (at batch)"] == "936 (batch 32)"
-    # NVML: 300 MB context + 102.4 MB of weights + the 200 MB reserved floor.
-    assert resnet50["memory at batch 1 (MB)"] == "602.4"
+    # NVML above the run's 300 MB baseline: 102.4 MB of weights + the 200 MB reserved floor.
+    assert resnet50["memory at batch 1 (MB)"] == "302.4"
     assert float(resnet50["energy/image at batch 1 (J)"]) > 0
     cpu = tables["Fixture CPU, 2 threads (synthetic data), fp32"]
     cpu_rows = {row[0]: dict(zip(cpu[0], row, strict=True)) for row in cpu[1:]}
@@ -72,7 +72,7 @@ def test_leaderboard_reads_as_markdown_and_says_what_is_left_out(rendered: Path)
     assert '<div class="leaderboard" markdown="1">\n\n| model |' in text  # a blank line: GitHub renders the table
     assert "fraction of the machine's peak GFLOP/s: not in these records" in text
     assert "[fixture-gpu.csv](../data/leaderboard/fixture-gpu.csv)" in text
-    assert "Memory: GPU memory in use (NVML, whole device)." in text
+    assert "Memory: GPU memory in use above the run's baseline (NVML, whole device" in text
 
 
 def test_csv_per_hardware(rendered: Path) -> None:
@@ -152,6 +152,7 @@ def test_faster_needs_intervals_that_do_not_overlap() -> None:
 
 def test_leaderboard_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
     from fixtures.factory import CPU, FixtureModel, make_record, write_records
+
     from generator.render.data import group_runs
     from generator.render.export import leaderboard_csv
     from generator.render.load import load_records
