@@ -112,7 +112,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from generator.render.site import render_site
 
     render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out,
-                allow_empty=args.allow_empty)
+                allow_empty=args.allow_empty, baseline=args.baseline)
     return 0
 
 
@@ -270,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-empty", action="store_true",
         help="render even when no records are found (otherwise refused over a site that has pages)",
     )
+    render.add_argument("--baseline", metavar="HARDWARE/CONFIGURATION", default=None,
+                        help="run the comparison page sets the others against, e.g. cpu-amd-epyc-2t/fp32 "
+                        "(default: the first machine in name order, in fp32 when it has it)")
     render.set_defaults(handler=_cmd_render)
 
     check = commands.add_parser(

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import altair as alt
@@ -27,6 +27,7 @@ import jinja2
 from generator.errors import CliError
 from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
+from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
 from generator.render.escape import code, finalize, front_matter_title, href
 from generator.render.load import LoadedRecord, load_records
@@ -94,8 +95,12 @@ def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
     return files
 
 
-def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
-    """Every page's model, every chart and every data download, from the records."""
+def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> pages.SiteModel:
+    """Every page's model, every chart and every data download, from the records.
+
+    ``baseline``: the run the comparison page sets the others against
+    ('<hardware>/<configuration>'); None: the first run.
+    """
     site = pages.SiteModel()
     records = [item.record for item in items]
     runs = group_runs(items)
@@ -106,7 +111,12 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
             site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
                                          pages.figures_page(run, scope, palette, site)))
     drawn = frozenset(job.svg_path for job in site.charts if job.svg_path is not None)
-    site.pages.append(pages.Page("index.md", "home.md.j2", pages.home_page(items, runs, drawn)))
+    try:
+        home_comparison = pages.home_lines(runs, baseline)
+    except BaselineError as error:
+        raise CliError(str(error)) from None
+    site.pages.append(pages.Page("index.md", "home.md.j2",
+                                 replace(pages.home_page(items, runs, drawn), comparison=home_comparison)))
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:
@@ -122,8 +132,9 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
     for slug in sorted({run.hardware_slug for run in runs}):
         site.pages.append(pages.Page(pages.hardware_path(slug), "hardware.md.j2",
                                      pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug])))
-    if len(runs) > 1:
-        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs)))
+    if len(run_refs(runs)) > 1:
+        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2",
+                                     pages.comparison_page(runs, site, baseline)))
     site.pages.append(pages.Page("methodology.md", "methodology.md.j2",
                                  pages.methodology_page(records, vega_versions())))
     site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
@@ -135,7 +146,8 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
 
 
 
-def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None) -> dict[str, bytes]:
+def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None,
+                 baseline: str | None = None) -> dict[str, bytes]:
     """The whole site as {relative path: bytes}; raises before anything is written.
 
     ``previous_dir`` (the folder being re-rendered) only lets an identical Vega
@@ -147,7 +159,7 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     # Altair validates every object as it is built (its debug mode): half the
     # render time for big sets. The tests validate every chart function instead.
     with alt.utils.schemapi.debug_mode(False):
-        site = build_site_model(items)
+        site = build_site_model(items, baseline)
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
@@ -340,7 +352,7 @@ def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
 
 
 def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quiet: bool = False,
-                allow_empty: bool = False) -> SyncReport:
+                allow_empty: bool = False, baseline: str | None = None) -> SyncReport:
     """Read and validate every record, render the site in memory, then swap it into ``out_dir``.
 
     Zero records over a site that has pages is refused unless ``allow_empty``:
@@ -353,7 +365,8 @@ def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quie
         if existing:
             raise CliError(f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
                            f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)")
-    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None)
+    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None,
+                         baseline=baseline)
     report = sync_tree(files, out_dir)
     if not quiet:
         print(f"rendered {len(items)} records into {out_dir}: {report.written} files written, "
