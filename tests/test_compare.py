@@ -238,3 +238,13 @@ def test_one_run_has_nothing_to_compare(tmp_path: Path) -> None:
     files = render_files(load_records(tmp_path / "m"), TEMPLATES)
     assert "hardware/compare.md" not in files
     assert "Fastest run" not in files["index.md"].decode()
+
+
+def test_home_names_no_fastest_run_when_the_interval_contains_1() -> None:
+    a = base_records()
+    b = [variant(r, factor=0.98, slug="other-cpu", name="Other CPU") for r in a]
+    home = pages.home_lines(group_runs(items_of(a + b)))
+    assert [line.label for line in home.runs] == ["Fixture CPU, 2 threads (synthetic data), fp32", "Other CPU, fp32"]
+    assert all(line.text.startswith("holds: ") for line in home.runs)
+    assert home.fastest is not None and home.fastest.startswith("No run is distinguishably faster than the baseline")
+    assert "Other CPU, fp32, runs 1.02× [" in home.fastest

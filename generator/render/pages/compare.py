@@ -345,12 +345,13 @@ def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     one = c.batch(1)
     assert one is not None and one.speedup is not None
     g = one.speedup
-    if g.value <= 1.0:
-        lead = f"Fastest run for the study's networks at batch 1: the baseline, {c.baseline.label}"
-        return (f"{lead}; the next, {c.other.label}, takes its time divided by {ratio_text(g, False)} "
-                f"(geometric mean over {len(one.rows)} networks).")
-    verdict = " — indistinguishable: the interval contains 1" if g.verdict == "indistinguishable" else ""
-    return (f"Fastest run for the study's networks at batch 1: {c.other.label}, "
-            f"{ratio_text(g, False)} the speed of the baseline {c.baseline.label} (geometric mean over "
-            f"{len(one.rows)} networks){verdict}.")
-
+    over = f"geometric mean over {len(one.rows)} networks"
+    if g.verdict == "faster":
+        return (f"Fastest run for the study's networks at batch 1: {c.other.label}, {ratio_text(g, False)} the "
+                f"speed of the baseline {c.baseline.label} ({over}).")
+    if g.verdict == "indistinguishable" or g.low is None:
+        why = "its interval contains 1" if g.low is not None else "no interval"
+        return (f"No run is distinguishably faster than the baseline {c.baseline.label} for the study's networks "
+                f"at batch 1: the closest, {c.other.label}, runs {ratio_text(g, False)} its speed ({over}; {why}).")
+    return (f"Fastest run for the study's networks at batch 1: the baseline, {c.baseline.label}; the next, "
+            f"{c.other.label}, runs {ratio_text(g, False)} its speed ({over}).")
