@@ -58,11 +58,11 @@ def comparison_scatter(comparison: Comparison) -> alt.FacetChart:
     x_bars = (models.transform_filter("isValid(datum.x_low) && isValid(datum.x_high)")
               .mark_rule(strokeWidth=1, opacity=0.7)
               .encode(x=alt.X("x_low:Q", title=x_title, scale=x_scale), x2="x_high:Q", y=y,
-                      color=alt.Color("verdict:N", scale=colour_scale, legend=None)))
+                      color=alt.Color("verdict:N", scale=colour_scale, title="other run is")))
     y_bars = (models.transform_filter("isValid(datum.y_low) && isValid(datum.y_high)")
               .mark_rule(strokeWidth=1, opacity=0.7)
               .encode(x=x, y=alt.Y("y_low:Q", title=y_title, scale=y_scale), y2="y_high:Q",
-                      color=alt.Color("verdict:N", scale=colour_scale, legend=None)))
+                      color=alt.Color("verdict:N", scale=colour_scale, title="other run is")))
     points = models.mark_point(filled=True, size=45, opacity=0.9).encode(
         x=x, y=y, color=colour, shape=shape,
         tooltip=[alt.Tooltip("model:N"), alt.Tooltip("batch_size:Q", title="batch size"),
