@@ -180,7 +180,8 @@ def _section(c: Comparison, index: int, site: SiteModel) -> PairSection:
     by_model = Table(
         ["model", *[f"speed-up at batch {s}" for s in c.common_batch_sizes]],
         [[Link(records[name].model.study_name or name, rel(PAGE, model_path(records[name]))),
-          *[cells[name].get(s, "left out") for s in c.common_batch_sizes]] for name in c.common_models if name in cells],
+          *[cells[name].get(s, "left out") for s in c.common_batch_sizes]]
+         for name in c.common_models if name in cells],
     )
     extra_rows: list[list[str | Link]] = []
     for e in c.extras:
@@ -272,7 +273,8 @@ def _change_step(step: HistoryStep, page: str) -> ChangeStep:
         [Link(c.label, rel(page, model_path(records[c.model]))), str(c.batch_size),
          f"{fmt.sig(c.before_ms)} → {fmt.sig(c.after_ms)} ms",
          f"{fmt.signed(100 * (c.after_ms / c.before_ms - 1), 2)} %",
-         ratio_text(c.speedup, with_verdict=False), "slower (regression)" if c.speedup.verdict == "slower" else "faster"]
+         ratio_text(c.speedup, with_verdict=False),
+         "slower (regression)" if c.speedup.verdict == "slower" else "faster"]
         for c in moved
     ]
     summary = (f"{len(step.regressions)} model × batch points slower and {len(step.improvements)} faster beyond the "
