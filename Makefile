@@ -9,13 +9,13 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 MEASURE_ARGS ?=
 
-.PHONY: setup setup-render site measure render build serve test lint browser-deps clean
+.PHONY: setup setup-render site measure render build serve test lint browser-deps slurm-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet -e '.[measure,render,timm,dev]'
+	$(BIN)/pip install --quiet -e '.[measure,render,timm,fleet,dev]'
 	touch $@
 
 setup: $(BIN)/.installed
@@ -53,7 +53,14 @@ lint: setup
 	$(BIN)/ruff format --check generator
 	$(BIN)/mypy
 
-test: setup browser-deps
+# Debian's Slurm and munge for the one-node cluster of tests/test_slurm.py (the
+# test starts and stops the daemons itself); it must run, not skip, in CI.
+slurm-deps:
+	@command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; fi; }
+
+test: setup browser-deps slurm-deps
 	$(BIN)/python -m pytest
 
 clean:

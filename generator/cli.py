@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from generator import backends, project_files
 from generator.errors import CliError
@@ -28,6 +29,16 @@ def _positive_int_list(text: str) -> list[int]:
     if not values or any(value <= 0 for value in values):
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
     return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _selectors(values: list[str] | None) -> list[str]:
@@ -54,23 +65,45 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     if (args.models is not None or args.preset is not None) and not selectors:
         # '--models ""' (an empty shell variable) must not silently mean the default line-up.
         raise CliError("--models: no model named (give names, families or presets, or leave --models out)")
-    return measure.measure(
-        selectors=selectors,
-        out_dir=args.measurements,
-        device=args.device,
-        batch_sizes=args.batch_sizes,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile_model=args.compile,
-        threads=args.threads,
-        force=args.force,
-        time_budget_s=args.time_budget,
-        power_window_s=args.power_window,
-        power_batch_sizes=args.power_batch_sizes,
-        show_progress=not args.no_progress,
-        rounds=args.rounds,
-        machine=args.machine,
+    kwargs = _measure_kwargs(args)
+    if args.executor == "slurm":
+        return _measure_on_slurm(args, selectors, kwargs)
+    return measure.measure(selectors=selectors, show_progress=not args.no_progress, **kwargs)
+
+
+def _measure_on_slurm(args: argparse.Namespace, selectors: list[str], kwargs: dict[str, Any]) -> int:
+    from generator import fleet, registry
+
+    names = [spec.name for spec in registry.resolve(selectors or ["paper"])]
+    if not names:
+        raise CliError("no models selected")
+    options = fleet.SlurmOptions(
+        partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job, cpus_per_job=args.slurm_cpus_per_job,
+        time_min=args.slurm_time, parallelism=args.slurm_parallelism, account=args.slurm_account,
+        qos=args.slurm_qos, constraint=args.slurm_constraint, mem=args.slurm_mem,
+        additional=fleet.parse_additional(args.slurm_option),
     )
+    return fleet.measure_on_slurm(names, kwargs, options, show_progress=not args.no_progress)
+
+
+def _measure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of generator.measure.measure, the same for a local run and for each Slurm job."""
+    return {
+        "out_dir": args.measurements,
+        "device": args.device,
+        "batch_sizes": args.batch_sizes,
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compile_model": args.compile,
+        "threads": args.threads,
+        "force": args.force,
+        "time_budget_s": args.time_budget,
+        "power_window_s": args.power_window,
+        "power_batch_sizes": args.power_batch_sizes,
+        "cooldown": args.cooldown,
+        "rounds": args.rounds,
+        "machine": args.machine,
+    }
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -83,8 +116,31 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from generator.render.site import render_site
 
-    render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out)
+    render_site(measurements_dir=args.measurements, templates_dir=args.templates, out_dir=args.out,
+                allow_empty=args.allow_empty, baseline=args.baseline)
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from generator.check import check
+
+    return check(args.folders, as_json=args.json, min_iterations=args.min_iterations, min_rounds=args.min_rounds)
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from generator.merge import merge
+
+    return merge(args.sources, args.measurements, replace=args.replace, dry_run=args.dry_run,
+                 min_iterations=args.min_iterations, min_rounds=args.min_rounds)
+
+
+def _add_check_limits(parser: argparse.ArgumentParser) -> None:
+    from generator.check import DEFAULT_MIN_ITERATIONS, DEFAULT_MIN_ROUNDS
+
+    parser.add_argument("--min-iterations", type=_positive_int, default=DEFAULT_MIN_ITERATIONS, metavar="N",
+                        help="timed iterations required per batch size and round (default %(default)s)")
+    parser.add_argument("--min-rounds", type=_positive_int, default=DEFAULT_MIN_ROUNDS, metavar="N",
+                        help="rounds required per batch size (default %(default)s)")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -197,7 +253,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch sizes at which to run the power window (default: every batch size for the study's "
         "networks, 1 and 16 for the others)",
     )
+    measure.add_argument(
+        "--cooldown", default=None, metavar="BOUND",
+        help="between models, wait for the GPU to cool: a temperature (45C, at most 120 s), a time (20s), "
+        "or both (45C,60s); default: no wait",
+    )
     measure.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fleet = measure.add_argument_group(
+        "Slurm", "--executor slurm: one job per model as a job array (pip install '.[fleet]'); each job measures "
+        "like a local run and writes its record into the shared --out"
+    )
+    fleet.add_argument("--executor", choices=["local", "slurm"], default="local",
+                       help="where to measure: this machine (default) or Slurm jobs through submitit")
+    fleet.add_argument("--slurm-partition", metavar="NAME")
+    fleet.add_argument("--slurm-gpus-per-job", type=int, default=None, metavar="N",
+                       help="whole GPUs per job (default 1 when measuring on CUDA, else 0)")
+    fleet.add_argument("--slurm-cpus-per-job", type=_positive_int, default=None, metavar="N")
+    fleet.add_argument("--slurm-time", type=_positive_int, default=60, metavar="MINUTES",
+                       help="time limit per job (default %(default)s)")
+    fleet.add_argument("--slurm-parallelism", type=_positive_int, default=256, metavar="N",
+                       help="jobs of the array running at once (default %(default)s)")
+    fleet.add_argument("--slurm-account", metavar="NAME")
+    fleet.add_argument("--slurm-qos", metavar="NAME")
+    fleet.add_argument("--slurm-constraint", metavar="FEATURES", help="node features, e.g. 'h100'")
+    fleet.add_argument("--slurm-mem", metavar="SIZE", help="memory per job, e.g. '32G'")
+    fleet.add_argument("--slurm-option", action="append", metavar="KEY=VALUE",
+                       help="any other sbatch option, repeatable, e.g. reservation=lab")
     measure.set_defaults(handler=_cmd_measure)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a measurement record")
@@ -207,7 +288,32 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements")
     render.add_argument("--templates", type=Path, default=project_files.templates_dir())
     render.add_argument("--out", type=Path, default=REPO_ROOT / "site")
+    render.add_argument(
+        "--allow-empty", action="store_true",
+        help="render even when no records are found (otherwise refused over a site that has pages)",
+    )
+    render.add_argument("--baseline", metavar="HARDWARE/CONFIGURATION", default=None,
+                        help="run the comparison page sets the others against, e.g. cpu-amd-epyc-2t/fp32 "
+                        "(default: the first machine in name order, in fp32 when it has it)")
     render.set_defaults(handler=_cmd_render)
+
+    check = commands.add_parser(
+        "check", help="check records made elsewhere (schema, numbers, iterations, metadata, one machine per folder)"
+    )
+    check.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="folders of records to check")
+    check.add_argument("--json", action="store_true", help="print a JSON report for machines")
+    _add_check_limits(check)
+    check.set_defaults(handler=_cmd_check)
+
+    merge = commands.add_parser("merge", help="import checked records from other machines, all or nothing")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="folders of records to import")
+    merge.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements",
+                       help="records folder to import into (default: measurements/)")
+    merge.add_argument("--replace", action="store_true",
+                       help="replace records in place that were measured on another machine, software or settings")
+    merge.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    _add_check_limits(merge)
+    merge.set_defaults(handler=_cmd_merge)
 
     build = commands.add_parser("build", help="build the rendered site to HTML (mkdocs build --strict)")
     build.add_argument("--config", type=Path, default=project_files.mkdocs_config())
@@ -265,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except RecordError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full disk or a permission while writing: the message, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -184,6 +184,42 @@ def count_operations(model: nn.Module, inputs: torch.Tensor, cross_check: bool =
     )
 
 
+# Shared building blocks of torchvision's classifiers (Conv2dNormActivation,
+# SqueezeExcitation, _make_divisible, ...): a change there changes architectures.
+TORCHVISION_SHARED_SOURCES = ("torchvision.ops.misc", "torchvision.models._utils")
+
+
+def architecture_sha256(builder: str) -> str | None:
+    """SHA-256 of the source that defines ``builder``'s architecture; None where it cannot be read (timm).
+
+    Operation counts are a function of the architecture and the input size, not
+    of the torch release that traces them; what defines the architecture is this
+    source. It covers the builder's whole module (weights metadata included), so
+    a release that only edits a docstring there still counts again: never reuse
+    wrongly, sometimes recount.
+    """
+    import hashlib
+    import importlib
+    import inspect
+
+    module_name, _, function = builder.rpartition(".")
+    if not module_name.startswith(("torchvision.", "generator.")):
+        return None
+    try:
+        target = getattr(importlib.import_module(module_name), function)
+        modules = [inspect.getmodule(target)]
+        if module_name.startswith("torchvision."):
+            modules += [importlib.import_module(name) for name in TORCHVISION_SHARED_SOURCES]
+        digest = hashlib.sha256()
+        for module in modules:
+            if module is None:
+                return None
+            digest.update(inspect.getsource(module).encode())
+    except (ImportError, AttributeError, OSError, TypeError):
+        return None
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Counted:
     """What ``models --count`` prints for one entry."""

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator.errors import CliError
 from generator.model_spec import ModelSpec
-from generator.schema import MeasuredAccuracy, Record, model_file_stem
+from generator.schema import IMAGENET_VAL_IMAGES, MeasuredAccuracy, Record, model_file_stem
 from generator.store import ResultsStore
 
 if TYPE_CHECKING:
@@ -462,6 +462,10 @@ def evaluate(
             store.write(record, path)
         print(f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
               f"({job.weights.name}); {len(updated)} record(s) updated")
+        if count < IMAGENET_VAL_IMAGES:
+            # The site shows a partial evaluation as limited and uses it in no figure or verdict.
+            print(f"note: {job.spec.name}: {count} of {IMAGENET_VAL_IMAGES:,} validation images: the report shows "
+                  "this as a limited evaluation and uses it in no figure or verdict", file=sys.stderr)
         del model
     return 0
 

@@ -52,6 +52,7 @@ from generator.schema import (
     Record,
     RecordError,
     Software,
+    load_record,
     parse_record,
     safe_slug,
 )
@@ -81,6 +82,9 @@ class RunOptions:
     prefetch: bool = False
     rounds: int = 1
     machine: str | None = None  # hardware folder name; None: derived from the hardware
+    # Between models: wait until the GPU is at or below this temperature (°C, None:
+    # no bound), at most cooldown_max_s seconds; None: no wait.
+    cooldown: tuple[float | None, float] | None = None
 
 
 @dataclass
@@ -113,6 +117,17 @@ class _Progress:
     prepare_s: float = 0.0
 
 
+def _parse_cooldown(text: str | None) -> tuple[float | None, float] | None:
+    from generator.power import parse_cooldown
+
+    if text is None:
+        return None
+    try:
+        return parse_cooldown(text)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
 def _validate(threads: int | None, time_budget_s: float | None, power_window_s: float) -> None:
     if threads is not None and threads <= 0:
         raise CliError(f"--threads must be a positive integer, got {threads}")
@@ -131,15 +146,27 @@ def power_sizes_for(spec: ModelSpec, options: RunOptions) -> list[int]:
 
 
 def reusable_operations(store: ResultsStore, spec: ModelSpec, software: Software) -> dict[str, Any] | None:
-    """Operation counts from a record of the same model in another configuration (counted once per model)."""
+    """Operation counts from a record of the same model in another configuration or on other hardware.
+
+    Counts depend on the architecture and the input size, not on the torch that
+    traced them: a record counted by the same fvcore is reused when its torch and
+    torchvision are these, or else when the architecture's source is the same
+    byte for byte (``Operations.architecture_sha256``).
+    """
+    from generator.counting import architecture_sha256
+
+    source_sha: str | None = None
     for _path, record in store.find(spec.name):
         if (
-            record.operations is not None
-            and record.model.input_size_px == spec.input_size_px
-            and record.software.torch == software.torch
-            and record.software.torchvision == software.torchvision
-            and record.software.fvcore == software.fvcore
+            record.operations is None
+            or record.model.input_size_px != spec.input_size_px
+            or record.software.fvcore != software.fvcore
         ):
+            continue
+        same_versions = record.software.torch == software.torch and record.software.torchvision == software.torchvision
+        if not same_versions and record.operations.architecture_sha256 is not None:
+            source_sha = source_sha or architecture_sha256(spec.builder)
+        if same_versions or (source_sha is not None and record.operations.architecture_sha256 == source_sha):
             return record.operations.model_dump()
     return None
 
@@ -392,11 +419,34 @@ class Runner:
                 if prefetch and index + 1 < len(due):
                     pending = self._start(due[index + 1], round_index)
                 bar.set_description(f"round {round_index}/{self.options.rounds} {spec.name}")
+                if self.options.cooldown is not None and (index > 0 or round_index > 1):
+                    self._cool_down()
                 outcome = self._follow(current, bar, round_index)
                 outcomes[spec.name] = _combine(outcomes.get(spec.name), outcome)
         finally:
             if pending is not None:
                 pending.stop()
+
+    def _cool_down(self) -> None:
+        """--cooldown: let the device cool between models (vit_h_14 before vit_l_16 would bias the second)."""
+        from generator import power
+
+        assert self.options.cooldown is not None
+        bound, max_s = self.options.cooldown
+        nvml = power.load_nvml() if self.options.device == "cuda" else None
+        handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index()) if nvml else None
+
+        def read() -> float | None:
+            if nvml is None:
+                return None  # no sensor (a CPU run): the time bound alone
+            try:
+                return float(nvml.nvmlDeviceGetTemperature(handle, power.NVML_TEMPERATURE_GPU))
+            except Exception:  # a missed reading: keep waiting within the time bound
+                return None
+
+        waited, temperature = power.cool_down(read, bound, max_s)
+        where = f", {temperature:.0f} °C" if temperature is not None else ""
+        print(f"cooldown: {waited:.1f} s{where}", file=sys.stderr)
 
     def _start(self, spec: ModelSpec, round_index: int) -> _WorkerProcess:
         return _WorkerProcess(self.job_for(spec, round_index), spec)
@@ -616,6 +666,7 @@ def measure(
     rounds: int | None = None,
     machine: str | None = None,
     out_option: str = "--measurements",
+    cooldown: str | None = None,
 ) -> int:
     """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
     _validate(threads, time_budget_s, power_window_s)
@@ -643,6 +694,7 @@ def measure(
         prefetch=defaults.prefetch,
         rounds=rounds or defaults.rounds,
         machine=machine,
+        cooldown=_parse_cooldown(cooldown),
     )
     if options.power_batch_sizes is not None:
         missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]
@@ -666,6 +718,27 @@ def measure(
     return report(outcomes, runner, wall)
 
 
+def idle_drift(outcomes: Sequence[Outcome]) -> str | None:
+    """The idle power each worker read at its start, for the run's first and last model: the run's idle drift."""
+    readings = []
+    for outcome in outcomes:
+        try:
+            record = load_record(outcome.path)
+        except RecordError:
+            continue
+        power = next((b.power for b in record.batches if b.power is not None and b.power.idle_w is not None), None)
+        if power is not None and power.idle_w is not None:
+            readings.append((outcome.name, power.idle_w, power.temperature_c_start))
+    if not readings:
+        return None
+
+    def text(reading: tuple[str, float, float | None]) -> str:
+        name, watts, temperature = reading
+        return f"{watts:.1f} W ({name}" + (f", {temperature:.0f} °C)" if temperature is not None else ")")
+
+    return f"idle power: run start {text(readings[0])}, run end {text(readings[-1])}"
+
+
 def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
     measured = [o for o in outcomes if o.status != "skipped"]
     failed = [o for o in measured if o.status == "error" or o.error]
@@ -683,5 +756,8 @@ def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
     )
     for outcome in failed:
         print(f"  {outcome.name}: {outcome.status}: {outcome.error}", file=sys.stderr)
+    drift = idle_drift(measured)
+    if drift:
+        print(drift, file=sys.stderr)
     # Errors are measurements too (recorded in the records): the run itself succeeded.
     return 0

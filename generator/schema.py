@@ -35,6 +35,7 @@ add a migration to ``MIGRATIONS`` or let old files be refused with a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -90,6 +91,9 @@ class PublishedAccuracy(_Strict):
     )
 
 
+IMAGENET_VAL_IMAGES = 50_000  # ImageNet-1K validation set: only an evaluation over all of it is a top-1 to report
+
+
 class MeasuredAccuracy(_Strict):
     top1_percent: float = Field(ge=0, le=100)
     top5_percent: float = Field(ge=0, le=100)
@@ -138,6 +142,9 @@ class GpuInfo(_Strict):
     compute_capability: str | None
     power_limit_w: float | None = Field(ge=0)
     energy_counter_available: bool | None
+    energy_counter_update_period_s: float | None = Field(
+        default=None, ge=0, description="Update period of NVML's energy counter, measured at the run's start."
+    )
 
 
 class Hardware(_Strict):
@@ -207,6 +214,11 @@ class Operations(_Strict):
     uncounted_operators: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, description="Operators fvcore skipped, with how often they occurred."
     )
+    architecture_sha256: str | None = Field(
+        default=None,
+        description="SHA-256 of the Python source that defines the architecture counted (the builder's module "
+        "and the shared blocks it uses): counts are reused across torch versions only when it matches.",
+    )
 
 
 StopReason = Literal["converged", "time_budget"]
@@ -260,6 +272,17 @@ class Memory(_Strict):
     cuda_baseline_allocated_bytes: int | None = Field(default=None, ge=0)
     nvml_used_bytes: int | None = Field(default=None, ge=0)
     nvml_baseline_used_bytes: int | None = Field(default=None, ge=0)
+    # NVML's memory structure: v1 counts the driver's reserved memory as used
+    # (hundreds of MB on an idle card), v2 reports it apart. Used and baseline
+    # are always read the same way, so their difference is what this run added.
+    nvml_memory_version: Literal[1, 2] | None = None
+    nvml_reserved_bytes: int | None = Field(default=None, ge=0, description="Driver-reserved memory (NVML v2 only).")
+    nvml_context_used_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="NVML used memory once this process's CUDA context was open and preparation cleaned up, "
+        "before the first batch: the part of the footprint that is the context, not the model.",
+    )
 
 
 class Power(_Strict):
@@ -278,6 +301,33 @@ class Power(_Strict):
     sm_clock_mhz_mean: float | None = Field(default=None, ge=0)
     temperature_c_max: float | None = None
     throttle_reasons: list[str] = Field(default_factory=list)
+    # How the figures above were read (all optional: records before these existed migrate as unknown).
+    reading_method: Literal["nvml_instant_field", "nvml_power_usage", "rapl_counter"] | None = Field(
+        default=None,
+        description="Source of the power samples: NVML's instantaneous field (NVML_FI_DEV_POWER_INSTANT), "
+        "nvmlDeviceGetPowerUsage (a trailing ~1 s average on Ampere and newer, except GA100), or RAPL.",
+    )
+    samples_mean_w: float | None = Field(
+        default=None, ge=0, description="Mean of the power samples: a cross-check of mean_w where the counter gave it."
+    )
+    counter_update_period_s: float | None = Field(
+        default=None, ge=0, description="Measured update period of the energy counter; the window spans many of them."
+    )
+    preroll_s: float | None = Field(
+        default=None, ge=0, description="Seconds the same load ran before the window opened (averaged readings trail)."
+    )
+    read_errors: int = Field(default=0, ge=0, description="Failed NVML reads survived during the window.")
+    temperature_c_start: float | None = None
+    temperature_c_end: float | None = None
+    idle_settle_s: float | None = Field(
+        default=None, ge=0, description="Seconds waited for idle power to settle before idle_w was read."
+    )
+    idle_settled: bool | None = Field(
+        default=None, description="False when the bounded wait ended before idle power was steady."
+    )
+    idle_with_context: bool | None = Field(
+        default=None, description="Idle measured by the measuring process with its CUDA context open."
+    )
 
 
 class BatchResult(_Strict):
@@ -312,10 +362,23 @@ class Record(_Strict):
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+# File names stay well under the 255-byte limit of common file systems, with
+# room for suffixes ('.json', '.vl.json', '.md' and temporary-file affixes).
+MAX_SLUG_LENGTH = 100
+
+
 def safe_slug(text: str) -> str:
-    """A file-name-safe form of ``text``: no slashes, no '..', nothing outside [A-Za-z0-9._-]."""
+    """A file-name-safe form of ``text``: no slashes, no '..', nothing outside [A-Za-z0-9._-].
+
+    Longer than ``MAX_SLUG_LENGTH``, it is cut and ends with a hash of the whole
+    text, so two long names that share a beginning still get different files.
+    The result is its own slug (applying this twice changes nothing).
+    """
     slug = _UNSAFE.sub("-", text).strip("-.")
     slug = re.sub(r"\.{2,}", ".", slug)
+    if len(slug) > MAX_SLUG_LENGTH:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        slug = f"{slug[:MAX_SLUG_LENGTH - 13].rstrip('-.')}-{digest}"
     return slug or "unnamed"
 
 
@@ -564,26 +627,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Every integer in a record is a count or a byte size: 19 digits hold any int64.
+# A 4,300-digit integer parses, then overflows wherever it is used as a float.
+MAX_INTEGER_DIGITS = 19
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {digits} digits is out of range (at most {MAX_INTEGER_DIGITS})")
+    return int(text)
+
+
 def parse_json(text: str) -> Any:
-    """Strict JSON: NaN, Infinity and out-of-range numbers are refused (ValueError), not read as floats."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    """Strict JSON: NaN, Infinity, out-of-range floats and integers are refused (ValueError), not read."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
 
 
 def load_record(path: Path) -> Record:
-    """Read and validate one record file; raise RecordError naming the file and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RecordError(path, f"cannot be read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise RecordError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    try:
-        document = parse_json(text)
-    except json.JSONDecodeError as error:
-        raise RecordError(path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except (ValueError, RecursionError) as error:
-        raise RecordError(path, f"not valid JSON: {str(error)[:200]}") from None
-    return parse_record(document, path)
+    """Read and validate one record file; raise RecordError naming the file and field.
+
+    The file is read as untrusted input (``generator.safe_read``): regular files
+    only, size-capped, strict UTF-8 and strict JSON.
+    """
+    from generator.safe_read import read_json  # imports RecordError from here
+
+    return parse_record(read_json(path), path)
 
 
 def record_to_json(record: Record) -> str:

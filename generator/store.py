@@ -99,17 +99,17 @@ def fingerprint(record: Record) -> dict[str, Any]:
 class StoredRecord:
     path: Path
     record: Record
-    # (machine, configuration) that names the run on the site; the configuration
-    # carries the software slug too when one machine and configuration hold
-    # runs of several software stacks (see ResultsStore.load_all).
-    run_key: tuple[str, str]
+    # The record's software folder when its machine and configuration hold runs
+    # of several software stacks (None when one stack: the usual case).
+    software: str | None
 
 
 def _record_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # atomic-write temporaries, editor files, the lock
-        yield path
+    # Hidden files (atomic-write temporaries, the lock) are skipped; links and
+    # special files are listed, so that reading refuses them by name.
+    from generator.safe_read import walk_json_files
+
+    yield from walk_json_files(root)
 
 
 def check_runs(items: list[tuple[Path, Record]]) -> None:
@@ -192,10 +192,10 @@ class ResultsStore:
         return found
 
     def load_all(self) -> list[StoredRecord]:
-        """Every record with its run, checked: one machine and software per run folder.
+        """Every record, checked: one machine and software per run folder.
 
-        A machine and configuration measured with several software stacks keeps
-        one run per stack: their run keys then carry the software slug.
+        Records of a machine and configuration measured with several software
+        stacks name their stack (``StoredRecord.software``).
         """
         items = self.records()
         check_runs(items)
@@ -205,10 +205,10 @@ class ResultsStore:
             stacks.setdefault(key, set()).add(software_slug(record.software, record.hardware.gpu))
         stored = []
         for path, record in items:
-            machine, config = safe_slug(record.hardware.slug), safe_slug(record.config.slug)
-            if len(stacks[(machine, config)]) > 1:
-                config = f"{config}-{software_slug(record.software, record.hardware.gpu)}"
-            stored.append(StoredRecord(path, record, (machine, config)))
+            key = (safe_slug(record.hardware.slug), safe_slug(record.config.slug))
+            several = len(stacks[key]) > 1
+            stored.append(StoredRecord(path, record, software_slug(record.software, record.hardware.gpu)
+                                       if several else None))
         return stored
 
     # ----------------------------------------------------------------- writing

@@ -16,6 +16,7 @@ Events: {"event": "prepared"} (built; waits for 'go' when the job asks),
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from generator.backends import Backend, DeviceSession, PrecisionFlags
     from generator.model_spec import ModelSpec
-    from generator.power import PowerMeter
+    from generator.power import IdleReading, PowerMeter
     from generator.schema import Config
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -141,7 +142,13 @@ class Worker:
     ) -> int:
         import torch
 
-        from generator.counting import count_operations, count_parameters, meta_flop_counter_gflops, tensor_bytes
+        from generator.counting import (
+            architecture_sha256,
+            count_operations,
+            count_parameters,
+            meta_flop_counter_gflops,
+            tensor_bytes,
+        )
 
         job = self.job
         notes: list[str] = []
@@ -160,7 +167,9 @@ class Worker:
                         model, torch.zeros(1, 3, size, size, device=session.device), cross_check=False
                     )
                     cross = meta_flop_counter_gflops(spec)
-                    operations = operations.model_copy(update={"flop_counter_gflops": cross})
+                    operations = operations.model_copy(update={
+                        "flop_counter_gflops": cross, "architecture_sha256": architecture_sha256(spec.builder),
+                    })
                 except Exception as error:  # a model fvcore cannot trace is still worth timing
                     notes.append(f"operation count failed: {one_line(error)}")
             dtype = getattr(torch, DTYPES[job.precision])
@@ -180,6 +189,11 @@ class Worker:
                 runnable = torch.compile(runnable)
         except Exception as error:
             return self.finish(base, "error", f"preparing the model failed: {one_line(error)}", None, None, [])
+        # The counting pass's activations and, after a precision or layout change, the
+        # old weights sit in the allocator's cache: hand them back, or batch 1's memory
+        # and the idle reading below would include them.
+        gc.collect()
+        session.release()
         self.emit(
             event="counted",
             seconds_since_start=time.perf_counter() - self.started,
@@ -212,17 +226,24 @@ class Worker:
             base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches
         )
 
-    @staticmethod
-    def _power_setup(session: DeviceSession) -> _PowerSetup:
-        """The device's power meter and its idle power, measured in this process (the one that measures)."""
+    def _power_setup(self, session: DeviceSession) -> _PowerSetup:
+        """The device's power meter and its idle power, measured in this process (the one that measures).
+
+        Idle is measured per model, after the previous model's load has settled, so
+        that its drift over a run shows in the records.
+        """
         meter, reason = session.power_meter()
         if meter is None:
             return _PowerSetup(None, None, reason or "no power counter")
+        gpu = self.job.hardware.get("gpu") or {}
+        if meter.counter_period_s is None and gpu.get("energy_counter_update_period_s"):
+            # Measured once by the parent at the run's start.
+            meter.counter_period_s = float(gpu["energy_counter_update_period_s"])
         try:
-            idle_w = session.idle_power_w(meter)
+            idle = session.idle_power(meter)
         except Exception as error:  # a failing counter must not stop the timing
             return _PowerSetup(None, None, f"{meter.counter}: reading power failed: {one_line(error)}")
-        return _PowerSetup(meter, idle_w, None)
+        return _PowerSetup(meter, idle, None)
 
     def measure_batch(
         self,
@@ -283,7 +304,11 @@ class Worker:
             power: Power | None = None
             if batch_size in job.power_batch_sizes:
                 if power_setup.meter is not None:
-                    power = power_window(timer, batch_size, power_setup.meter, job.power_window_s, power_setup.idle_w)
+                    # The timing just ran this load: it counts towards the window's pre-roll.
+                    power = power_window(
+                        timer, batch_size, power_setup.meter, job.power_window_s, power_setup.idle,
+                        already_loaded_s=result.timed_s + result.warmup_s,
+                    )
                 else:
                     power = unavailable(power_setup.unavailable_reason or "no power counter")
         memory = session.memory()
@@ -313,7 +338,7 @@ class _PowerSetup:
     """A worker's power meter and idle power, or why there is none."""
 
     meter: PowerMeter | None
-    idle_w: float | None
+    idle: IdleReading | None
     unavailable_reason: str | None
 
 

@@ -281,7 +281,8 @@ def test_worker_goes_through_the_session_and_frees_each_input_before_release(
     finally:
         torch.set_num_threads(threads)
     (probe,) = probes
-    assert probe.calls == ["reset", "memory", "release", "reset", "release"]
+    # The first release is after preparation: the counting pass and replaced weights leave the cache first.
+    assert probe.calls == ["release", "reset", "memory", "release", "reset", "release"]
     assert [e["result"]["status"] for e in events if e["event"] == "batch"] == ["ok", "error"]
 
 

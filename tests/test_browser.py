@@ -186,6 +186,7 @@ def _visit(browser: DevTools, url: str, screenshot: str) -> dict[str, Any]:
         ("figures/fixture-gpu/fp32/study.html", "figures-gpu-study.png", 13),
         ("figures/fixture-cpu-2t/fp32/all.html", "figures-cpu-all.png", 10),
         ("models/resnet50.html", "model-resnet50.png", 1),
+        ("hardware/compare.html", "compare.png", 1),
         (HOSTILE_PAGE, "model-hostile-name.png", 1),
     ],
 )

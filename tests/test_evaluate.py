@@ -187,6 +187,8 @@ def test_end_to_end_writes_measured_accuracy_and_resumes(setup: dict[str, Path],
     assert measured.dataset_dir == str(setup["val"])
     assert measured.top1_percent == pytest.approx(100 * 2 / 6, abs=1e-3)
     assert measured.top5_percent == pytest.approx(100 * 3 / 6, abs=1e-3)
+    # Six images are not the validation set: the run says the report will not use them.
+    assert "6 of 50,000 validation images" in capsys.readouterr().err
     # Everything else of the record is untouched.
     assert record.accuracy.published == _record().accuracy.published
     assert record.model == _record().model

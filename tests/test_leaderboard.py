@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
     assert len(rows) == 14
     resnet50 = rows["[ResNet-50 (resnet50)](resnet50.md)"]
     assert resnet50["top-1 (%)"] == "76.10" and resnet50["top-5 (%)"] == "92.90"
-    assert resnet50["accuracy of weights"] == "fixture: illustrative values"
+    assert resnet50["accuracy of weights"] == "fixture"  # the head of a long source; the CSV has all of it
     assert resnet50["params (M)"] == "25.6" and resnet50["GMACs"] == "4.09"
     # 0.08 ms/GMAC x 4.09 GMACs + 0.5 ms at batch 1, with the record's 95 % interval of the median.
     latency = load_record(next((FIXTURES / "fixture-gpu/fp32").rglob("resnet50.json"))).batches[0].latency
@@ -55,8 +56,8 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
     assert resnet50["best images/s (at batch)"] == "4,535 (batch 64)"
     # VGG-19 ran out of memory at batch 64: its best is at 32, not a failed batch.
     assert rows["[VGG-19 (vgg19)](vgg19.md)"]["best images/s (at batch)"] == "936 (batch 32)"
-    # NVML: 300 MB context + 102.4 MB of weights + the 200 MB reserved floor.
-    assert resnet50["memory at batch 1 (MB)"] == "602.4"
+    # NVML above the run's 300 MB baseline: 102.4 MB of weights + the 200 MB reserved floor.
+    assert resnet50["memory at batch 1 (MB)"] == "302.4"
     assert float(resnet50["energy/image at batch 1 (J)"]) > 0
     cpu = tables["Fixture CPU, 2 threads (synthetic data), fp32"]
     cpu_rows = {row[0]: dict(zip(cpu[0], row, strict=True)) for row in cpu[1:]}
@@ -71,7 +72,7 @@ def test_leaderboard_reads_as_markdown_and_says_what_is_left_out(rendered: Path)
     assert '<div class="leaderboard" markdown="1">\n\n| model |' in text  # a blank line: GitHub renders the table
     assert "fraction of the machine's peak GFLOP/s: not in these records" in text
     assert "[fixture-gpu.csv](../data/leaderboard/fixture-gpu.csv)" in text
-    assert "Memory: GPU memory in use (NVML, whole device)." in text
+    assert "Memory: GPU memory in use above the run's baseline (NVML, whole device" in text
 
 
 def test_csv_per_hardware(rendered: Path) -> None:
@@ -82,11 +83,18 @@ def test_csv_per_hardware(rendered: Path) -> None:
     rows = {row["model"]: row for row in csv.DictReader(
         io.StringIO((rendered / "data/leaderboard/fixture-gpu.csv").read_text()))}
     assert rows["resnet50"]["top1_percent"] == "76.1"
+    assert rows["resnet50"]["accuracy_weights"] == "fixture: illustrative values"
     assert float(rows["resnet50"]["ms_per_image_batch1_low"]) < float(rows["resnet50"]["ms_per_image_batch1"])
     assert rows["resnet50"]["best_images_per_s_batch_size"] == "64"
     assert rows["vgg19"]["best_images_per_s_batch_size"] == "32"
     assert rows["resnet50"]["peak_memory_bytes_batch1"].isdigit()
     assert rows["squeezenet1_0"]["top1_percent"] == ""  # not known: empty, never 0
+
+
+def test_data_page_links_the_csv_per_hardware(rendered: Path) -> None:
+    text = (rendered / "data.md").read_text()
+    assert ("[fixture-cpu-2t.csv](data/leaderboard/fixture-cpu-2t.csv), "
+            "[fixture-gpu.csv](data/leaderboard/fixture-gpu.csv)") in text
 
 
 def _section(page: str, run: str, title: str) -> str:
@@ -111,3 +119,46 @@ def test_best_model_has_nothing_to_use_instead(rendered: Path) -> None:
     assert "None: no model measured here is both more accurate and lower in time per image at batch 1." in page
     unknown = (rendered / "models/squeezenet1_0.md").read_text()
     assert "Cannot be compared: no accuracy is known for it." in unknown
+
+
+def test_faster_needs_intervals_that_do_not_overlap() -> None:
+    from generator.render.data import Run, group_runs
+    from generator.render.load import load_records
+    from generator.render.pages.alternatives import alternatives
+
+    items = [item for item in load_records(FIXTURES) if item.run_key == ("fixture-gpu", "fp32")]
+    run = group_runs(items)[0]
+    resnet50 = next(r for r in run.records if r.model.name == "resnet50")
+    faster = alternatives(resnet50, run, "models/resnet50.md")[0]
+    assert faster.table is not None and "efficientnet" in str(faster.table.rows[0][0])
+    assert "time: 95 % intervals that do not overlap" in faster.note
+
+    # Widen EfficientNet-B0's batch-1 interval up to ResNet-50's median: a lower median alone is no evidence.
+    own = resnet50.batches[0].latency
+    assert own is not None and own.ci95_low_ms_per_batch is not None
+    widened = []
+    for item in items:
+        if item.record.model.name == "efficientnet_b0":
+            first = item.record.batches[0]
+            assert first.latency is not None and first.batch_size == 1
+            latency = first.latency.model_copy(update={"ci95_high_ms_per_batch": own.ci95_low_ms_per_batch * 1.001})
+            batches = [first.model_copy(update={"latency": latency}), *item.record.batches[1:]]
+            item = replace(item, record=item.record.model_copy(update={"batches": batches}))
+        widened.append(item)
+    overlapping = Run("fixture-gpu", "fp32", widened)
+    faster = alternatives(resnet50, overlapping, "models/resnet50.md")[0]
+    assert faster.table is None and faster.note.startswith("None:")
+
+
+def test_leaderboard_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    from fixtures.factory import CPU, FixtureModel, make_record, write_records
+
+    from generator.render.data import group_runs
+    from generator.render.export import leaderboard_csv
+    from generator.render.load import load_records
+
+    evil = FixtureModel("evil_net", "=HYPERLINK(\"http://x\")", None, 3.0, 0.5, 60.0, None)
+    write_records([make_record(evil, CPU, batch_sizes=(1, 2))], tmp_path / "m")
+    rows = list(csv.DictReader(io.StringIO(leaderboard_csv(group_runs(load_records(tmp_path / "m"))))))
+    assert rows[0]["family"] == "'=HYPERLINK(\"http://x\")"  # shown as text by a spreadsheet
+    assert rows[0]["top1_percent"] == "60.0"  # numbers stay numbers

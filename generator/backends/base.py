@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from generator.power import PowerMeter
+    from generator.power import IdleReading, PowerMeter
     from generator.schema import Hardware, Memory
     from generator.timing import IterationTimer
 
@@ -87,8 +87,8 @@ class DeviceSession(Protocol):
         """The meter of this device's power (created once per session), or None and why not."""
         ...
 
-    def idle_power_w(self, meter: PowerMeter) -> float | None:
-        """Power of the device doing nothing, for net power; raises if the meter fails."""
+    def idle_power(self, meter: PowerMeter) -> IdleReading | None:
+        """Power of the device doing nothing once it has settled, for net power; raises if the meter fails."""
         ...
 
     def release(self) -> None:

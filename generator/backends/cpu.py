@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from generator.power import PowerMeter
+    from generator.power import IdleReading, PowerMeter
     from generator.schema import Hardware, Memory
     from generator.timing import IterationTimer
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16), time_budget_s=2.0, prefetch=False, rounds=2)
 # At least 0.1 s and one iteration: more made warm-up the largest overhead of the default line-up.
 WARMUP = WarmupPolicy(min_iterations=1, min_s=0.1)
-IDLE_POWER_S = 1.0
+# Idle is read once power has settled, waiting at most this long (recorded with the reading).
+IDLE_MAX_WAIT_S = 3.0
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -92,10 +93,10 @@ class CpuSession:
             self._meter = cpu_meter()
         return self._meter
 
-    def idle_power_w(self, meter: PowerMeter) -> float | None:
-        from generator.power import idle_power_w
+    def idle_power(self, meter: PowerMeter) -> IdleReading | None:
+        from generator.power import settled_idle
 
-        return idle_power_w(meter, IDLE_POWER_S)
+        return settled_idle(meter, max_wait_s=IDLE_MAX_WAIT_S)
 
     def release(self) -> None:
         pass

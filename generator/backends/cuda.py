@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from generator.power import PowerMeter
+    from generator.power import IdleReading, PowerMeter
     from generator.schema import GpuInfo, Hardware, Memory
     from generator.timing import IterationTimer
 
@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16, 32, 64), time_budget_s=1.0, prefetch=True, rounds=1)
 # The first iterations at a new shape include cuDNN autotuning.
 WARMUP = WarmupPolicy(min_iterations=3, min_s=0.1)
-IDLE_POWER_S = 1.0
+# Idle is read once power has settled after the previous model (clocks and
+# voltage coming down), waiting at most this long; the wait is recorded.
+IDLE_MAX_WAIT_S = 5.0
+# The energy counter's update period is measured once per run, at start-up.
+COUNTER_PERIOD_PROBE_S = 1.0
 # The study measures fp32 as fp32: no TF32 in matrix products or convolutions.
 INTENDED = PrecisionFlags(tf32=False, cudnn_benchmark=True)
 
@@ -70,7 +74,14 @@ def cuda_event_timer(run: Callable[[], object], device: torch.device) -> Iterati
 
 
 def read_memory(
-    cuda: Any, device: torch.device, nvml_used_bytes: int | None, nvml_baseline: int | None, allocated_baseline: int
+    cuda: Any,
+    device: torch.device,
+    nvml_used_bytes: int | None,
+    nvml_baseline: int | None,
+    allocated_baseline: int,
+    nvml_memory_version: int | None = None,
+    nvml_reserved_bytes: int | None = None,
+    nvml_context_used_bytes: int | None = None,
 ) -> Memory:
     """A batch size's GPU memory: the allocator's peaks (``cuda`` is torch.cuda) and NVML's device-wide figure.
 
@@ -86,6 +97,9 @@ def read_memory(
         cuda_baseline_allocated_bytes=allocated_baseline,
         nvml_used_bytes=nvml_used_bytes,
         nvml_baseline_used_bytes=nvml_baseline,
+        nvml_memory_version=nvml_memory_version,  # type: ignore[arg-type]
+        nvml_reserved_bytes=nvml_reserved_bytes,
+        nvml_context_used_bytes=nvml_context_used_bytes,
     )
 
 
@@ -93,7 +107,9 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def gpu_info(nvml: Any, handle: Any, energy_counter_available: bool | None) -> GpuInfo:
+def gpu_info(
+    nvml: Any, handle: Any, energy_counter_available: bool | None, energy_counter_period_s: float | None = None
+) -> GpuInfo:
     """Name, memory, driver, compute capability and power limit of one GPU, from NVML."""
     from generator.schema import GpuInfo
 
@@ -114,6 +130,7 @@ def gpu_info(nvml: Any, handle: Any, energy_counter_available: bool | None) -> G
         compute_capability=f"{capability[0]}.{capability[1]}" if capability else None,
         power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
         energy_counter_available=energy_counter_available,
+        energy_counter_update_period_s=energy_counter_period_s,
     )
 
 
@@ -133,6 +150,9 @@ class CudaSession:
         self._nvml: Any = None
         self._handle: Any = None
         self._nvml_baseline: int | None = None
+        self._nvml_context: int | None = None
+        self._nvml_version: int | None = None
+        self._nvml_reserved: int | None = None
         self._allocated_baseline = 0
         self._meter: tuple[PowerMeter | None, str | None] | None = None
 
@@ -159,19 +179,27 @@ class CudaSession:
         self._nvml_baseline = self._nvml_used()
         flags = set_precision_flags(torch.backends)
         torch.cuda.init()
+        # Open the context now (a device synchronisation needs one), so that idle power
+        # and the context's memory are read with it in place, as they are while measuring.
+        torch.cuda.synchronize(self.device)
         if self._nvml is not None:
             uuid = str(getattr(torch.cuda.get_device_properties(self.device), "uuid", "") or "")
             self._handle = nvml_handle_for_cuda_device(self._nvml, uuid=uuid, index=visible_gpu_index())
+        self._nvml_context = self._nvml_used()
         self._allocated_baseline = torch.cuda.memory_allocated(self.device)
         return flags
 
     def _nvml_used(self) -> int | None:
+        """NVML's used bytes, from the v2 structure where the driver has it (v1 counts reserved memory as used)."""
+        from generator.power import nvml_memory
+
         if self._nvml is None or self._handle is None:
             return None
-        try:
-            return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
-        except Exception:
+        reading = nvml_memory(self._nvml, self._handle)
+        if reading is None:
             return None
+        used, self._nvml_reserved, self._nvml_version = reading
+        return used
 
     def to_device(self, model: nn.Module) -> nn.Module:
         return model.to(self.device)
@@ -189,8 +217,12 @@ class CudaSession:
 
         torch.cuda.synchronize(self.device)
         # Read before release(): the caching allocator still holds this batch size's peak.
+        used = self._nvml_used()
         return read_memory(
-            torch.cuda, self.device, self._nvml_used(), self._nvml_baseline, self._allocated_baseline
+            torch.cuda, self.device, used, self._nvml_baseline, self._allocated_baseline,
+            nvml_memory_version=self._nvml_version if used is not None else None,
+            nvml_reserved_bytes=self._nvml_reserved if used is not None else None,
+            nvml_context_used_bytes=self._nvml_context,
         )
 
     def power_meter(self) -> tuple[PowerMeter | None, str | None]:
@@ -203,10 +235,14 @@ class CudaSession:
                 self._meter = (NvmlMeter(self._nvml, self._handle), None)
         return self._meter
 
-    def idle_power_w(self, meter: PowerMeter) -> float | None:
-        from generator.power import idle_power_w
+    def idle_power(self, meter: PowerMeter) -> IdleReading | None:
+        """Idle with this process's context open (start() opened it), once power has settled."""
+        from generator.power import settled_idle
 
-        return idle_power_w(meter, IDLE_POWER_S)
+        idle = settled_idle(meter, max_wait_s=IDLE_MAX_WAIT_S)
+        if idle is not None:
+            idle.with_context = True
+        return idle
 
     def release(self) -> None:
         import torch
@@ -246,7 +282,13 @@ class CudaBackend:
             )
         else:
             handle = power.nvml_handle_for_cuda_device(nvml, index=power.visible_gpu_index())
-            gpu = gpu_info(nvml, handle, _has_energy_counter(nvml, handle))
+            has_counter = _has_energy_counter(nvml, handle)
+            # Measured once per run, as Zeus does: windows must span many updates of the counter.
+            period = (
+                power.update_period_s(lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle), COUNTER_PERIOD_PROBE_S)
+                if has_counter else None
+            )
+            gpu = gpu_info(nvml, handle, has_counter, round(period, 4) if period is not None else None)
         return environment.hardware(threads, gpu)
 
     def is_out_of_memory(self, error: BaseException) -> bool:

@@ -2,7 +2,7 @@
 
 Loaded only when the parent's environment sets GENERATOR_TEST_FAULT, e.g.
 ``squeezenet1_1=oom@4,shufflenet_v2_x0_5=segfault@2`` (kinds: oom, segfault,
-error). The faults are real: an allocation past a lowered RLIMIT_AS, a SIGSEGV,
+error, hang: a forward pass that never returns, for deadline tests). The faults are real: an allocation past a lowered RLIMIT_AS, a SIGSEGV,
 an exception in forward; so the tests see what a real failure does to a run.
 """
 
@@ -46,6 +46,10 @@ def trigger(kind: str) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     elif kind == "error":
         raise ValueError("test fault: forward raised")
+    elif kind == "hang":
+        import time
+
+        time.sleep(3600)
     else:
         raise ValueError(f"unknown test fault kind {kind!r}")
 

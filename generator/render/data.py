@@ -13,6 +13,7 @@ from typing import Literal
 
 from generator.render.load import LoadedRecord
 from generator.schema import (
+    IMAGENET_VAL_IMAGES,
     BatchResult,
     Config,
     Hardware,
@@ -26,7 +27,6 @@ MB = 1_000_000  # decimal megabytes, as the study's axes (MB)
 STUDY_LARGE_BATCH = 16  # the study's second batch size in Figs. 7-9 and the operations claim
 
 
-IMAGENET_VAL_IMAGES = 50_000  # the full ImageNet-1K validation set: only an evaluation over all of it counts
 # Weights known to be their architecture's original training recipe though their
 # name does not say so (timm's only Inception-v4 weights, ported from Google's release).
 ORIGINAL_WEIGHTS_BY_NAME = frozenset({"inception_v4.tf_in1k"})
@@ -336,15 +336,19 @@ def timing_points(records: Iterable[Record]) -> list[TimingPoint]:
 def memory_bytes(result: BatchResult | None) -> float | None:
     """Peak memory of the run at this batch size: the study's "maximum system memory".
 
-    GPU: NVML device memory in use (includes the CUDA context, as the study's
-    system memory did), else the allocator's reserved peak. CPU: peak resident
-    set size of the measuring process. Absolute, not net of the baseline, so a
-    floor shows as in the study's Fig. 5 and 6.
+    GPU: NVML device memory in use above the run's baseline (what the device
+    held before the measuring process touched it), so the CUDA context, the
+    model and its activations count, and the driver's reservation and other
+    processes do not (NVML v1 counts the reservation as used: hundreds of MB
+    that would swamp the small models). Else the allocator's reserved peak. CPU:
+    peak resident set size of the measuring process.
     """
     if result is None or result.status != "ok" or result.memory is None:
         return None
     memory = result.memory
-    for value in (memory.nvml_used_bytes, memory.cuda_peak_reserved_bytes, memory.peak_rss_bytes):
+    if memory.nvml_used_bytes is not None and memory.nvml_baseline_used_bytes is not None:
+        return float(max(0, memory.nvml_used_bytes - memory.nvml_baseline_used_bytes))
+    for value in (memory.cuda_peak_reserved_bytes, memory.peak_rss_bytes):
         if value is not None:
             return float(value)
     return None
@@ -355,8 +359,8 @@ def memory_kind(record: Record) -> str:
     for result in record.batches:
         if result.memory is None:
             continue
-        if result.memory.nvml_used_bytes is not None:
-            return "GPU memory in use (NVML, whole device)"
+        if result.memory.nvml_used_bytes is not None and result.memory.nvml_baseline_used_bytes is not None:
+            return "GPU memory in use above the run's baseline (NVML, whole device: context, model, activations)"
         if result.memory.cuda_peak_reserved_bytes is not None:
             return "GPU memory reserved by PyTorch (peak)"
         if result.memory.peak_rss_bytes is not None:

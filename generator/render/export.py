@@ -96,7 +96,20 @@ def _cell(value: Cell) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return _inert(value)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula
+# (OWASP "CSV injection"); record text is untrusted, so such cells get a
+# leading apostrophe, which spreadsheets show as text. Numbers are never text
+# cells here, so a negative number is not affected.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def records_csv(items: Sequence[LoadedRecord]) -> str:

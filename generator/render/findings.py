@@ -268,7 +268,8 @@ def _median_interval(intervals: Sequence[stats.Interval]) -> stats.Interval:
     value = stats.median([i.value for i in intervals])
     low = stats.median([i.low if i.low is not None else 0.0 for i in intervals])
     high = stats.median([i.high if i.high is not None else math.inf for i in intervals])
-    return stats.Interval(value, low, None if math.isinf(high) else high)
+    # A bound reached only through points without an interval is no bound at all.
+    return stats.Interval(value, low if low > 0 else None, None if math.isinf(high) else high)
 
 
 def _speedup(record: Record) -> tuple[int, stats.Interval] | None:

@@ -2,19 +2,23 @@
 
 Rendering is a pure function of the records and the templates: every output
 file is produced in memory first (so a bad record or a template error leaves
-the existing site untouched), then synced into the output folder writing only
-files whose bytes changed and removing files a previous render left behind.
+the existing site untouched), then written into a fresh folder that is swapped
+in with one rename: a failure at any point leaves the old site byte for byte.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import shutil
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import altair as alt
@@ -23,16 +27,20 @@ import jinja2
 from generator.errors import CliError
 from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
+from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
 from generator.render.escape import code, finalize, front_matter_title, href
 from generator.render.load import LoadedRecord, load_records
-from generator.schema import record_to_json
+from generator.safe_read import read_regular_file
+from generator.schema import RecordError, record_to_json
 
 # A file the render writes into its output folder, and requires there before it
 # deletes anything: a mistyped --out must never wipe an unrelated folder.
 MARKER = ".rendered-by-canziani-report"
 MARKER_TEXT = "This folder is written by 'python -m generator render'; edits here are overwritten.\n"
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _vegalite_version() -> str:
@@ -87,8 +95,12 @@ def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
     return files
 
 
-def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
-    """Every page's model, every chart and every data download, from the records."""
+def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> pages.SiteModel:
+    """Every page's model, every chart and every data download, from the records.
+
+    ``baseline``: the run the comparison page sets the others against
+    ('<hardware>/<configuration>'); None: the first run.
+    """
     site = pages.SiteModel()
     records = [item.record for item in items]
     runs = group_runs(items)
@@ -99,7 +111,12 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
             site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
                                          pages.figures_page(run, scope, palette, site)))
     drawn = frozenset(job.svg_path for job in site.charts if job.svg_path is not None)
-    site.pages.append(pages.Page("index.md", "home.md.j2", pages.home_page(items, runs, drawn)))
+    try:
+        home_comparison = pages.home_lines(runs, baseline)
+    except BaselineError as error:
+        raise CliError(str(error)) from None
+    site.pages.append(pages.Page("index.md", "home.md.j2",
+                                 replace(pages.home_page(items, runs, drawn), comparison=home_comparison)))
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:
@@ -115,8 +132,9 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
     for slug in sorted({run.hardware_slug for run in runs}):
         site.pages.append(pages.Page(pages.hardware_path(slug), "hardware.md.j2",
                                      pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug])))
-    if len(runs) > 1:
-        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs)))
+    if len(run_refs(runs)) > 1:
+        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2",
+                                     pages.comparison_page(runs, site, baseline)))
     site.pages.append(pages.Page("methodology.md", "methodology.md.j2",
                                  pages.methodology_page(records, vega_versions())))
     site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
@@ -128,7 +146,8 @@ def build_site_model(items: list[LoadedRecord]) -> pages.SiteModel:
 
 
 
-def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None) -> dict[str, bytes]:
+def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None,
+                 baseline: str | None = None) -> dict[str, bytes]:
     """The whole site as {relative path: bytes}; raises before anything is written.
 
     ``previous_dir`` (the folder being re-rendered) only lets an identical Vega
@@ -140,7 +159,7 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     # Altair validates every object as it is built (its debug mode): half the
     # render time for big sets. The tests validate every chart function instead.
     with alt.utils.schemapi.debug_mode(False):
-        site = build_site_model(items)
+        site = build_site_model(items, baseline)
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
@@ -173,11 +192,12 @@ def _vega_bundle(previous: Path | None) -> bytes:
         if candidate is None:
             continue
         try:
-            with candidate.open("rb") as handle:
-                if handle.readline() == header:
-                    return candidate.read_bytes()
-        except OSError:
-            pass
+            # The old site is untrusted (it may hold links or FIFOs): regular files only.
+            existing = read_regular_file(candidate, max_bytes=64 * 1024 * 1024)
+        except (OSError, RecordError):
+            continue
+        if existing.startswith(header):
+            return existing
     bundle = header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")
     try:
         write_if_changed(cache, bundle)
@@ -198,38 +218,155 @@ class SyncReport:
     unchanged: int
 
 
-def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
-    """Make ``out_dir`` hold exactly ``files``: write changed ones, remove stale ones."""
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
-        raise CliError(f"{out_dir} holds files the render did not write (no {MARKER}); "
-                       "choose an empty or previously rendered folder")
+def _check_site_names(files: Mapping[str, bytes]) -> None:
     for name in files:
         pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts:
-            raise ValueError(f"refusing to write outside the site: {name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = unchanged = removed = 0
-    # The marker goes first so an interrupted sync can be resumed by the next render.
-    for name in sorted(files, key=lambda n: (n != MARKER, n)):
-        if write_if_changed(out_dir / name, files[name]):
+        if pure.is_absolute() or not pure.parts or any(part in ("", ".", "..") for part in pure.parts) \
+                or "\\" in name or "\x00" in name:
+            raise ValueError(f"refusing to write outside the site: {name!r}")
+    # A file whose path is also a folder of another file cannot exist: say which
+    # (the record-supplied names are chosen so this cannot happen; a bug would).
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents}
+    clash = sorted(folders & set(files))
+    if clash:
+        raise ValueError(f"site path {clash[0]!r} would be both a file and a folder")
+
+
+def _regular_files(root: Path) -> dict[str, Path]:
+    """Regular files under ``root`` by relative POSIX path; links are neither followed nor listed."""
+    found: dict[str, Path] = {}
+    if not root.is_dir() or root.is_symlink():
+        return found
+    for folder, _subfolders, names in os.walk(root, followlinks=False):
+        for name in names:
+            path = Path(folder) / name
+            try:
+                if stat.S_ISREG(path.lstat().st_mode):
+                    found[path.relative_to(root).as_posix()] = path
+            except OSError:
+                continue
+    return found
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the regular file ``path`` (never a link, FIFO or device) holds exactly ``data``."""
+    try:
+        if path.lstat().st_size != len(data):
+            return False
+        return read_regular_file(path, max_bytes=len(data)) == data
+    except (OSError, RecordError):
+        return False
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2); False where the system lacks it."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> Path | None:
+    """Put ``staging`` where ``out_dir`` is; returns where the old folder went (to be removed)."""
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return None
+    if _exchange(staging, out_dir):
+        return staging  # now holds the old site
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    os.rename(out_dir, old)
+    try:
+        os.rename(staging, out_dir)
+    except BaseException:
+        os.rename(old, out_dir)
+        raise
+    return old
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Folders a killed render left beside ``out_dir`` (recognised by the marker inside)."""
+    for pattern in (f".{out_dir.name}.render-*", f".{out_dir.name}.old-*"):
+        for path in out_dir.parent.glob(pattern):
+            if path.is_dir() and not path.is_symlink() and (path / MARKER).is_file():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
+    """Make ``out_dir`` hold exactly ``files``, all at once or not at all.
+
+    The new site is written into a fresh folder beside ``out_dir`` and swapped
+    in with one rename, so a failure at any point (a full disk, a kill) leaves
+    ``out_dir`` exactly as it was, and nothing is ever written through a link
+    left in the old folder. Files whose bytes did not change are hard links to
+    the old ones, so they keep their modification time (MkDocs and git see no
+    change).
+    """
+    if out_dir.is_symlink():
+        raise CliError(f"{out_dir} is a symbolic link; give the folder it points to")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"{out_dir} is not a folder")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise CliError(f"{out_dir} holds files the render did not write (no {MARKER}); "
+                       "choose an empty or previously rendered folder")
+    _check_site_names(files)
+    out_dir = out_dir.absolute()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out_dir)
+    previous = _regular_files(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.render-", dir=out_dir.parent))
+    old: Path | None = None
+    try:
+        written = unchanged = 0
+        # The marker goes first so that a leftover staging folder is recognised as ours.
+        for name in sorted(files, key=lambda n: (n != MARKER, n)):
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = previous.get(name)
+            if source is not None and _holds(source, files[name]):
+                try:
+                    os.link(source, target, follow_symlinks=False)
+                    unchanged += 1
+                    continue
+                except OSError:
+                    pass  # a file system without hard links: write a copy
+            target.write_bytes(files[name])
             written += 1
-        else:
-            unchanged += 1
-    wanted = {out_dir / name for name in files}
-    for path in sorted(out_dir.rglob("*"), reverse=True):
-        if path.is_file() and path not in wanted:
-            path.unlink()
-            removed += 1
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp's folder is private; a site is not
+        removed = len(set(previous) - set(files))
+        old = _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return SyncReport(written, removed, unchanged)
 
 
-def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quiet: bool = False) -> SyncReport:
-    """Read and validate every record, render the site in memory, then sync it into ``out_dir``."""
+def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quiet: bool = False,
+                allow_empty: bool = False, baseline: str | None = None) -> SyncReport:
+    """Read and validate every record, render the site in memory, then swap it into ``out_dir``.
+
+    Zero records over a site that has pages is refused unless ``allow_empty``:
+    a mistyped ``--measurements`` must not wipe the published site.
+    """
     started = time.perf_counter()
     items = load_records(measurements_dir)
-    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).exists() else None)
+    if not items and not allow_empty:
+        existing = [name for name in _regular_files(out_dir) if name != MARKER]
+        if existing:
+            raise CliError(f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
+                           f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)")
+    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None,
+                         baseline=baseline)
     report = sync_tree(files, out_dir)
     if not quiet:
         print(f"rendered {len(items)} records into {out_dir}: {report.written} files written, "

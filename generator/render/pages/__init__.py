@@ -21,14 +21,9 @@ from generator.render.pages.common import (
     scope_records,
     scopes,
 )
+from generator.render.pages.compare import ComparisonPage, HomeComparison, comparison_page, home_lines
 from generator.render.pages.figures import FIGURES, FiguresPage, LimitTable, figures_index, figures_page
-from generator.render.pages.hardware import (
-    ComparisonPage,
-    HardwarePage,
-    comparison_page,
-    hardware_index,
-    hardware_page,
-)
+from generator.render.pages.hardware import HardwarePage, hardware_index, hardware_page
 from generator.render.pages.home import FindingView, HomePage, home_page
 from generator.render.pages.leaderboard import LeaderboardPage, leaderboard_csv_path, leaderboard_page
 from generator.render.pages.models import ModelPage, model_page
@@ -36,8 +31,9 @@ from generator.render.pages.reference import DataPage, MethodologyPage, data_pag
 
 __all__ = [
     "FIGURES", "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
-    "HomePage", "IndexPage", "LeaderboardPage", "LimitTable", "Link", "MethodologyPage", "ModelPage", "Page",
+    "HomeComparison", "HomePage", "IndexPage", "LeaderboardPage", "LimitTable", "Link", "MethodologyPage",
+    "ModelPage", "Page",
     "SiteModel", "Table", "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
-    "hardware_index", "hardware_page", "hardware_path", "home_page", "label", "leaderboard_csv_path",
+    "hardware_index", "hardware_page", "hardware_path", "home_lines", "home_page", "label", "leaderboard_csv_path",
     "leaderboard_page", "methodology_page", "model_page", "model_path", "rel", "scope_records", "scopes",
 ]

@@ -3,7 +3,10 @@
 Both lists compare within one hardware and configuration, with the accuracy of
 the weights each model names (as the leaderboard does): models both faster at
 batch 1 and more accurate, and models both smaller (fewer parameters) and more
-accurate. A model missing either figure takes no part, and the page says so.
+accurate. "Faster" means the other model's 95 % interval of the time per image
+lies wholly below this one's (a median that is lower by less than the timing's
+spread is no evidence). A model missing either figure takes no part, and the
+page says so.
 """
 
 from __future__ import annotations
@@ -36,8 +39,26 @@ def _ms_b1(record: Record) -> float | None:
     return data.ms_per_image(data.ok_batch(record, 1))
 
 
+Span = tuple[float, float, float]  # (value, low, high); low = high = value where there is no interval
+
+
+def _time_span(record: Record) -> Span | None:
+    """Time per image at batch 1 with its 95 % interval: 'faster' must hold beyond the timing's spread."""
+    result = data.ok_batch(record, 1)
+    value = data.ms_per_image(result)
+    if value is None:
+        return None
+    low, high = data.ms_per_image_low(result), data.ms_per_image_high(result)
+    return (value, value if low is None else low, value if high is None else high)
+
+
+def _size_span(record: Record) -> Span | None:
+    value = data.params_millions(record)
+    return None if value is None else (value, value, value)
+
+
 def _better(
-    record: Record, run: Run, page: str, title: str, what: str, measure: Callable[[Record], float | None]
+    record: Record, run: Run, page: str, title: str, what: str, measure: Callable[[Record], Span | None]
 ) -> Alternative:
     own_top1, own = _top1(record), measure(record)
     if own_top1 is None or own is None:
@@ -50,7 +71,7 @@ def _better(
         and (top1 := _top1(other)) is not None
         and (value := measure(other)) is not None
         and top1 > own_top1
-        and value < own
+        and value[2] < own[1]  # its whole interval below this model's
     ]
     if not found:
         return Alternative(title, None, f"None: no model measured here is both more accurate and lower in {what}.")
@@ -67,7 +88,8 @@ def _better(
         for other, top1, _ in found[:SHOWN]
     ]
     more = len(found) - SHOWN
-    note = f"{fmt.plural(len(found), 'model')}, most accurate first" + (
+    basis = " (time: 95 % intervals that do not overlap)" if measure is _time_span else ""
+    note = f"{fmt.plural(len(found), 'model')}, most accurate first{basis}" + (
         f"; {more} more in the models index." if more > 0 else "."
     )
     return Alternative(
@@ -89,8 +111,8 @@ def _better(
 
 def alternatives(record: Record, run: Run, page: str) -> list[Alternative]:
     return [
-        _better(record, run, page, "Faster and more accurate", "time per image at batch 1", _ms_b1),
-        _better(record, run, page, "Smaller and more accurate", "parameter count", data.params_millions),
+        _better(record, run, page, "Faster and more accurate", "time per image at batch 1", _time_span),
+        _better(record, run, page, "Smaller and more accurate", "parameter count", _size_span),
     ]
 
 

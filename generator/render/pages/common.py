@@ -9,7 +9,8 @@ from typing import Any
 import altair as alt
 
 from generator.render.data import Run
-from generator.schema import Record, model_file_stem, safe_slug
+from generator.render.load import model_stem, site_stem
+from generator.schema import Record
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def label(record: Record) -> str:
 
 
 def model_path(record: Record) -> str:
-    return f"models/{model_file_stem(record.model.name)}.md"
+    return f"models/{model_stem(record.model.name)}.md"
 
 
 def figures_path(run: Run, scope: str) -> str:
@@ -76,7 +77,7 @@ def figures_path(run: Run, scope: str) -> str:
 
 
 def hardware_path(slug: str) -> str:
-    return f"hardware/{safe_slug(slug)}.md"
+    return f"hardware/{site_stem(slug)}.md"
 
 
 def scopes(run: Run) -> list[str]:

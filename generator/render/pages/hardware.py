@@ -1,4 +1,4 @@
-"""The hardware pages, their index and the comparison across hardware."""
+"""The hardware pages and their index (the comparison across runs is pages/compare.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from generator.render import data, fmt
 from generator.render.data import Run
-from generator.render.order import model_key
+from generator.render.pages.compare import MachineHistory, machine_history
 from generator.render.pages.common import (
     Link, Table, IndexPage, rel, label, model_path, figures_path, hardware_path, scopes,
 )
@@ -28,6 +28,7 @@ class RunSection:
 class HardwarePage:
     title: str
     sections: list[RunSection]
+    history: MachineHistory | None = None  # runs by date and what changed between them
 
 
 def _fingerprint(run: Run) -> tuple[Table, list[str]]:
@@ -94,7 +95,7 @@ def hardware_page(slug: str, runs: Sequence[Run]) -> HardwarePage:
                      for s in scopes(run)],
             fingerprint=fingerprint, results=_results_table(run, page), varies=varies,
         ))
-    return HardwarePage(f"Hardware: {runs[0].hardware.name}", sections)
+    return HardwarePage(f"Hardware: {runs[0].hardware.name}", sections, machine_history(runs, page))
 
 
 def hardware_index(runs: Sequence[Run]) -> IndexPage:
@@ -103,39 +104,6 @@ def hardware_index(runs: Sequence[Run]) -> IndexPage:
         [Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))), run.config_slug,
          run.config.device, str(len(run.records))] for run in runs
     ]
-    links = [Link("speed-up between them", rel(page, "hardware/compare.md"))] if len(runs) > 1 else []
+    links = [Link("comparison of the runs, with intervals", rel(page, "hardware/compare.md"))] if len(runs) > 1 else []
     return IndexPage("Hardware", "Every machine and configuration measured.",
                      Table(["hardware", "configuration", "device", "records"], rows) if rows else None, links)
-
-
-@dataclass(frozen=True)
-class ComparisonPage:
-    title: str
-    reference: str
-    table: Table
-
-
-def comparison_page(runs: Sequence[Run]) -> ComparisonPage:
-    page = "hardware/compare.md"
-    reference = runs[0]
-    times: dict[tuple[str, str], dict[str, float]] = {
-        run.key: {r.model.name: t for r in run.records if (t := data.ms_per_image(data.ok_batch(r, 1))) is not None}
-        for run in runs
-    }
-    records = {r.model.name: r for run in runs for r in run.records}
-    rows: list[list[str | Link]] = []
-    for name in sorted(records, key=lambda n: model_key(records[n])):
-        ref = times[reference.key].get(name)
-        row: list[str | Link] = [Link(label(records[name]), rel(page, model_path(records[name])))]
-        for run in runs:
-            t = times[run.key].get(name)
-            row.append(fmt.sig(t, 4))
-            if run is not reference:
-                row.append("not comparable" if t is None or ref is None else f"{fmt.sig(ref / t)}×")
-        rows.append(row)
-    headers = ["model"]
-    for run in runs:
-        headers.append(f"ms per image at batch 1: {run.label}")
-        if run is not reference:
-            headers.append(f"speed-up vs {reference.label}")
-    return ComparisonPage("Hardware comparison", reference.label, Table(headers, rows))

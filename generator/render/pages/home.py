@@ -10,6 +10,7 @@ from generator.render import findings, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord
 from generator.render.pages.common import Link, rel, figures_path, hardware_path, scopes
+from generator.render.pages.compare import HomeComparison
 
 
 
@@ -51,6 +52,8 @@ class HomePage:
     failed: list[str]
     empty: bool
     short_title: str = "Home"  # browser tab and navigation; the heading shows ``title``
+    # Filled by site.py from pages/compare.py (one line per run, the fastest run): kept apart from the findings.
+    comparison: HomeComparison | None = None
 
 
 FIGURE_NAMES = {

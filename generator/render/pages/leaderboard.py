@@ -11,6 +11,7 @@ original training recipe instead (``data.top1``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,9 +19,10 @@ from generator.render import data, fmt
 from generator.render.data import Run
 from generator.render.order import model_key
 from generator.render.pages.common import Link, Table, hardware_path, model_path, rel
-from generator.schema import BatchResult, MeasuredAccuracy, Record
+from generator.schema import BatchResult, Record
 
 PAGE = "models/index.md"
+SHORT_WEIGHTS = 48  # characters of the weights' name shown in the table
 
 
 @dataclass(frozen=True)
@@ -36,35 +38,23 @@ def accuracy_of_weights(record: Record) -> AccuracyOfWeights:
     if published is not None and published.top1_percent is not None:
         weights = published.weights or record.model.weights or published.source
         return AccuracyOfWeights(published.top1_percent, published.top5_percent, weights)
-    full = _full_evaluation(record)
+    full = data.full_evaluation(record)
     if full is not None:
         return AccuracyOfWeights(full.top1_percent, full.top5_percent, f"{full.weights_file} (evaluated here)")
     return AccuracyOfWeights(None, None, "no trained weights with a known accuracy")
 
 
-# TEMPORARY until helper "evidence" lands data.full_evaluation and data.ms_per_image_low/high
-# (COMMON.md's names): then these two become plain calls to the data layer.
-def _full_evaluation(record: Record) -> MeasuredAccuracy | None:
-    found = getattr(data, "full_evaluation", None)
-    if found is not None:
-        return found(record)
-    measured = record.accuracy.measured
-    return measured if measured is not None and measured.images >= 50_000 else None
-
-
 def ms_per_image_interval(result: BatchResult | None) -> tuple[float | None, float | None]:
-    low, high = getattr(data, "ms_per_image_low", None), getattr(data, "ms_per_image_high", None)
-    if low is not None and high is not None:
-        return low(result), high(result)
-    latency = None if result is None or result.status != "ok" else result.latency
-    if (
-        result is None
-        or latency is None
-        or latency.ci95_low_ms_per_batch is None
-        or latency.ci95_high_ms_per_batch is None
-    ):
-        return None, None
-    return latency.ci95_low_ms_per_batch / result.batch_size, latency.ci95_high_ms_per_batch / result.batch_size
+    """The 95 % interval of the time per image, from the data layer (None, None: no interval)."""
+    return data.ms_per_image_low(result), data.ms_per_image_high(result)
+
+
+def _short(weights: str) -> str:
+    """A table-sized name for the weights: a figure quoted from a README or paper has a long source
+    ('szagoruyko/imagenet-validation.torch README: bn-alexnet, ...'); the head names it, the model
+    page and the CSV keep all of it."""
+    head = re.split(r": |; ", weights, maxsplit=1)[0]
+    return head if len(head) <= SHORT_WEIGHTS else head[: SHORT_WEIGHTS - 1].rstrip() + "…"
 
 
 def best_throughput(record: Record) -> tuple[float, int] | None:
@@ -144,7 +134,7 @@ def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
             record.model.family,
             fmt.sig(accuracy.top1_percent, 4, "not known"),
             fmt.sig(accuracy.top5_percent, 4, "not known"),
-            accuracy.weights,
+            _short(accuracy.weights),
             fmt.sig(data.params_millions(record), 3),
             fmt.sig(data.gmacs(record), 3),
             _time_cell(record),

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from generator.render import charts, data, fmt
 from generator.render.data import Run
-from generator.render.load import LoadedRecord
+from generator.render.load import LoadedRecord, model_stem
 from generator.render.pages.alternatives import Alternative, alternatives, measured_when
-from generator.schema import Record, model_file_stem
+from generator.schema import Record
 from generator.render.pages.common import (
     Link, Table, ChartRef, ChartJob, SiteModel, rel, label, model_path, hardware_path,
 )
@@ -246,7 +246,7 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             chart_labels.append(run.label)
     chart = None
     if chart_records:
-        spec_path = f"models/charts/{model_file_stem(info.name)}.vl.json"
+        spec_path = f"models/charts/{model_stem(info.name)}.vl.json"
         site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels)))
         chart = ChartRef("batches", "Time per image and peak memory vs batch size",
                          "One line per hardware and configuration; failed batch sizes are left out (see the tables).",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generator.render import data, fmt
 from generator.render.load import LoadedRecord
 from generator.schema import SCHEMA_VERSION, Record
 from generator.render.pages.common import Link, Table, rel
+from generator.render.pages.leaderboard import leaderboard_csv_path
 
 
 
@@ -53,6 +54,7 @@ class DataPage:
     json: Link
     columns: list[str]
     records: Table | None
+    leaderboards: list[Link] = field(default_factory=list)  # the models index's CSV per hardware
 
 
 def data_page(items: Sequence[LoadedRecord], columns: Sequence[str]) -> DataPage:
@@ -62,6 +64,8 @@ def data_page(items: Sequence[LoadedRecord], columns: Sequence[str]) -> DataPage
          Link(str(item.site_path).split("/")[-1], rel(page, str(item.site_path)))]
         for item in items
     ]
+    slugs = sorted({item.run_key[0] for item in items})  # the safe slug the site paths use
     return DataPage("Data", Link("records.csv", "data/records.csv"), Link("records.json", "data/records.json"),
                     list(columns),
-                    Table(["hardware", "configuration", "model", "status", "record"], rows) if rows else None)
+                    Table(["hardware", "configuration", "model", "status", "record"], rows) if rows else None,
+                    [Link(f"{slug}.csv", rel(page, leaderboard_csv_path(slug))) for slug in slugs])
