@@ -113,8 +113,9 @@ def test_one_machine_per_folder_and_no_duplicates(tmp_path: Path, capsys: pytest
     first, second, third = _records()
     other = third.model_copy(update={"hardware": third.hardware.model_copy(update={"cpu_model": "Another CPU"})})
     lab = _lab(tmp_path, [first, second, other])
-    copy = lab / CPU.slug / "fp32" / "copy-of-alexnet.json"
-    copy.write_bytes(next(lab.rglob("alexnet.json")).read_bytes())
+    original = next(lab.rglob("alexnet.json"))  # <machine>/<config>/<software>/ (generator.store)
+    copy = original.parent / "copy-of-alexnet.json"
+    copy.write_bytes(original.read_bytes())
     code, out = _run(capsys, "check", str(lab))
     assert code == 1
     assert "holds records of more than one machine" in out
