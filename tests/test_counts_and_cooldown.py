@@ -10,6 +10,7 @@ import pytest
 from generator.cli import main
 from generator.counting import architecture_sha256, count_operations
 from generator.schema import load_record, record_to_json
+from generator.store import relative_path
 
 COMMON = ["--device", "cpu", "--batch-sizes", "1", "--time-budget", "0.05", "--power-window", "0.05",
           "--threads", "1", "--no-progress"]
@@ -46,13 +47,13 @@ def test_counts_are_reused_from_another_torch_when_the_source_matches(tmp_path: 
     record = load_record(path)
     assert record.operations is not None
     assert record.operations.architecture_sha256 == architecture_sha256("torchvision.models.squeezenet1_1")
-    # As if counted by another torch and torchvision, on other hardware: marked, so reuse shows.
-    other = tmp_path / "other-hardware" / "fp32"
-    other.mkdir(parents=True)
+    # As if counted by another torch and torchvision (a run of its own): marked, so reuse shows.
     old_software = record.software.model_copy(update={"torch": "2.11.0", "torchvision": "0.26.0"})
     marked = record.model_copy(update={
         "software": old_software, "operations": record.operations.model_copy(update={"counter": "reused?"}),
     })
+    other = tmp_path / relative_path(marked).parent  # <machine>/<config>/<software> (generator.store)
+    other.mkdir(parents=True)
     (other / path.name).write_text(record_to_json(marked))
     path.unlink()
     assert main(["measure", "--models", "squeezenet1_1", "--out", str(tmp_path), *COMMON]) == 0
@@ -73,7 +74,7 @@ def test_cooldown_waits_between_models_and_bad_values_are_refused(
 ) -> None:
     began = time.monotonic()
     assert main(["measure", "--models", "squeezenet1_1", "mobilenet_v3_small", "--out", str(tmp_path),
-                 "--cooldown", "3s", *COMMON]) == 0
+                 "--cooldown", "3s", "--rounds", "1", *COMMON]) == 0
     assert time.monotonic() - began >= 3
     assert capsys.readouterr().err.count("cooldown: 3.") == 1  # between the two models, not before the first
     assert main(["measure", "--models", "squeezenet1_1", "--out", str(tmp_path), "--cooldown", "warm"]) == 2

@@ -19,7 +19,7 @@ from generator.backends import FAULT_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_sweep.sh"
-FAST = ["--", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1"]
+FAST = ["--", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--rounds", "1"]
 
 
 def _sweep(out: Path, records: Path, *args: str, fault: str = "") -> subprocess.CompletedProcess[str]:

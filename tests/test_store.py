@@ -58,8 +58,11 @@ def test_two_software_stacks_of_one_machine_are_two_runs(tmp_path: Path) -> None
     old = _run(tmp_path, "2.13.0")
     new = _run(tmp_path, "2.14.1")
     assert {p.parent for p in old}.isdisjoint({p.parent for p in new})  # beside, not replacing
-    keys = sorted({item.run_key for item in load_records(tmp_path)})
-    assert keys == [("fixture-cpu-2t", "fp32-torch-2.13.0-tv-0.29.1"), ("fixture-cpu-2t", "fp32-torch-2.14.1-tv-0.29.1")]
+    items = load_records(tmp_path)
+    # One machine and configuration (the comparison splits it by software stack) ...
+    assert {item.run_key for item in items} == {("fixture-cpu-2t", "fp32")}
+    # ... whose records keep a site copy per stack.
+    assert {item.site_path.parent.name for item in items} == {"torch-2.13.0-tv-0.29.1", "torch-2.14.1-tv-0.29.1"}
 
 
 def test_old_layout_records_are_adopted(tmp_path: Path) -> None:
