@@ -52,7 +52,8 @@ def ratio_text(value: Ratio | None, with_verdict: bool = True, one_round: bool =
         return f"{_times(value.value)} (no interval)"
     text = f"{_times(value.value)} [{fmt.sig(value.low, 3)}–{fmt.sig(value.high, 3)}]"
     if with_verdict:
-        text += f", {value.verdict}" + (" (one round)" if one_round and value.verdict != "indistinguishable" else "")
+        # '†': the verdict rests on one-round intervals (see the note above the chart); short, tables are wide.
+        text += f", {value.verdict}" + ("†" if one_round and value.verdict != "indistinguishable" else "")
     return text
 
 
@@ -147,7 +148,7 @@ def _basis_note(c: Comparison) -> str | None:
         return ("Some records were measured in one round (schema 1): their interval covers the spread within "
                 "that round only, not the drift between runs (10–25 % on shared VMs), so a verdict from them "
                 "may call a difference real that a second round would not confirm. Verdicts that rest on them are "
-                "marked \"(one round)\".")
+                "marked †.")
     return None
 
 
