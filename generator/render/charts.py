@@ -176,7 +176,9 @@ def _format(value: float) -> str:
     return text
 
 
-TICK_FORMAT = ",~r"  # d3: 0.5, 20, 1,200; never 1e+2
+# d3: 0.5, 15, 1,200, never 1e+2; the precision must be explicit, or Vega picks one from the
+# tick spacing and writes the legend value 15 as "20".
+TICK_FORMAT = ",.6~r"
 AXIS_FONT = 10.0
 
 
@@ -313,7 +315,7 @@ def _colours(rows: Sequence[Row], pal: Palette) -> list[str]:
 
 def _labelled(rows: Sequence[Row]) -> list[Row]:
     """The rows that carry a name on the chart: all of a small set, else the study's networks."""
-    if len(rows) <= LABEL_LIMIT:
+    if len({row["registry_name"] for row in rows}) <= LABEL_LIMIT:
         return list(rows)
     return [row for row in rows if row["study"]]
 
@@ -434,8 +436,10 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
         top = spec.size_max or max(float(r[spec.size_field]) for r in rows)
         encoding["size"] = alt.Size(f"{spec.size_field}:Q", title=spec.size_title,
                                     scale=alt.Scale(domain=[0, top], range=list(BUBBLE_AREA), zero=True),
+                                    # Mid grey: the size legend's bubbles stand out in both colour schemes.
                                     legend=alt.Legend(orient="top", direction="horizontal", format=TICK_FORMAT,
-                                                      values=_size_legend_values(top)))
+                                                      values=_size_legend_values(top), symbolFillColor="#9e9e9e",
+                                                      symbolStrokeColor="#757575"))
         points = base.mark_circle(opacity=0.65, stroke="#333333", strokeWidth=0.5).encode(**encoding)
     else:
         points = base.mark_circle(size=POINT_AREA, opacity=0.85).encode(**encoding)

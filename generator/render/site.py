@@ -63,7 +63,9 @@ def navigation(site: pages.SiteModel) -> list[NavItem]:
     def section(name: str, index: str, children: list[NavItem | str]) -> NavItem:
         return {name: [index, *children]}
 
-    figure_pages = sorted(p for p in by_path if p.startswith("figures/") and p != "figures/index.md")
+    # The study's networks first, as on the figures index.
+    figure_pages = sorted((p for p in by_path if p.startswith("figures/") and p != "figures/index.md"),
+                          key=lambda p: (p.rsplit("/", 1)[0], not p.endswith("/study.md")))
     grouped: dict[str, list[NavItem | str]] = {}
     for path in figure_pages:
         figures = by_path[path].model
