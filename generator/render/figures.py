@@ -62,12 +62,19 @@ class Figure:
     def caption(self, records: Sequence[Record]) -> str:
         drawn = self.drawable(records)
         parts = [self.summary(drawn) if drawn else "", self.conventions]
+        if self.id in ACCURACY_FIGURES:
+            # Never mix training recipes silently: name the points that are not the original recipe.
+            parts.append(data.recipe_note(drawn) or "")
         if self.batches is Batches.STUDY_PAIR:
             large = data.large_batch(records)
             if large is not None and large != STUDY_LARGE_BATCH:
                 parts.append(f"The study's batch {STUDY_LARGE_BATCH} was not measured on this hardware: the second "
                              f"panel shows batch {large}, the largest measured below it.")
         return " ".join(part for part in parts if part)
+
+
+# Figures that draw top-1: their captions name any point that is not the original training recipe.
+ACCURACY_FIGURES = frozenset({"fig1", "fig1-top5", "fig2", "fig9", "fig10", "pareto", "energy"})
 
 
 def chart_stem(run: data.Run, scope: str, figure_id: str) -> str:
@@ -209,8 +216,9 @@ def _energy_b1(record: Record) -> float | None:
 FIGURES: tuple[Figure, ...] = (
     Figure("fig1", "Fig. 1", "Fig. 1: top-1 accuracy per network", charts.top1_bars, Batches.NONE,
            lambda r: data.top1(r) is not None, _top1_summary,
-           "ImageNet-1K validation, single centre crop; the published figure for the weights named in each record "
-           "(measured where none is published). Models are built with random weights for timing."),
+           "ImageNet-1K validation, single centre crop; each network's original training recipe where it has "
+           "several (as the study used), else the published figure of the weights named (else an evaluation over "
+           "the full validation set). Models are built with random weights for timing."),
     Figure("fig1-top5", "top-5", "Top-5 accuracy per network (where known)", charts.top5_bars, Batches.NONE,
            lambda r: data.top5(r) is not None, _top5_summary,
            "As Fig. 1, for top-5; models without a published top-5 are left out."),
