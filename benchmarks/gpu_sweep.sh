@@ -31,8 +31,13 @@ if [ "${1:-}" = "--fetch-wheels" ]; then
   exit 0
 fi
 
-if compgen -G ".whl/*.whl" >/dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+WHEELS_DIR="${SWEEP_WHEELS_DIR:-.whl}"
+if compgen -G "$WHEELS_DIR/*.whl" >/dev/null; then
+  if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+      "$WHEELS_DIR"/*.whl; then
+    echo "cannot start the sweep: installing the carried wheels in $WHEELS_DIR failed (see above)" >&2
+    exit 2
+  fi
   export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -167,13 +167,22 @@ class _State:
         write_text_atomic(self.path, json.dumps({"jobs": self.jobs}, indent=2, sort_keys=True) + "\n")
 
 
-def _executor(logs: Path, options: SlurmOptions, gpus: int, name: str) -> Any:
+def _require_slurm() -> None:
+    """Say what is missing before anything is written."""
     try:
-        import submitit
+        import submitit  # noqa: F401 - only whether it is installed
     except ImportError:
         raise CliError("--executor slurm needs submitit: pip install '.[fleet]'") from None
-    if shutil.which("sbatch") is None:
-        raise CliError("--executor slurm needs Slurm's sbatch on PATH (run it on a login node of the cluster)")
+    missing = [name for name in ("sbatch", "squeue") if shutil.which(name) is None]
+    if missing:
+        raise CliError(
+            f"--executor slurm needs Slurm's {' and '.join(missing)} on PATH (run it on a login node of the cluster)"
+        )
+
+
+def _executor(logs: Path, options: SlurmOptions, gpus: int, name: str) -> Any:
+    import submitit
+
     executor = submitit.SlurmExecutor(folder=logs / "%j")
     parameters: dict[str, Any] = {
         "job_name": name,
@@ -218,6 +227,7 @@ def measure_on_slurm(
     ``measure_kwargs`` are the keyword arguments of ``generator.measure.measure``
     (without ``selectors`` and ``show_progress``), passed unchanged to each job.
     """
+    _require_slurm()
     out_dir = Path(measure_kwargs["out_dir"]).absolute()
     kwargs = {**measure_kwargs, "out_dir": out_dir}
     config = (kwargs.get("precision", "fp32"), bool(kwargs.get("channels_last")), bool(kwargs.get("compile_model")))

@@ -239,7 +239,11 @@ def _decoder_bottleneck(cin: int, cout: int, upsample: bool) -> list[nn.Module]:
         layers.append(nn.ConvTranspose2d(internal, internal, 3, 2, 1, output_padding=1))
     else:
         layers.append(nn.Conv2d(internal, internal, 3, padding=1))
-    layers += [nn.BatchNorm2d(internal, eps=_BN_EPS), nn.Conv2d(internal, cout, 1, bias=False), nn.BatchNorm2d(cout, eps=_BN_EPS)]
+    layers += [
+        nn.BatchNorm2d(internal, eps=_BN_EPS),
+        nn.Conv2d(internal, cout, 1, bias=False),
+        nn.BatchNorm2d(cout, eps=_BN_EPS),
+    ]
     if upsample or cin != cout:
         layers += [nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout, eps=_BN_EPS)]
     return layers

@@ -199,8 +199,9 @@ class NvmlMeter:
             reading.sm_clock_mhz.append(float(nvml.nvmlDeviceGetClockInfo(handle, NVML_CLOCK_SM)))
             reading.temperature_c.append(float(nvml.nvmlDeviceGetTemperature(handle, NVML_TEMPERATURE_GPU)))
             # 'ClocksEventReasons' is the newer name of the same call.
-            reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
-                nvml, "nvmlDeviceGetCurrentClocksThrottleReasons"
+            reasons = (
+                getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
+                or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
             )
             reading.throttle_mask |= int(reasons(handle))
         except Exception:  # optional readings; power alone still makes the window useful
@@ -229,8 +230,12 @@ class NvmlMeter:
                     polled = time.perf_counter() - self._start
                     # The step happened between the last poll and this one: take the middle, unless
                     # the two were far apart (a late poll on a busy machine): that step's time is unknown.
-                    if (last_energy is not None and energy != last_energy and last_ok
-                            and polled - last_poll <= 4 * self._interval_s + 0.002):
+                    if (
+                        last_energy is not None
+                        and energy != last_energy
+                        and last_ok
+                        and polled - last_poll <= 4 * self._interval_s + 0.002
+                    ):
                         reading.counter_steps.append(((last_poll + polled) / 2, energy))
                     last_energy, last_ok, last_poll = energy, True, polled
             if polls % 10 == 0:
@@ -372,7 +377,7 @@ def _integrate(times: list[float], watts: list[float], duration: float) -> float
         return None
     if len(watts) == 1:
         return watts[0] * duration
-    energy = sum((t1 - t0) * (w0 + w1) / 2 for t0, t1, w0, w1 in zip(times, times[1:], watts, watts[1:]))
+    energy = sum((t1 - t0) * (w0 + w1) / 2 for t0, t1, w0, w1 in zip(times, times[1:], watts, watts[1:], strict=False))
     energy += times[0] * watts[0] + max(0.0, duration - times[-1]) * watts[-1]
     return energy
 
@@ -436,7 +441,8 @@ def power_window(
             energy_method = "integrated_samples"
     if mean is None:
         return Power(
-            available=False, read_errors=reading.read_errors,
+            available=False,
+            read_errors=reading.read_errors,
             unavailable_reason=f"{meter.counter}: no power readings during the window "
             f"({reading.read_errors} failed reads)",
         )
@@ -581,7 +587,7 @@ class RaplMeter:
         end_uj = self._read()
         duration = time.perf_counter() - self._start
         total = 0
-        for begin, end, span in zip(self._start_uj, end_uj, self._ranges):
+        for begin, end, span in zip(self._start_uj, end_uj, self._ranges, strict=True):
             # The counter wraps at max_energy_range_uj.
             total += end - begin if end >= begin else end + span - begin
         energy = total / 1e6

@@ -58,7 +58,6 @@ _BUILD_KWARGS: dict[str, dict[str, Any]] = {
 }
 
 
-
 def _architecture_source(module: str) -> str:
     """The builder's source file at the installed torchvision release, e.g. .../v0.29.1/torchvision/models/resnet.py."""
     import torchvision
@@ -374,7 +373,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     numeric = {4, 5, 6, 7}
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(r) for r in body]

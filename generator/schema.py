@@ -233,8 +233,9 @@ class LatencyRound(_Strict):
     timed_iterations: int = Field(ge=1)
     warmup_iterations: int = Field(ge=0)
     ci95_half_width_relative: float | None = Field(
-        ge=0, description="Half width (larger side) of the 95% confidence interval of this round's median, "
-        "relative to it (order statistics); None below 6 samples."
+        ge=0,
+        description="Half width (larger side) of the 95% confidence interval of this round's median, "
+        "relative to it (order statistics); None below 6 samples.",
     )
     stop_reason: StopReason
     samples_ms_per_batch: list[Annotated[float, Field(gt=0)]] = Field(
@@ -245,8 +246,10 @@ class LatencyRound(_Strict):
 class Latency(_Strict):
     median_ms_per_batch: float = Field(gt=0, description="Median over rounds of the round medians.")
     ci95_low_ms_per_batch: float | None = Field(
-        default=None, gt=0, description="95% interval of the median (within- and across-round spread; "
-        "generator.rounds); None when the samples are too few for one."
+        default=None,
+        gt=0,
+        description="95% interval of the median (within- and across-round spread; "
+        "generator.rounds); None when the samples are too few for one.",
     )
     ci95_high_ms_per_batch: float | None = Field(default=None, gt=0)
     p10_ms_per_batch: float = Field(gt=0, description="10th percentile of all samples of all rounds.")
@@ -350,9 +353,7 @@ class Record(_Strict):
     settings: MeasureSettings | None = Field(
         default=None, description="How it was measured; None in records migrated from version 1."
     )
-    status: Literal["ok", "error"] = Field(
-        description="'error' when the model could not be built or measured at all."
-    )
+    status: Literal["ok", "error"] = Field(description="'error' when the model could not be built or measured at all.")
     error: str | None = None
     parameters: Parameters | None
     operations: Operations | None
@@ -378,7 +379,7 @@ def safe_slug(text: str) -> str:
     slug = re.sub(r"\.{2,}", ".", slug)
     if len(slug) > MAX_SLUG_LENGTH:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-        slug = f"{slug[:MAX_SLUG_LENGTH - 13].rstrip('-.')}-{digest}"
+        slug = f"{slug[: MAX_SLUG_LENGTH - 13].rstrip('-.')}-{digest}"
     return slug or "unnamed"
 
 
@@ -404,8 +405,14 @@ class RecordError(Exception):
 def _latency_v1_to_v2(latency: dict[str, Any]) -> dict[str, Any]:
     """A version-1 latency was one round; its interval comes from that round's relative half width."""
     round_keys = (
-        "median_ms_per_batch", "p10_ms_per_batch", "p90_ms_per_batch", "timed_iterations",
-        "warmup_iterations", "ci95_half_width_relative", "stop_reason", "samples_ms_per_batch",
+        "median_ms_per_batch",
+        "p10_ms_per_batch",
+        "p90_ms_per_batch",
+        "timed_iterations",
+        "warmup_iterations",
+        "ci95_half_width_relative",
+        "stop_reason",
+        "samples_ms_per_batch",
     )
     one_round = {key: latency[key] for key in round_keys if key in latency}
     median, half = latency.get("median_ms_per_batch"), latency.get("ci95_half_width_relative")
@@ -415,8 +422,11 @@ def _latency_v1_to_v2(latency: dict[str, Any]) -> dict[str, Any]:
         if low <= 0:  # a half width of 100% or more says nothing about the lower end
             low = None
             high = None
-    migrated = {key: value for key, value in latency.items()
-                if key not in ("warmup_iterations", "ci95_half_width_relative", "samples_ms_per_batch")}
+    migrated = {
+        key: value
+        for key, value in latency.items()
+        if key not in ("warmup_iterations", "ci95_half_width_relative", "samples_ms_per_batch")
+    }
     migrated.update(rounds=[one_round], ci95_low_ms_per_batch=low, ci95_high_ms_per_batch=high)
     return migrated
 
@@ -465,8 +475,12 @@ def sample_summary(samples: Sequence[float]) -> dict[str, float]:
         return {"median": only, "p10": only, "p90": only, "iqr": 0.0}
     deciles = statistics.quantiles(ordered, n=10, method="inclusive")
     quartiles = statistics.quantiles(ordered, n=4, method="inclusive")
-    return {"median": statistics.median(ordered), "p10": deciles[0], "p90": deciles[8],
-            "iqr": quartiles[2] - quartiles[0]}
+    return {
+        "median": statistics.median(ordered),
+        "p10": deciles[0],
+        "p90": deciles[8],
+        "iqr": quartiles[2] - quartiles[0],
+    }
 
 
 def _round_problems(prefix: str, one: LatencyRound) -> Iterator[Problem]:
@@ -479,14 +493,12 @@ def _round_problems(prefix: str, one: LatencyRound) -> Iterator[Problem]:
     if not samples:
         return
     if one.timed_iterations != len(samples):
-        yield Problem(f"{prefix}.timed_iterations",
-                      f"{one.timed_iterations} but {len(samples)} samples are kept")
+        yield Problem(f"{prefix}.timed_iterations", f"{one.timed_iterations} but {len(samples)} samples are kept")
     summary = sample_summary(samples)
     for key in ("median", "p10", "p90"):
         value = getattr(one, f"{key}_ms_per_batch")
         if not _close(value, summary[key]):
-            yield Problem(f"{prefix}.{key}_ms_per_batch",
-                          f"{value} but the kept samples give {summary[key]:.6g}")
+            yield Problem(f"{prefix}.{key}_ms_per_batch", f"{value} but the kept samples give {summary[key]:.6g}")
 
 
 def _latency_problems(prefix: str, latency: Latency, batch_size: int) -> Iterator[Problem]:
@@ -495,38 +507,47 @@ def _latency_problems(prefix: str, latency: Latency, batch_size: int) -> Iterato
     median = latency.median_ms_per_batch
     round_median = statistics.median(one.median_ms_per_batch for one in latency.rounds)
     if not _close(median, round_median):
-        yield Problem(f"{prefix}.median_ms_per_batch",
-                      f"{median} but the median of the round medians is {round_median:.6g}")
+        yield Problem(
+            f"{prefix}.median_ms_per_batch", f"{median} but the median of the round medians is {round_median:.6g}"
+        )
     if not _close(latency.median_ms_per_image * batch_size, median):
-        yield Problem(f"{prefix}.median_ms_per_image",
-                      f"{latency.median_ms_per_image} x batch size {batch_size} != median_ms_per_batch {median}")
+        yield Problem(
+            f"{prefix}.median_ms_per_image",
+            f"{latency.median_ms_per_image} x batch size {batch_size} != median_ms_per_batch {median}",
+        )
     if not _close(latency.throughput_images_per_s, batch_size * 1000.0 / median):
-        yield Problem(f"{prefix}.throughput_images_per_s",
-                      f"{latency.throughput_images_per_s} but batch size {batch_size} / median_ms_per_batch "
-                      f"gives {batch_size * 1000.0 / median:.6g}")
+        yield Problem(
+            f"{prefix}.throughput_images_per_s",
+            f"{latency.throughput_images_per_s} but batch size {batch_size} / median_ms_per_batch "
+            f"gives {batch_size * 1000.0 / median:.6g}",
+        )
     total = sum(one.timed_iterations for one in latency.rounds)
     if latency.timed_iterations != total:
         yield Problem(f"{prefix}.timed_iterations", f"{latency.timed_iterations} but the rounds add up to {total}")
     converged = all(one.stop_reason == "converged" for one in latency.rounds)
     if (latency.stop_reason == "converged") != converged:
-        yield Problem(f"{prefix}.stop_reason",
-                      f"{latency.stop_reason!r} but {'every' if converged else 'not every'} round converged")
+        yield Problem(
+            f"{prefix}.stop_reason",
+            f"{latency.stop_reason!r} but {'every' if converged else 'not every'} round converged",
+        )
     low, high = latency.ci95_low_ms_per_batch, latency.ci95_high_ms_per_batch
     if (low is None) != (high is None):
         yield Problem(f"{prefix}.ci95_low_ms_per_batch", "the interval needs both ends or neither")
     elif low is not None and high is not None and not low <= median <= high:
-        yield Problem(f"{prefix}.ci95_low_ms_per_batch",
-                      f"interval {low}..{high} does not contain the median {median}")
+        yield Problem(f"{prefix}.ci95_low_ms_per_batch", f"interval {low}..{high} does not contain the median {median}")
     if not latency.p10_ms_per_batch <= latency.p90_ms_per_batch:
-        yield Problem(f"{prefix}.p10_ms_per_batch",
-                      f"{latency.p10_ms_per_batch} is above p90_ms_per_batch {latency.p90_ms_per_batch}")
+        yield Problem(
+            f"{prefix}.p10_ms_per_batch",
+            f"{latency.p10_ms_per_batch} is above p90_ms_per_batch {latency.p90_ms_per_batch}",
+        )
     if all(one.samples_ms_per_batch for one in latency.rounds):
         pooled = sample_summary([s for one in latency.rounds for s in one.samples_ms_per_batch])
         for key in ("p10", "p90", "iqr"):
             value = getattr(latency, f"{key}_ms_per_batch")
             if not _close(value, pooled[key]):
-                yield Problem(f"{prefix}.{key}_ms_per_batch",
-                              f"{value} but the samples of all rounds give {pooled[key]:.6g}")
+                yield Problem(
+                    f"{prefix}.{key}_ms_per_batch", f"{value} but the samples of all rounds give {pooled[key]:.6g}"
+                )
 
 
 def _accuracy_problems(prefix: str, top1: float | None, top5: float | None) -> Iterator[Problem]:
@@ -556,8 +577,12 @@ def record_problems(record: Record) -> list[Problem]:
         if power is not None and None not in (power.net_w, power.mean_w, power.idle_w):
             assert power.net_w is not None and power.mean_w is not None and power.idle_w is not None
             if not math.isclose(power.net_w, power.mean_w - power.idle_w, rel_tol=1e-6, abs_tol=1e-6):
-                problems.append(Problem(f"{prefix}.power.net_w",
-                                        f"{power.net_w} is not mean_w - idle_w ({power.mean_w} - {power.idle_w})"))
+                problems.append(
+                    Problem(
+                        f"{prefix}.power.net_w",
+                        f"{power.net_w} is not mean_w - idle_w ({power.mean_w} - {power.idle_w})",
+                    )
+                )
     operations = record.operations
     if operations is not None and not _close(operations.gflops, 2 * operations.gmacs, 1e-3):
         problems.append(Problem("operations.gflops", f"{operations.gflops} is not 2 x gmacs ({operations.gmacs})"))
@@ -660,9 +685,9 @@ def record_to_json(record: Record) -> str:
 
     NaN or Infinity raise ValueError here rather than reach a file.
     """
-    return json.dumps(
-        record.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
-    ) + "\n"
+    return (
+        json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    )
 
 
 def json_schema() -> dict[str, Any]:

@@ -188,7 +188,9 @@ def timm_spec(name: str) -> ModelSpec:
         cfg = None
     if tag and (cfg is None or cfg.tag != tag):
         tags = sorted(key.partition(".")[2] for key in get_arch_pretrained_cfgs(architecture))
-        raise CliError(f"timm:{name}: {architecture!r} has no pretrained tag {tag!r}; tags: {', '.join(tags) or 'none'}")
+        raise CliError(
+            f"timm:{name}: {architecture!r} has no pretrained tag {tag!r}; tags: {', '.join(tags) or 'none'}"
+        )
     default_cfg: Any = get_pretrained_cfg(architecture)
     # The default tag names the same model as the bare architecture: one registry name for both.
     is_default = cfg is None or default_cfg is None or cfg.tag == default_cfg.tag

@@ -139,8 +139,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
             process.kill()
 
 
-def _visit(browser: DevTools, url: str, screenshot: str) -> dict[str, Any]:
-    """Load ``url``, wait for every chart to be tried, return what the page did."""
+def _visit(browser: DevTools, url: str, screenshot: str, width: int = 1280, dark: bool = False) -> dict[str, Any]:
+    """Load ``url`` in a window ``width`` px wide, wait for every chart to be tried, return what the page did."""
+    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url="about:blank")
+    browser.evaluate("1")
     browser.events.clear()
     browser.call("Page.navigate", url=url)
     deadline = time.monotonic() + 60
@@ -156,13 +159,33 @@ def _visit(browser: DevTools, url: str, screenshot: str) -> dict[str, Any]:
         if time.monotonic() > deadline:
             pytest.fail(f"{url}: charts not done after 60 s: {state}")
         time.sleep(0.2)
+    wanted_scheme = "slate" if dark else "default"
+    if browser.evaluate("document.body.getAttribute('data-md-color-scheme')") != wanted_scheme:
+        # Material remembers the last scheme chosen: switch with its own toggle, as a reader would.
+        browser.evaluate("document.querySelector('[data-md-component=palette] label:not([hidden])').click()")
+    while True:
+        # charts.js redraws every chart when the scheme changes.
+        scheme = browser.evaluate(
+            "({scheme: document.body.getAttribute('data-md-color-scheme'), drawn: Array.from("
+            "document.querySelectorAll('div.vega-chart')).map(e => e.getAttribute('data-drawn') || '')})"
+        )
+        wanted = "#dark" if dark else "#light"
+        if scheme["scheme"] == wanted_scheme and all(
+                d.endswith(wanted) for d in scheme["drawn"]) and browser.evaluate(
+                "Array.from(document.querySelectorAll('div.vega-chart')).every(e => e.classList.contains("
+                "'vega-ready') || e.classList.contains('vega-failed'))"):
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url}: charts not redrawn in the {wanted_scheme} scheme after 60 s: {scheme}")
+        time.sleep(0.2)
     drawn = browser.evaluate(
         "Array.from(document.querySelectorAll('div.vega-chart')).map(e => ({spec: e.getAttribute('data-spec'),"
         " drawn: !!e.querySelector('svg.marks, canvas.marks'), failed: e.classList.contains('vega-failed')}))"
     )
     height = browser.evaluate("Math.min(document.documentElement.scrollHeight, 12000)")
+    time.sleep(0.3)  # the last redraw's paint
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                        clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})
+                        clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / screenshot).write_bytes(base64.b64decode(shot["data"]))
     time.sleep(0.2)  # late console messages
@@ -251,3 +274,107 @@ def test_leaderboard_sorts_and_filters(served_site: str, browser: DevTools) -> N
     assert browser.evaluate(models) == ["ResNet-152 (resnet152)", "ResNet-18 (resnet18)"]
     assert browser.evaluate("document.querySelector('div.leaderboard .leaderboard-filters span').textContent") \
         == "2 of 15 models"
+
+
+# Every visible text of every drawn chart, from the DOM's own boxes: overlaps, text outside
+# its chart, text cut with an ellipsis, a menu over the chart, a chart wider than the column.
+CHART_TEXT_PROBLEMS = """
+(() => {
+  const out = [];
+  document.querySelectorAll('div.vega-chart').forEach(el => {
+    const svg = el.querySelector('svg.marks');
+    if (!svg) { out.push({chart: el.getAttribute('data-spec'), problems: ['not drawn']}); return; }
+    const s = svg.getBoundingClientRect();
+    const texts = [];
+    svg.querySelectorAll('text').forEach(t => {
+      const text = t.textContent.trim();
+      if (!text) return;
+      for (let node = t; node && node !== svg; node = node.parentElement) {
+        const style = getComputedStyle(node);
+        if (style.opacity === '0' || style.display === 'none' || style.visibility === 'hidden') return;
+      }
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) return;
+      texts.push({text, l: r.left, t: r.top, r: r.right, b: r.bottom});
+    });
+    const problems = [];
+    texts.forEach((a, i) => {
+      if (a.l < s.left - 0.5 || a.r > s.right + 0.5 || a.t < s.top - 0.5 || a.b > s.bottom + 0.5)
+        problems.push('outside the chart: ' + a.text);
+      if (a.text.includes('\u2026')) problems.push('cut short: ' + a.text);
+      texts.slice(i + 1).forEach(b => {
+        if (a.l < b.r - 0.5 && b.l < a.r - 0.5 && a.t < b.b - 0.5 && b.t < a.b - 0.5)
+          problems.push('overlap: ' + a.text + ' / ' + b.text);
+      });
+    });
+    const menu = el.querySelector('details');
+    if (menu) {
+      const m = menu.getBoundingClientRect();
+      if (m.bottom > s.top + 0.5 && m.top < s.bottom && m.right > s.left && m.left < s.right)
+        problems.push('the actions menu covers the chart');
+      if (parseFloat(getComputedStyle(menu).borderLeftWidth) > 0) problems.push('the menu is styled as a note box');
+    }
+    const column = (el.closest('.md-content__inner') || document.body).getBoundingClientRect();
+    if (s.right > column.right + 1) problems.push('wider than the text column: ' + s.width + ' px');
+    out.push({chart: el.getAttribute('data-drawn'), texts: texts.length, problems});
+  });
+  return out;
+})()
+"""
+CHART_PAGES = ["figures/fixture-gpu/fp32/study.html", "figures/fixture-gpu/fp32/all.html",
+               "figures/fixture-cpu-2t/fp32/study.html", "models/resnet50.html"]
+
+
+@pytest.mark.parametrize("width", [400, 1400])
+@pytest.mark.parametrize("page", CHART_PAGES)
+def test_chart_text_never_collides_nor_is_cut(served_site: str, browser: DevTools, page: str, width: int) -> None:
+    name = page.replace("/", "-").removesuffix(".html")
+    _visit(browser, f"{served_site}/{page}", f"{name}-{width}.png", width=width)
+    charts = browser.evaluate(CHART_TEXT_PROBLEMS)
+    assert charts, "no chart on the page"
+    assert all(chart["texts"] > 0 for chart in charts), charts
+    expected = ".narrow.vl.json#light" if width < 640 else ".vl.json#light"
+    assert all(chart["chart"].endswith(expected) and (width < 640 or ".narrow." not in chart["chart"])
+               for chart in charts), [chart["chart"] for chart in charts]
+    problems = {chart["chart"]: chart["problems"] for chart in charts if chart["problems"]}
+    assert problems == {}
+    # Nothing makes the page scroll sideways.
+    assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_wheel_scrolls_the_page_over_a_chart(served_site: str, browser: DevTools) -> None:
+    _visit(browser, f"{served_site}/figures/fixture-gpu/fp32/study.html", "wheel.png", width=1400)
+    box = browser.evaluate(
+        "(() => { const e = document.querySelector('#fig2 ~ figure div.vega-chart svg.marks')"
+        " || document.querySelectorAll('div.vega-chart svg.marks')[2];"
+        " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+        " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()"
+    )
+    before = browser.evaluate("window.scrollY")
+    for _ in range(3):
+        browser.call("Input.dispatchMouseEvent", type="mouseWheel", x=box["x"], y=box["y"], deltaX=0, deltaY=120)
+        time.sleep(0.15)
+    assert browser.evaluate("window.scrollY") > before + 100, "the wheel over a chart did not scroll the page"
+
+
+@pytest.mark.parametrize("width", [400, 1400])
+def test_dark_scheme_charts_follow_and_stay_legible(served_site: str, browser: DevTools, width: int) -> None:
+    page = "figures/fixture-gpu/fp32/study.html"
+    seen = _visit(browser, f"{served_site}/{page}", f"figures-gpu-study-dark-{width}.png", width=width, dark=True)
+    assert not seen["errors"], seen["errors"]
+    fills = browser.evaluate(
+        "Array.from(document.querySelectorAll('div.vega-chart svg.marks .role-axis-label text'))"
+        ".slice(0, 20).map(t => getComputedStyle(t).fill)"
+    )
+    assert fills, "no axis labels found"
+
+    def luminance(css: str) -> float:
+        red, green, blue = (int(v) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+        return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+    assert all(luminance(fill) > 0.6 for fill in fills), fills  # light text on the dark page
+    charts = browser.evaluate(CHART_TEXT_PROBLEMS)
+    assert {chart["chart"]: chart["problems"] for chart in charts if chart["problems"]} == {}
+    _visit(browser, f"{served_site}/index.html", f"home-dark-{width}.png", width=width, dark=True)
+    _visit(browser, f"{served_site}/models/resnet50.html", f"model-resnet50-dark-{width}.png", width=width, dark=True)
+    _visit(browser, f"{served_site}/index.html", f"home-{width}.png", width=width)

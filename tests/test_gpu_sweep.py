@@ -19,11 +19,14 @@ from generator.backends import FAULT_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_sweep.sh"
+# The tests use the installed packages, whatever wheels a developer fetched into .whl/.
+NO_WHEELS = {"SWEEP_WHEELS_DIR": "/nonexistent-wheels"}
+# One round: the resume tested here is about models, not about a model's missing rounds.
 FAST = ["--", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--rounds", "1"]
 
 
 def _sweep(out: Path, records: Path, *args: str, fault: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OUT": str(out), FAULT_ENV: fault, "PYTHONPATH": str(REPO), "PYTHON": sys.executable}
+    env = {**os.environ, **NO_WHEELS, "OUT": str(out), FAULT_ENV: fault, "PYTHONPATH": str(REPO), "PYTHON": sys.executable}
     return subprocess.run(
         [str(SCRIPT), "--device", "cpu", "--records", str(records), "--batch-sizes", "1,2", *args],
         env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
@@ -53,7 +56,7 @@ def test_partial_records_are_packed_while_measuring_and_a_second_call_resumes(tm
     out1.mkdir()
     out2.mkdir()
     models = ["--models", "mobilenet_v3_small", "squeezenet1_1", "--seed-operations", ""]
-    env = {**os.environ, "OUT": str(out1), FAULT_ENV: "squeezenet1_1=hang@1", "PYTHONPATH": str(REPO),
+    env = {**os.environ, **NO_WHEELS, "OUT": str(out1), FAULT_ENV: "squeezenet1_1=hang@1", "PYTHONPATH": str(REPO),
            "PYTHON": sys.executable}
     # A deadline far off; the sweep is stopped (SIGTERM, as at the deadline) once the pack it keeps
     # up to date while measuring holds the first model, while the second hangs.
@@ -103,7 +106,7 @@ def test_study_networks_first_then_by_cost() -> None:
 
 def test_missing_packages_are_found_before_anything_starts(tmp_path: Path) -> None:
     # An interpreter without torch or pydantic (the system's python3 here): refused at once, with what is missing.
-    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": "/usr/bin/python3", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **NO_WHEELS, "OUT": str(tmp_path), "PYTHON": "/usr/bin/python3", "PYTHONPATH": str(REPO)}
     result = subprocess.run([str(SCRIPT), "--device", "cpu"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "cannot start the sweep" in result.stderr and "torch" in result.stderr
     assert not (tmp_path / "measurements.tar.gz").exists()
@@ -119,7 +122,7 @@ def test_missing_out_or_resume_pack_is_refused(tmp_path: Path) -> None:
 def test_calibration_against_the_simulated_nvml(tmp_path: Path) -> None:
     # The simulator stands in for pynvml (tests/sim_pynvml first on the path); no CUDA here, so the
     # context, load and TF32 parts say so, and setup time is measured on the CPU.
-    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable,
+    env = {**os.environ, **NO_WHEELS, "OUT": str(tmp_path), "PYTHON": sys.executable,
            "PYTHONPATH": f"{REPO / 'tests' / 'sim_pynvml'}:{REPO}",
            "GENERATOR_SIM_NVML": "energy_period_s=0.1,instant_period_s=0.02,average_period_s=0.1"}
     result = subprocess.run(

@@ -214,3 +214,28 @@ def test_render_is_identical_in_another_process(rendered: Path, tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert _tree(out) == _tree(rendered)
+
+
+def _svg_problems(root: Path) -> dict[str, list[str]]:
+    from generator.render.layout import text_problems
+
+    found = {}
+    for path in sorted(root.rglob("*.svg")):
+        problems = text_problems(path.read_text(encoding="utf-8"))
+        if problems:
+            found[path.relative_to(root).as_posix()] = problems
+    return found
+
+
+def test_no_static_chart_has_overlapping_cut_or_outside_text(rendered: Path) -> None:
+    # Every SVG the render writes: data labels, tick labels, legends, titles.
+    assert list(rendered.rglob("*.svg")), "no SVG rendered"
+    assert _svg_problems(rendered) == {}
+
+
+def test_no_committed_chart_has_overlapping_cut_or_outside_text() -> None:
+    # What GitHub shows: the committed site/ (re-rendered from measurements/ by 'python -m generator render').
+    site = REPO / "site"
+    if not any(site.rglob("*.svg")):
+        pytest.skip("no committed charts")
+    assert _svg_problems(site) == {}

@@ -112,3 +112,26 @@ def test_queued_jobs_are_not_resubmitted_and_failures_name_their_log(cluster: Cl
     assert second.returncode == 1, said
     assert "3 failed" in said and said.count("left the queue without a result") == 3
     assert said.count("log: ") == 3 and ".slurm/logs/" in said
+
+
+def test_without_slurm_the_command_says_so(tmp_path: Path) -> None:
+    # No cluster needed: a machine without sbatch is told what is missing, before anything is written.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": str(bin_dir)}
+    done = subprocess.run([sys.executable, "-m", "generator", "measure", "--executor", "slurm", "--out",
+                           str(tmp_path / "runs"), *MEASURE], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 2 and "needs Slurm's sbatch and squeue on PATH" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_extra_sbatch_options_are_checked() -> None:
+    from generator.errors import CliError
+    from generator.fleet import parse_additional
+
+    assert parse_additional(["reservation=lab", "--mail-type=END"]) == {"reservation": "lab", "mail_type": "END"}
+    with pytest.raises(CliError, match="KEY=VALUE"):
+        parse_additional(["exclusive"])

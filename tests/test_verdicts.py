@@ -249,3 +249,16 @@ def test_recipe_gain_chart_draws_both_recipes() -> None:
     assert {(row["recipe"], row["top1"]) for row in rows} == {("original recipe", 76.13), ("later recipe", 80.858)}
     assert '"+.2f"' in json.dumps(spec) and "ResNet-50" in json.dumps(spec)
     assert "AlexNet" not in json.dumps(spec)  # one recipe only: nothing to compare
+
+
+def test_accuracy_figure_captions_name_points_of_a_later_recipe() -> None:
+    from generator.render.figures import FIGURES
+
+    old = make_record(RESNET50, GPU)
+    later = old.model_copy(update={"model": old.model.model_copy(update={"weights": "ResNet50_Weights.IMAGENET1K_V2"})})
+    records = [later, make_record(STUDY_MODELS[0], GPU)]
+    by_id = {figure.id: figure for figure in FIGURES}
+    assert "later training recipe" in by_id["fig1"].caption(records) and "ResNet-50" in by_id["fig1"].caption(records)
+    assert "later training recipe" in by_id["fig2"].caption(records)
+    assert "later training recipe" not in by_id["fig3"].caption(records)  # no accuracy drawn there
+    assert "later training recipe" not in by_id["fig1"].caption([make_record(STUDY_MODELS[0], GPU)])

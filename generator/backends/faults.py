@@ -2,8 +2,9 @@
 
 Loaded only when the parent's environment sets GENERATOR_TEST_FAULT, e.g.
 ``squeezenet1_1=oom@4,shufflenet_v2_x0_5=segfault@2`` (kinds: oom, segfault,
-error, hang: a forward pass that never returns, for deadline tests). The faults are real: an allocation past a lowered RLIMIT_AS, a SIGSEGV,
-an exception in forward; so the tests see what a real failure does to a run.
+error, hang: a forward pass that never returns, for deadline tests). The faults
+are real: an allocation past a lowered RLIMIT_AS, a SIGSEGV, an exception in
+forward; so the tests see what a real failure does to a run.
 """
 
 from __future__ import annotations

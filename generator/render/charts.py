@@ -1,98 +1,111 @@
 """Altair charts of the study's figures: each function takes records, returns a chart.
 
-Conventions shared by every chart: one colour per model family from a fixed
-mapping (``Palette``), tooltips naming the model and the value with its unit,
-zoom and pan on scatter plots, log axes where the study used them (Fig. 3) or
-where values span decades. Points that were not measured or failed (oom,
-error) are left out; ``exclusions`` lists them for the note under the figure.
+Conventions shared by every chart:
+- one colour per network (``palette``), the same on every chart; charts of the
+  whole zoo colour by family and label the study's networks;
+- every axis domain and tick is computed here (``Axis``), so a quantity that
+  cannot be negative never gets a negative range, log axes are where the study
+  has them (Fig. 3) or where values span decades, and tick labels are spaced so
+  they never run together;
+- data labels are placed here (``layout``), in the chart's own pixels, so they
+  never overlap each other or leave the picture; each chart is built for a
+  ``Layout`` (wide, or narrow for phones) and the page picks the one that fits;
+- times and throughputs carry their 95 % interval as a rule through the point;
+- tooltips name the model and the value with its unit; scatter plots pan by
+  drag and zoom with shift + wheel only (the wheel alone scrolls the page).
+Points that were not measured or failed (oom, error) are left out;
+``exclusions`` lists them for the note under the figure.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import altair as alt
 
-from generator.render import data, stats
+from generator.render import data, layout, palette, stats
 from generator.render.data import MB
+from generator.render.names import label as _label
 from generator.schema import Record
 
-# Sized to fit Material's text column (about 540 px at a 1280 px window) with
-# the legends underneath; wider content scrolls sideways.
-WIDTH, HEIGHT, PANEL_WIDTH = 500, 320, 240
-PAD = 18  # px kept free at the ends of bubble-chart axes, so the largest bubbles are not cut off
-LABEL_LIMIT = 20  # name the points on scatter plots of at most this many models
+Row = dict[str, Any]
 
-# Selections are named explicitly: Altair otherwise numbers them from a global
-# counter, and the same chart would serialise differently on each call.
 
-# Fixed colours for the families the registry knows, so that a family keeps its
-# colour when other families come and go. Tableau-20 order, then extra hues.
-KNOWN_FAMILY_COLOURS: dict[str, str] = {
-    "alexnet": "#1f77b4",
-    "vgg": "#d62728",
-    "resnet": "#2ca02c",
-    "inception": "#9467bd",
-    "googlenet": "#ff7f0e",
-    "enet": "#8c564b",
-    "nin": "#e377c2",
-    "mobilenet": "#17becf",
-    "efficientnet": "#bcbd22",
-    "densenet": "#7f7f7f",
-    "squeezenet": "#aec7e8",
-    "shufflenet": "#ffbb78",
-    "mnasnet": "#98df8a",
-    "regnet": "#ff9896",
-    "resnext": "#c5b0d5",
-    "wide_resnet": "#c49c94",
-    "convnext": "#f7b6d2",
-    "vit": "#dbdb8d",
-    "swin": "#9edae5",
-    "maxvit": "#393b79",
+@dataclass(frozen=True)
+class Layout:
+    """The pixel sizes one version of every chart is built for."""
+
+    name: str
+    width: int  # plot width of a one-panel chart, px
+    panel_width: int  # plot width of each panel of a two-panel figure
+    height: int
+    stack_panels: bool  # two-panel figures: one above the other instead of side by side
+    legend_columns: int
+    font_size: int = 10  # data labels
+
+
+WIDE = Layout("wide", 560, 290, 320, False, 4)
+NARROW = Layout("narrow", 280, 280, 260, True, 2)  # fits a 360 px column (a phone) with its axes
+LAYOUTS = (WIDE, NARROW)
+LABEL_LIMIT = 20  # label every point of a chart of at most this many models; beyond, only the study's networks
+
+# Colours of the marks that are not data (labels, leader lines, fits, intervals): named
+# styles, so that charts.js can swap them for the dark scheme in one place.
+STYLE_LIGHT: dict[str, Any] = {
+    "data-label": {"color": "#222222"},
+    "leader": {"color": "#888888"},
+    "fit": {"color": "#444444"},
+    "interval": {"color": "#555555"},
+    "front": {"color": "#444444"},
 }
-SPARE_COLOURS: tuple[str, ...] = (
-    "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#ad494a",
-    "#a55194", "#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#cedb9c",
-)
+BUBBLE_AREA = (20.0, 1500.0)  # px², the smallest and largest bubble
+POINT_AREA = 80.0  # px², points of charts without a size channel
+
+
+def _area_to_radius(area: float) -> float:
+    return math.sqrt(area / math.pi)
 
 
 @dataclass(frozen=True)
 class Palette:
-    """Family -> colour for one site: known families fixed, others in sorted order from spare hues."""
+    """Colours of one site: the study's networks by name, other models by family (see ``palette``)."""
 
-    families: tuple[str, ...]
-    colours: tuple[str, ...]
-    shown: tuple[str, ...] | None = None  # families the legend lists (those on the chart)
+    family_colours: tuple[tuple[str, str], ...]
 
     @classmethod
     def for_records(cls, records: Iterable[Record]) -> Palette:
-        families = sorted({record.model.family for record in records})
-        spare = iter(SPARE_COLOURS * (1 + len(families) // len(SPARE_COLOURS)))
-        colours = [KNOWN_FAMILY_COLOURS.get(family) or next(spare) for family in families]
-        return cls(tuple(families), tuple(colours))
+        return cls(tuple(palette.family_colours(r.model.family for r in records).items()))
 
-    def restricted(self, records: Iterable[Record]) -> Palette:
-        """Same colours, legend limited to the families of ``records``."""
-        present = sorted({record.model.family for record in records})
-        return Palette(self.families, self.colours, tuple(present))
+    def by_network(self, rows: Sequence[Row]) -> bool:
+        """Colour by network when every row is one of the study's networks (and few enough to tell apart)."""
+        return bool(rows) and all(row["study"] for row in rows) and len({r["model"] for r in rows}) <= LABEL_LIMIT
 
-    def colour(self, title: str = "family") -> alt.Color:
-        # The whole site's domain keeps each family's colour fixed; the legend
-        # lists only the families drawn.
-        legend = alt.Legend(values=list(self.shown), orient="bottom", columns=4) if self.shown is not None \
-            else alt.Legend(orient="bottom", columns=4)
+    def mapping(self, rows: Sequence[Row]) -> tuple[str, str, list[str], list[str]]:
+        """(field, legend title, domain, colours) for these rows."""
+        if self.by_network(rows):
+            order = list(palette.STUDY_NETWORK_COLOURS)
+            names = sorted({(str(r["model"]), str(r["study"])) for r in rows},
+                           key=lambda pair: (order.index(pair[1]) if pair[1] in order else len(order), pair[0]))
+            return "model", "network", [n for n, _ in names], [palette.network_colour(s) for _, s in names]
+        families = dict(self.family_colours)
+        domain = sorted({str(r["family"]) for r in rows})
+        return "family", "family", domain, [families.get(f, palette.UNKNOWN_NETWORK) for f in domain]
+
+    def encoding(self, rows: Sequence[Row], columns: int, legend: bool = True) -> alt.Color:
+        field, title, domain, colours = self.mapping(rows)
         return alt.Color(
-            "family:N", title=title, legend=legend,
-            scale=alt.Scale(domain=list(self.families), range=list(self.colours)),
+            f"{field}:N", title=title, scale=alt.Scale(domain=domain, range=colours),
+            legend=alt.Legend(orient="bottom", columns=columns, labelLimit=400, symbolType="circle")
+            if legend else None,
         )
 
-    def of(self, family: str) -> str:
-        return dict(zip(self.families, self.colours, strict=True)).get(family, "#000000")
-
-
-def _label(record: Record) -> str:
-    return record.model.study_name or record.model.name
+    def restricted(self, records: Iterable[Record]) -> Palette:
+        """Kept for callers that narrow the legend: the legend already lists only what is drawn."""
+        return self
 
 
 def display_names(records: Iterable[Record]) -> dict[str, str]:
@@ -109,11 +122,12 @@ def display_names(records: Iterable[Record]) -> dict[str, str]:
     return {r.model.name: _label(r) if counts[_label(r)] == 1 else r.model.name for r in records}
 
 
-def _base_row(record: Record, names: dict[str, str]) -> dict[str, object]:
+def _base_row(record: Record, names: dict[str, str]) -> Row:
     return {
         "model": names.get(record.model.name, record.model.name),
         "registry_name": record.model.name,
         "family": record.model.family,
+        "study": record.model.study_name,
         "top1": data.top1(record),
         "top5": data.top5(record),
         "params_m": data.params_millions(record),
@@ -121,308 +135,682 @@ def _base_row(record: Record, names: dict[str, str]) -> dict[str, object]:
     }
 
 
-def _rows(records: Iterable[Record], **fields: Callable[[Record], float | None]) -> list[dict[str, object]]:
+def rows(records: Iterable[Record], **fields: Callable[[Record], float | None]) -> list[Row]:
     """One row per record holding every field; records missing any field are left out."""
     records = list(records)
     names = display_names(records)
-    rows = []
+    found = []
     for record in records:
         row = _base_row(record, names)
         row.update({name: getter(record) for name, getter in fields.items()})
         if all(row[name] is not None for name in fields):
-            rows.append(row)
-    return sorted(rows, key=lambda row: str(row["registry_name"]))
+            found.append(row)
+    return sorted(found, key=lambda row: str(row["registry_name"]))
 
 
-def _batch_rows(records: Iterable[Record], value: Callable[[data.BatchResult], float | None]) -> list[dict[str, object]]:
+def batch_rows(records: Iterable[Record], value: Callable[[data.BatchResult], float | None],
+               low: Callable[[data.BatchResult], float | None] | None = None,
+               high: Callable[[data.BatchResult], float | None] | None = None) -> list[Row]:
+    """One row per record and measured batch size: ``value`` and, where given and recorded, its interval."""
     records = list(records)
     names = display_names(records)
-    rows = []
+    found = []
     for record in records:
         for result in record.batches:
             y = value(result)
             if y is not None:
-                rows.append({**_base_row(record, names), "batch_size": result.batch_size, "value": y})
-    return sorted(rows, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))  # type: ignore[call-overload]
+                found.append({**_base_row(record, names), "batch_size": result.batch_size, "value": y,
+                              "low": None if low is None else low(result),
+                              "high": None if high is None else high(result)})
+    return sorted(found, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))
 
 
 def _tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
     return [alt.Tooltip("model:N", title="model"), alt.Tooltip("family:N", title="family"), *extra]
 
 
-def _labels(base: alt.Chart, rows: Sequence[object]) -> list[alt.Chart]:
-    if len(rows) > LABEL_LIMIT:
-        return []
-    return [base.mark_text(align="left", dx=7, dy=-7, fontSize=10).encode(text="model:N")]
+# --- axes ---------------------------------------------------------------------------------------------------------
+
+def _format(value: float) -> str:
+    """What d3's ',~g' writes for a tick value (used to size tick labels)."""
+    text = f"{value:,.6g}"
+    return text
 
 
-def _fit_line(fit: stats.Fit | None, xs: Sequence[float], x_field: str, y_field: str) -> list[alt.Chart]:
+# d3: 0.5, 15, 1,200, never 1e+2; the precision must be explicit, or Vega picks one from the
+# tick spacing and writes the legend value 15 as "20".
+TICK_FORMAT = ",.6~r"
+AXIS_FONT = 10.0
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A quantitative axis with an explicit domain, so value -> pixel is known here exactly."""
+
+    low: float
+    high: float
+    log: bool
+    length: float  # px
+    vertical: bool  # y axes grow upwards
+
+    def _t(self, value: float) -> float:
+        return math.log10(value) if self.log else value
+
+    def pixel(self, value: float) -> float:
+        share = (self._t(value) - self._t(self.low)) / (self._t(self.high) - self._t(self.low))
+        return self.length * (1 - share) if self.vertical else self.length * share
+
+    def value(self, pixel: float) -> float:
+        share = (1 - pixel / self.length) if self.vertical else pixel / self.length
+        t = self._t(self.low) + share * (self._t(self.high) - self._t(self.low))
+        return 10 ** t if self.log else t
+
+    def ticks(self) -> list[float]:
+        """Round values inside the domain, as many as fit without their labels touching."""
+        spacing = AXIS_FONT * 1.6 if self.vertical else 0.0
+        if self.log:
+            lo, hi = math.floor(math.log10(self.low)), math.ceil(math.log10(self.high))
+            candidates = [[10.0 ** k for k in range(lo, hi + 1)],
+                          [m * 10.0 ** k for k in range(lo, hi + 1) for m in (1, 2, 5)],
+                          [m * 10.0 ** k for k in range(lo, hi + 1) for m in (1, 2, 3, 5)]]
+            options = [sorted(v for v in c if self.low <= v <= self.high) for c in reversed(candidates)]
+        else:
+            span = self.high - self.low
+            options = []
+            for exponent in range(math.floor(math.log10(span)) - 2, math.floor(math.log10(span)) + 2):
+                for mantissa in (1, 2, 2.5, 5):
+                    step = mantissa * 10.0 ** exponent
+                    first = math.ceil(self.low / step - 1e-9) * step
+                    values = []
+                    v = first
+                    while v <= self.high + 1e-9 * step:
+                        values.append(round(v, 12))
+                        v += step
+                    if 2 <= len(values) <= 12:
+                        options.append(values)
+            options.sort(key=len, reverse=True)
+        for values in options:
+            if self._fits(values, spacing) and len(values) >= 2:
+                return values
+        return [self.low, self.high] if not self.log else [v for v in options[-1]][:2] if options else []
+
+    def _fits(self, values: Sequence[float], spacing: float) -> bool:
+        if self.vertical:
+            positions = sorted(self.pixel(v) for v in values)
+            return all(b - a >= spacing for a, b in itertools.pairwise(positions))
+        boxes = []
+        for v in values:
+            width = layout.text_width(_format(v), AXIS_FONT)
+            centre = self.pixel(v)
+            # Vega's labelFlush pulls the end labels inside the axis.
+            left = min(max(centre - width / 2, 0), self.length - width)
+            boxes.append((left, left + width))
+        boxes.sort()
+        return all(b[0] - a[1] >= 6 for a, b in itertools.pairwise(boxes))
+
+    def scale(self) -> alt.Scale:
+        return alt.Scale(type="log" if self.log else "linear", domain=[self.low, self.high], nice=False, zero=False)
+
+    def encode(self, field: str, title: str, channel: Literal["x", "y"]) -> alt.X | alt.Y:
+        axis = alt.Axis(values=self.ticks(), format=TICK_FORMAT, labelFlush=True, labelOverlap=True, title=title,
+                        titleFontSize=11, labelFontSize=AXIS_FONT)
+        if channel == "x":
+            return alt.X(f"{field}:Q", scale=self.scale(), axis=axis)
+        return alt.Y(f"{field}:Q", scale=self.scale(), axis=axis)
+
+
+def fit_axis(values: Sequence[float], length: float, log: bool, vertical: bool, margin_px: float = 8.0,
+             non_negative: bool = True, include_zero: bool = False) -> Axis:
+    """The tightest domain that keeps ``margin_px`` free at both ends (bubbles are not cut off).
+
+    A quantity that cannot be negative never gets a negative range: the low end
+    stops at 0 (``include_zero`` starts it there, as for power and memory).
+    """
+    if not values:  # nothing to draw: any valid axis keeps the spec valid
+        values = [1.0, 10.0]
+    lo, hi = min(values), max(values)
+    if log:
+        a, b = math.log10(lo), math.log10(hi)
+        if b - a < 0.3:  # less than a factor of 2: still show a readable range around the values
+            a, b = (a + b) / 2 - 0.15, (a + b) / 2 + 0.15
+        share = margin_px / length
+        span = (b - a) / max(1 - 2 * share, 0.2)
+        return Axis(10 ** (a - share * span), 10 ** (b + share * span), True, length, vertical)
+    if include_zero:
+        lo = min(lo, 0.0)
+    if hi - lo <= 0:
+        hi, lo = hi + (abs(hi) or 1) * 0.5, lo - (abs(lo) or 1) * 0.5
+    share = margin_px / length
+    span = (hi - lo) / max(1 - 2 * share, 0.2)
+    low = lo if include_zero and lo == 0 else lo - share * span
+    if non_negative and low < 0 <= lo:
+        low = 0.0
+    return Axis(low, hi + share * span, False, length, vertical)
+
+
+def _data(rows: Sequence[Row]) -> alt.Data:
+    """Inline data held as a tuple: Altair deep-copies lists on every layer, concat and property
+    change (most of the render's time), but shares tuples; the rows are never changed after this."""
+    return alt.Data(values=tuple(rows))
+
+
+def _empty() -> alt.TopLevelMixin:
+    """Nothing measured: the registry does not draw such a figure; this keeps a direct call's spec valid."""
+    return _finish(alt.Chart(alt.Data(values=[])).mark_point(), [])
+
+
+# --- shared pieces ------------------------------------------------------------------------------------------------
+
+def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> alt.TopLevelMixin:
+    """Site-wide configuration: font, label styles, and the dark-scheme colours for charts.js."""
+    # Set in place: .configure() and .properties() would copy the whole chart each.
+    chart.config = alt.Config(font=layout.FONT, style=STYLE_LIGHT,  # type: ignore[attr-defined]
+                              legend=alt.LegendConfig(labelFontSize=10, titleFontSize=11))
+    chart.usermeta = {"darkColours": palette.dark_variants(colours)}  # type: ignore[attr-defined]
+    return chart
+
+
+def _colours(rows: Sequence[Row], pal: Palette) -> list[str]:
+    return pal.mapping(rows)[3]
+
+
+def _labelled(rows: Sequence[Row]) -> list[Row]:
+    """The rows that carry a name on the chart: all of a small set, else the study's networks."""
+    if len({row["registry_name"] for row in rows}) <= LABEL_LIMIT:
+        return list(rows)
+    return [row for row in rows if row["study"]]
+
+
+def _zoom(name: str) -> alt.Parameter:
+    # Drag pans, shift + wheel zooms: the wheel alone keeps scrolling the page.
+    return alt.selection_interval(bind="scales", name=name, zoom="wheel![event.shiftKey]")
+
+
+def _label_layers(rows: Sequence[Row], x: Axis, y: Axis, x_field: str, y_field: str, font_size: int,
+                  radius: Callable[[Row], float], placed_rows: Sequence[Row] | None = None) -> list[alt.Chart]:
+    """Text and leader lines for the labelled rows, placed in pixels and written back in data units."""
+    targets = _labelled(rows) if placed_rows is None else placed_rows
+    width = x.length
+    points = [layout.Point(str(row["registry_name"]), x.pixel(float(row[x_field])), y.pixel(float(row[y_field])),
+                           radius(row), str(row["model"])) for row in targets]
+    # Unlabelled points still take space: labels avoid covering them where they can.
+    others = [layout.Point("", x.pixel(float(r[x_field])), y.pixel(float(r[y_field])), radius(r), "")
+              for r in rows if r not in targets]
+    placed = layout.place_labels(points, width, y.length, font_size, obstacles=others)
+    texts, leaders = [], []
+    for row in targets:
+        found = placed.get(str(row["registry_name"]))
+        if found is None:
+            continue
+        texts.append({"model": row["model"], "label_x": x.value(found.x), "label_y": y.value(found.baseline)})
+        if found.leader is not None:
+            x1, y1, x2, y2 = found.leader
+            leaders.append({"x1": x.value(x1), "y1": y.value(y1), "x2": x.value(x2), "y2": y.value(y2)})
+    layers = []
+    if leaders:
+        layers.append(alt.Chart(_data(leaders)).mark_rule(style="leader", strokeWidth=0.8).encode(
+            x=alt.X("x1:Q", scale=x.scale()), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")))
+    if texts:
+        layers.append(alt.Chart(_data(texts)).mark_text(
+            style="data-label", align="left", baseline="alphabetic", fontSize=font_size).encode(
+            x=alt.X("label_x:Q", scale=x.scale()), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")))
+    return layers
+
+
+def _fit_line(fit: stats.Fit | None, xs: Sequence[float], x: Axis, y: Axis) -> list[alt.Chart]:
     """The least-squares line between the smallest and largest x, drawn as a dashed rule."""
     if fit is None or not xs:
         return []
-    ends = [{x_field: x, y_field: fit.predict(x), "fit": f"least squares, R² = {fit.r2:.3f}"} for x in (min(xs), max(xs))]
+    ends = [{"fx": v, "fy": fit.predict(v), "fit": f"least squares, R² = {fit.r2:.3f}"} for v in (min(xs), max(xs))]
     return [
-        alt.Chart(alt.Data(values=ends))
-        .mark_line(strokeDash=[6, 4], color="#444444")
-        .encode(x=f"{x_field}:Q", y=f"{y_field}:Q", tooltip=[alt.Tooltip("fit:N", title="fit")])
+        alt.Chart(_data(ends))
+        .mark_line(style="fit", strokeDash=[6, 4], clip=True)
+        .encode(x=alt.X("fx:Q", scale=x.scale()), y=alt.Y("fy:Q", scale=y.scale()),
+                tooltip=[alt.Tooltip("fit:N", title="fit")])
     ]
 
 
-def top1_bars(records: Sequence[Record], palette: Palette, top5: bool = False) -> alt.Chart:
-    """Fig. 1: top-1 (or top-5) accuracy per network, best first."""
-    field, title = ("top5", "Top-5 accuracy (%)") if top5 else ("top1", "Top-1 accuracy (%)")
-    rows = _rows(records, **{field: data.top5 if top5 else data.top1})
-    return (
-        alt.Chart(alt.Data(values=rows), width=WIDTH, height=alt.Step(16))
+@dataclass(frozen=True)
+class Scatter:
+    """One scatter panel's description; ``_scatter`` draws it."""
+
+    rows: list[Row]
+    x_field: str
+    x_title: str
+    x_log: bool
+    y_field: str
+    y_title: str
+    y_log: bool
+    tooltip: list[alt.Tooltip]
+    size_field: str | None = None
+    size_title: str = ""
+    size_max: float | None = None  # the size domain's top, shared by the panels of one figure
+    x_interval: tuple[str, str] | None = None  # (low field, high field) of an interval drawn through each point
+    y_interval: tuple[str, str] | None = None
+    fit: bool = False
+    y_from_zero: bool = False
+    title: str | None = None
+    zoom: str = "zoom"
+
+
+def _radius_fn(spec: Scatter) -> Callable[[Row], float]:
+    if spec.size_field is None:
+        return lambda row: _area_to_radius(POINT_AREA)
+    top = spec.size_max or max(float(r[spec.size_field]) for r in spec.rows)
+    low, high = BUBBLE_AREA
+    return lambda row: _area_to_radius(low + (high - low) * float(row[spec.size_field]) / top)  # type: ignore[index]
+
+
+def _size_legend_values(top: float) -> list[float]:
+    """Three round sizes up to the largest: enough to read a bubble's size, few enough to fit a phone."""
+    exponent = math.floor(math.log10(top))
+    step = 10.0 ** exponent
+    largest = math.floor(top / step) * step
+    return sorted({round(largest / 10, 12) or step / 10, round(largest / 2, 12), largest})
+
+
+def _values(rows: Sequence[Row], field: str, interval: tuple[str, str] | None) -> list[float]:
+    found = [float(r[field]) for r in rows]
+    if interval is not None:
+        found += [float(r[f]) for r in rows for f in interval if r.get(f) is not None]
+    return found
+
+
+def _scatter(spec: Scatter, pal: Palette, lay: Layout, width: int) -> alt.LayerChart:
+    return _scatter_axes(spec, pal, lay, width)[0]
+
+
+def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple[alt.LayerChart, Axis, Axis]:
+    rows = spec.rows
+    radius = _radius_fn(spec)
+    margin = max((radius(r) for r in rows), default=4) + 3
+    x = fit_axis(_values(rows, spec.x_field, spec.x_interval), width, spec.x_log, False, margin)
+    y = fit_axis(_values(rows, spec.y_field, spec.y_interval), lay.height, spec.y_log, True, margin,
+                 include_zero=spec.y_from_zero)
+    base = alt.Chart(_data(rows), width=width, height=lay.height,
+                     title=alt.Undefined if spec.title is None else spec.title)
+    encoding: dict[str, Any] = {
+        "x": x.encode(spec.x_field, spec.x_title, "x"), "y": y.encode(spec.y_field, spec.y_title, "y"),
+        "color": pal.encoding(rows, lay.legend_columns), "tooltip": spec.tooltip,
+    }
+    if spec.size_field is not None:
+        top = spec.size_max or max(float(r[spec.size_field]) for r in rows)
+        encoding["size"] = alt.Size(f"{spec.size_field}:Q", title=spec.size_title,
+                                    scale=alt.Scale(domain=[0, top], range=list(BUBBLE_AREA), zero=True),
+                                    # Mid grey: the size legend's bubbles stand out in both colour schemes.
+                                    legend=alt.Legend(orient="top", direction="horizontal", format=TICK_FORMAT,
+                                                      values=_size_legend_values(top), symbolFillColor="#9e9e9e",
+                                                      symbolStrokeColor="#757575"))
+        points = base.mark_circle(opacity=0.65, stroke="#333333", strokeWidth=0.5).encode(**encoding)
+    else:
+        points = base.mark_circle(size=POINT_AREA, opacity=0.85).encode(**encoding)
+    layers: list[alt.Chart] = []
+    for interval, channel in ((spec.x_interval, "x"), (spec.y_interval, "y")):
+        if interval is None:
+            continue
+        low, high = interval
+        with_interval = [r for r in rows if r.get(low) is not None and r.get(high) is not None]
+        if not with_interval:
+            continue
+        other = spec.y_field if channel == "x" else spec.x_field
+        other_axis = y if channel == "x" else x
+        this_axis = x if channel == "x" else y
+        rule = alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2)
+        if channel == "x":
+            rule = rule.encode(x=alt.X(f"{low}:Q", scale=this_axis.scale()), x2=alt.X2(high),
+                               y=alt.Y(f"{other}:Q", scale=other_axis.scale()))
+        else:
+            rule = rule.encode(y=alt.Y(f"{low}:Q", scale=this_axis.scale()), y2=alt.Y2(high),
+                               x=alt.X(f"{other}:Q", scale=other_axis.scale()))
+        layers.append(rule)
+    fit_layers: list[alt.Chart] = []
+    if spec.fit:
+        xs = [float(r[spec.x_field]) for r in rows]
+        fit_layers = _fit_line(stats.linear_fit(xs, [float(r[spec.y_field]) for r in rows]), xs, x, y)
+    labels = _label_layers(rows, x, y, spec.x_field, spec.y_field, lay.font_size, radius)
+    chart = alt.LayerChart(layer=[*fit_layers, *layers, points.add_params(_zoom(spec.zoom)), *labels],
+                           width=width, height=lay.height)
+    return chart, x, y
+
+
+def _panels(panels: Sequence[alt.LayerChart], lay: Layout) -> alt.ConcatChart | alt.HConcatChart | alt.VConcatChart:
+    # One colour and size legend for both panels; given to the constructor, since
+    # .resolve_scale() would copy the whole chart again.
+    resolve = alt.Resolve(scale=alt.ScaleResolveMap(color="shared", size="shared"))
+    if lay.stack_panels:
+        return alt.vconcat(*panels, resolve=resolve)
+    return alt.hconcat(*panels, resolve=resolve)
+
+
+# --- the figures --------------------------------------------------------------------------------------------------
+
+def _bars(records: Sequence[Record], pal: Palette, lay: Layout, field: str, getter: Callable[[Record], float | None],
+          title: str, fmt: str, domain_max: float | None) -> alt.TopLevelMixin:
+    found = rows(records, **{field: getter})
+    top = domain_max if domain_max is not None else max((float(r[field]) for r in found), default=1) * 1.05
+    x = Axis(0.0, top, False, lay.width - 120 if lay is NARROW else lay.width, False)
+    chart = (
+        alt.Chart(_data(found), width=x.length, height=alt.Step(16))
         .mark_bar()
         .encode(
-            y=alt.Y("model:N", sort=alt.EncodingSortField(field=field, order="descending"), title=None),
-            x=alt.X(f"{field}:Q", title=title, scale=alt.Scale(zero=False, domain=[0, 100])),
-            color=palette.colour(),
-            tooltip=_tooltip(alt.Tooltip(f"{field}:Q", title=title, format=".2f")),
+            y=alt.Y("model:N", sort=alt.EncodingSortField(field=field, order="descending"), title=None,
+                    axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT)),
+            x=x.encode(field, title, "x"),
+            color=pal.encoding(found, lay.legend_columns, legend=not pal.by_network(found)),
+            tooltip=_tooltip(alt.Tooltip(f"{field}:Q", title=title, format=fmt),
+                             alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
         )
     )
+    return _finish(chart, _colours(found, pal))
 
 
-def accuracy_vs_operations(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
+def top1_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE, top5: bool = False) -> alt.TopLevelMixin:
+    """Fig. 1: top-1 (or top-5) accuracy per network, best first."""
+    if top5:
+        return _bars(records, pal, lay, "top5", data.top5, "Top-5 accuracy (%)", ".2f", 100.0)
+    return _bars(records, pal, lay, "top1", data.top1, "Top-1 accuracy (%)", ".2f", 100.0)
+
+
+def top5_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    return top1_bars(records, pal, lay, top5=True)
+
+
+def density_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """Fig. 10: top-1 percentage points per million parameters."""
+    return _bars(records, pal, lay, "density", data.density,
+                 "Accuracy per parameter (top-1 % per million parameters)", ".3g", None)
+
+
+def accuracy_vs_operations_rows(records: Sequence[Record]) -> list[Row]:
+    return rows(records, top1=data.top1, gflops=data.gflops, params_m=data.params_millions)
+
+
+def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 2: top-1 vs GFLOPs per image, bubble area proportional to parameters."""
-    rows = _rows(records, top1=data.top1, gflops=data.gflops, params_m=data.params_millions)
-    base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image, = 2 × GMACs)", scale=alt.Scale(type="log", padding=PAD)),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
-    )
-    points = base.mark_circle(opacity=0.6, stroke="#333333", strokeWidth=0.5).encode(
-        size=alt.Size("params_m:Q", title="Parameters (millions)", scale=alt.Scale(range=[20, 2500], zero=True)),
-        color=palette.colour(),
-        tooltip=_tooltip(
-            alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
-            alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-            alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
-        ),
-    )
-    return alt.layer(points.interactive(name="zoom"), *_labels(base, rows))
+    found = accuracy_vs_operations_rows(records)
+    chart = _scatter(Scatter(
+        found, "gflops", "Operations (GFLOPs per image, = 2 × GMACs)", True, "top1", "Top-1 accuracy (%)", False,
+        _tooltip(alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+                 alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                 alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
+        size_field="params_m", size_title="Parameters (millions)",
+    ), pal, lay, lay.width)
+    return _finish(chart, _colours(found, pal))
 
 
-def _per_batch_lines(
-    records: Sequence[Record], palette: Palette, value: Callable[[data.BatchResult], float | None],
-    y_title: str, tooltip_format: str, log_x: bool, log_y: bool,
-) -> alt.LayerChart:
-    rows = _batch_rows(records, value)
-    base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
-        x=alt.X("batch_size:Q", title="Batch size (images)",
-                scale=alt.Scale(type="log", base=2) if log_x else alt.Scale()),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
-    )
-    lines = base.mark_line(point=True, strokeWidth=1.5).encode(
-        color=palette.colour(),
-        detail="registry_name:N",
+def _lines(found: list[Row], pal: Palette, lay: Layout, y_title: str, tooltip_format: str, y_log: bool,
+           interval: bool) -> alt.TopLevelMixin:
+    """Value vs batch size, one line per model, named at its end in a column right of the lines."""
+    if not found:
+        return _empty()
+    size = lay.font_size
+    labelled = _labelled(found)
+    ends: dict[str, Row] = {}
+    for row in labelled:
+        if str(row["registry_name"]) not in ends or row["batch_size"] > ends[str(row["registry_name"])]["batch_size"]:
+            ends[str(row["registry_name"])] = row
+    gutter = max((layout.text_width(str(r["model"]), size) for r in ends.values()), default=0) + 16
+    sizes = [float(r["batch_size"]) for r in found]
+    plot = lay.width
+    # The x domain runs past the largest batch size far enough to hold the label column.
+    log_lo, log_hi = math.log2(min(sizes)) - 0.3, math.log2(max(sizes))
+    per_px = (log_hi - log_lo) / max(plot - gutter - 6, 40)
+    x = Axis(2 ** log_lo, 2 ** (log_hi + (gutter + 6) * per_px), True, plot, False)
+    y_values = _values(found, "value", ("low", "high") if interval else None)
+    y = fit_axis(y_values, lay.height, y_log, True, 6, include_zero=not y_log)
+    batches = sorted({int(s) for s in sizes})
+    x_enc = alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False),
+                  axis=alt.Axis(values=batches, format="d", title="Batch size (images)", labelFlush=True,
+                                labelOverlap=True, labelFontSize=AXIS_FONT))
+    base = alt.Chart(_data(found), width=plot, height=lay.height)
+    colour = pal.encoding(found, lay.legend_columns)
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=1.5).encode(
+        x=x_enc, y=y.encode("value", y_title, "y"), color=colour, detail=alt.Detail("registry_name:N"),
         tooltip=_tooltip(alt.Tooltip("batch_size:Q", title="batch size"),
-                         alt.Tooltip("value:Q", title=y_title, format=tooltip_format)),
-    ).interactive(name="zoom")
-    if len({row["registry_name"] for row in rows}) > LABEL_LIMIT:
-        return alt.layer(lines)
-    # Name each line at its largest measured batch size: families share a colour.
-    ends = (
-        base.transform_joinaggregate(last="max(batch_size)", groupby=["registry_name"])
-        .transform_filter("datum.batch_size == datum.last")
-        .mark_text(align="left", dx=5, fontSize=9)
-        .encode(text="model:N")
+                         alt.Tooltip("value:Q", title=y_title, format=tooltip_format),
+                         *([alt.Tooltip("low:Q", title="95 % interval, low", format=tooltip_format),
+                            alt.Tooltip("high:Q", title="95 % interval, high", format=tooltip_format)]
+                           if interval else [])),
     )
-    return alt.layer(lines, ends)
+    layers: list[alt.Chart] = []
+    if interval:
+        with_interval = [r for r in found if r["low"] is not None and r["high"] is not None]
+        if with_interval:
+            layers.append(alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2).encode(
+                x=alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False)),
+                y=alt.Y("low:Q", scale=y.scale()), y2=alt.Y2("high"), color=colour))
+    baselines = layout.stack_end_labels([(k, y.pixel(float(r["value"]))) for k, r in ends.items()], 0, lay.height,
+                                        size)
+    column = plot - gutter + 10  # px: the label column's left edge
+    texts, leaders = [], []
+    for key, baseline in baselines.items():
+        row = ends[key]
+        centre = baseline - (layout.ASCENT - layout.DESCENT) / 2 * size
+        texts.append({"model": row["model"], "label_x": x.value(column), "label_y": y.value(baseline)})
+        leaders.append({"x1": float(row["batch_size"]), "y1": float(row["value"]), "x2": x.value(column - 2),
+                        "y2": y.value(centre), "model": row["model"], "family": row["family"]})
+    x_scale = alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False)
+    if leaders:
+        layers.append(alt.Chart(_data(leaders)).mark_rule(style="leader", strokeWidth=0.8,
+                                                                     strokeDash=[2, 2]).encode(
+            x=alt.X("x1:Q", scale=x_scale), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")))
+        layers.append(alt.Chart(_data(texts)).mark_text(
+            style="data-label", align="left", baseline="alphabetic", fontSize=size).encode(
+            x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")))
+    return _finish(alt.layer(lines, *layers), _colours(found, pal))
 
 
-def time_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
-    """Fig. 3: median time per image vs batch size, log-log as in the study."""
-    return _per_batch_lines(records, palette, data.ms_per_image, "Time per image (ms, median)", ".4g", True, True)
+def time_rows(records: Sequence[Record]) -> list[Row]:
+    return batch_rows(records, data.ms_per_image, data.ms_per_image_low, data.ms_per_image_high)
 
 
-def power_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
+def time_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """Fig. 3: median time per image vs batch size, log-log as in the study, with each point's 95 % interval."""
+    return _lines(time_rows(records), pal, lay, "Time per image (ms, median)", ".4g", True, True)
+
+
+def power_rows(records: Sequence[Record]) -> list[Row]:
+    return batch_rows(records, data.net_power_w)
+
+
+def power_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 4: net power (mean minus idle) vs batch size."""
-    return _per_batch_lines(records, palette, data.net_power_w, "Net power above idle (W)", ".1f", True, False)
+    return _lines(power_rows(records), pal, lay, "Net power above idle (W)", ".1f", False, False)
 
 
-def memory_vs_batch(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
+def memory_rows(records: Sequence[Record]) -> list[Row]:
+    return batch_rows(records, lambda r: None if (m := data.memory_bytes(r)) is None else m / MB)
+
+
+def memory_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 5: peak memory vs batch size (see ``data.memory_bytes`` for which memory)."""
-    return _per_batch_lines(
-        records, palette, lambda r: None if (m := data.memory_bytes(r)) is None else m / MB,
-        "Peak memory (MB)", ",.0f", True, False,
-    )
+    return _lines(memory_rows(records), pal, lay, "Peak memory (MB)", ",.0f", False, False)
 
 
-def memory_vs_parameters(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
-    """Fig. 6: peak memory at batch 1 vs parameter size, with a least-squares line."""
-    rows = _rows(
+def memory_parameters_rows(records: Sequence[Record]) -> list[Row]:
+    return rows(
         records,
         param_mb=lambda r: None if r.parameters is None else r.parameters.parameters_bytes / MB,
         memory_mb=lambda r: None if (m := data.memory_bytes(data.ok_batch(r, 1))) is None else m / MB,
     )
-    xs = [float(row["param_mb"]) for row in rows]  # type: ignore[arg-type]
-    fit = stats.linear_fit(xs, [float(row["memory_mb"]) for row in rows])  # type: ignore[arg-type]
-    base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
-        x=alt.X("param_mb:Q", title="Parameters (MB in the measured precision)"),
-        y=alt.Y("memory_mb:Q", title="Peak memory at batch 1 (MB)", scale=alt.Scale(zero=False)),
-    )
-    points = base.mark_circle(size=90, opacity=0.8).encode(
-        color=palette.colour(),
-        tooltip=_tooltip(alt.Tooltip("param_mb:Q", title="parameters (MB)", format=",.1f"),
-                         alt.Tooltip("memory_mb:Q", title="peak memory (MB)", format=",.0f")),
-    )
-    return alt.layer(points.interactive(name="zoom"), *_labels(base, rows), *_fit_line(fit, xs, "param_mb", "memory_mb"))
 
 
-def _two_batches(
-    records: Sequence[Record], palette: Palette, panel: Callable[[Sequence[Record], Palette, int], alt.LayerChart],
-) -> alt.HConcatChart:
+def memory_vs_parameters(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """Fig. 6: peak memory at batch 1 vs parameter size, with a least-squares line."""
+    found = memory_parameters_rows(records)
+    chart = _scatter(Scatter(
+        found, "param_mb", "Parameters (MB in the measured precision)", False, "memory_mb",
+        "Peak memory at batch 1 (MB)", False,
+        _tooltip(alt.Tooltip("param_mb:Q", title="parameters (MB)", format=",.1f"),
+                 alt.Tooltip("memory_mb:Q", title="peak memory (MB)", format=",.0f")),
+        fit=True, y_from_zero=True,
+    ), pal, lay, lay.width)
+    return _finish(chart, _colours(found, pal))
+
+
+def study_pair(records: Sequence[Record]) -> tuple[int, ...]:
     """Batch 1 beside the study's batch 16 (or its stand-in, see ``data.large_batch``)."""
     large = data.large_batch(records)
-    sizes = (1,) if large is None else (1, large)
-    return alt.hconcat(*(panel(records, palette, size) for size in sizes)).resolve_scale(color="shared")
+    return (1,) if large is None else (1, large)
 
 
-def _operations_time_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
-    rows = _rows(records, gflops=data.gflops, ms=lambda r: data.ms_per_image(data.ok_batch(r, size)))
-    xs = [float(row["gflops"]) for row in rows]  # type: ignore[arg-type]
-    fit = stats.linear_fit(xs, [float(row["ms"]) for row in rows])  # type: ignore[arg-type]
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
-        y=alt.Y("ms:Q", title="Time per image (ms, median)", scale=alt.Scale(padding=PAD)),
-    )
-    points = base.mark_circle(opacity=0.7).encode(
-        size=alt.Size("params_m:Q", title="Parameters (millions)", scale=alt.Scale(range=[20, 1500], zero=True)),
-        color=palette.colour(),
-        tooltip=_tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                         alt.Tooltip("ms:Q", title="ms per image", format=".4g")),
-    )
-    return alt.layer(points.interactive(name=f"zoom_batch_{size}"), *_labels(base, rows), *_fit_line(fit, xs, "gflops", "ms"))
+def operations_time_rows(records: Sequence[Record], size: int) -> list[Row]:
+    return rows(records, gflops=data.gflops, ms=lambda r: data.ms_per_image(data.ok_batch(r, size)),
+                ms_low=lambda r: data.ms_per_image_low(data.ok_batch(r, size)) or 0.0,
+                ms_high=lambda r: data.ms_per_image_high(data.ok_batch(r, size)) or 0.0)
 
 
-def operations_vs_time(records: Sequence[Record], palette: Palette) -> alt.HConcatChart:
+def _two_panels(records: Sequence[Record], pal: Palette, lay: Layout,
+                panel: Callable[[int, float | None], Scatter], size_field: str | None) -> alt.TopLevelMixin:
+    sizes = study_pair(records)
+    specs = [panel(size, None) for size in sizes]
+    top = max((float(r[size_field]) for s in specs for r in s.rows), default=1.0) if size_field else None
+    if top is not None:
+        specs = [panel(size, top) for size in sizes]
+    drawn = [s for s in specs if s.rows]
+    if not drawn:
+        return _empty()
+    charts = [_scatter(s, pal, lay, lay.panel_width) for s in drawn]
+    all_rows = [r for s in drawn for r in s.rows]
+    return _finish(_panels(charts, lay), _colours(all_rows, pal))
+
+
+def _clean_interval(found: list[Row], low: str, high: str) -> list[Row]:
+    """A 0.0 placeholder means 'no interval recorded': the rule is not drawn for that point."""
+    for row in found:
+        if not row[low] or not row[high]:
+            row[low] = row[high] = None
+    return found
+
+
+def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 7: operations vs time per image at batch 1 and 16 (or its stand-in), with the least-squares line."""
-    return _two_batches(records, palette, _operations_time_panel)
-
-
-def _operations_power_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
-    rows = _rows(records, gflops=data.gflops, watts=lambda r: data.net_power_w(data.ok_batch(r, size)))
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
-        x=alt.X("gflops:Q", title="Operations (GFLOPs per image)", scale=alt.Scale(padding=PAD)),
-        y=alt.Y("watts:Q", title="Net power above idle (W)", scale=alt.Scale(zero=False, padding=PAD)),
-    )
-    points = base.mark_circle(size=90, opacity=0.8).encode(
-        color=palette.colour(),
-        tooltip=_tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                         alt.Tooltip("watts:Q", title="net power (W)", format=".1f")),
-    )
-    return alt.layer(points.interactive(name=f"zoom_batch_{size}"), *_labels(base, rows))
-
-
-def operations_vs_power(records: Sequence[Record], palette: Palette) -> alt.HConcatChart:
-    """Fig. 8: operations vs net power at batch 1 and 16."""
-    return _two_batches(records, palette, _operations_power_panel)
-
-
-def _accuracy_throughput_panel(records: Sequence[Record], palette: Palette, size: int) -> alt.LayerChart:
-    rows = _rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size)),
-                 gflops=data.gflops)
-    base = alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=HEIGHT, title=data.batch_title(size).capitalize()).encode(
-        x=alt.X("ips:Q", title="Throughput (images per second)", scale=alt.Scale(type="log", padding=PAD)),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
-    )
-    points = base.mark_circle(opacity=0.6, stroke="#333333", strokeWidth=0.5).encode(
-        size=alt.Size("gflops:Q", title="GFLOPs per image", scale=alt.Scale(range=[20, 1500], zero=True)),
-        color=palette.colour(),
-        tooltip=_tooltip(alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
-                         alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f")),
-    )
-    return alt.layer(points.interactive(name=f"zoom_batch_{size}"), *_labels(base, rows))
-
-
-def accuracy_vs_throughput(records: Sequence[Record], palette: Palette) -> alt.HConcatChart:
-    """Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area proportional to operations."""
-    return _two_batches(records, palette, _accuracy_throughput_panel)
-
-
-def density_bars(records: Sequence[Record], palette: Palette) -> alt.Chart:
-    """Fig. 10: top-1 percentage points per million parameters."""
-    rows = _rows(records, density=data.density)
-    return (
-        alt.Chart(alt.Data(values=rows), width=WIDTH, height=alt.Step(16))
-        .mark_bar()
-        .encode(
-            y=alt.Y("model:N", sort=alt.EncodingSortField(field="density", order="descending"), title=None),
-            x=alt.X("density:Q", title="Accuracy per parameter (top-1 % per million parameters)"),
-            color=palette.colour(),
-            tooltip=_tooltip(alt.Tooltip("density:Q", title="top-1 % per M params", format=".3g"),
-                             alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
+    def panel(size: int, top: float | None) -> Scatter:
+        found = _clean_interval(operations_time_rows(records, size), "ms_low", "ms_high")
+        return Scatter(
+            found, "gflops", "Operations (GFLOPs per image)", False, "ms", "Time per image (ms, median)", False,
+            _tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                     alt.Tooltip("ms:Q", title="ms per image", format=".4g"),
+                     alt.Tooltip("ms_low:Q", title="95 % interval, low", format=".4g"),
+                     alt.Tooltip("ms_high:Q", title="95 % interval, high", format=".4g")),
+            size_field="params_m", size_title="Parameters (millions)", size_max=top, y_interval=("ms_low", "ms_high"),
+            fit=True, y_from_zero=True, title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
         )
-    )
+    return _two_panels(records, pal, lay, panel, "params_m")
 
 
-def _front_chart(
-    records: Sequence[Record], palette: Palette, cost: Callable[[Record], float | None], cost_title: str,
-    cost_format: str,
-) -> alt.LayerChart:
-    rows = _rows(records, top1=data.top1, cost=cost)
-    names = set(stats.pareto_front([(str(r["registry_name"]), float(r["cost"]), float(r["top1"])) for r in rows]))  # type: ignore[arg-type]
-    for row in rows:
+def operations_power_rows(records: Sequence[Record], size: int) -> list[Row]:
+    return rows(records, gflops=data.gflops, watts=lambda r: data.net_power_w(data.ok_batch(r, size)))
+
+
+def operations_vs_power(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """Fig. 8: operations vs net power at batch 1 and 16."""
+    def panel(size: int, top: float | None) -> Scatter:
+        return Scatter(
+            operations_power_rows(records, size), "gflops", "Operations (GFLOPs per image)", False, "watts",
+            "Net power above idle (W)", False,
+            _tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                     alt.Tooltip("watts:Q", title="net power (W)", format=".1f")),
+            y_from_zero=True, title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
+        )
+    return _two_panels(records, pal, lay, panel, None)
+
+
+def accuracy_throughput_rows(records: Sequence[Record], size: int) -> list[Row]:
+    return rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size)), gflops=data.gflops,
+                ips_low=lambda r: data.images_per_s_low(data.ok_batch(r, size)) or 0.0,
+                ips_high=lambda r: data.images_per_s_high(data.ok_batch(r, size)) or 0.0)
+
+
+def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area proportional to operations."""
+    def panel(size: int, top: float | None) -> Scatter:
+        found = _clean_interval(accuracy_throughput_rows(records, size), "ips_low", "ips_high")
+        return Scatter(
+            found, "ips", "Throughput (images per second)", True, "top1", "Top-1 accuracy (%)", False,
+            _tooltip(alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
+                     alt.Tooltip("ips_low:Q", title="95 % interval, low", format=",.4g"),
+                     alt.Tooltip("ips_high:Q", title="95 % interval, high", format=",.4g"),
+                     alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f")),
+            size_field="gflops", size_title="GFLOPs per image", size_max=top, x_interval=("ips_low", "ips_high"),
+            title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
+        )
+    return _two_panels(records, pal, lay, panel, "gflops")
+
+
+def _front_chart(records: Sequence[Record], pal: Palette, lay: Layout, cost: Callable[[Record], float | None],
+                 cost_title: str, cost_format: str) -> alt.TopLevelMixin:
+    found = rows(records, top1=data.top1, cost=cost)
+    names = set(stats.pareto_front([(str(r["registry_name"]), float(r["cost"]), float(r["top1"])) for r in found]))
+    for row in found:
         row["front"] = "on the front" if row["registry_name"] in names else "dominated"
-    base = alt.Chart(alt.Data(values=rows), width=WIDTH, height=HEIGHT).encode(
-        x=alt.X("cost:Q", title=cost_title, scale=alt.Scale(type="log")),
-        y=alt.Y("top1:Q", title="Top-1 accuracy (%)", scale=alt.Scale(zero=False, padding=PAD)),
-    )
-    front = base.transform_filter(alt.datum.front == "on the front").mark_line(
-        interpolate="step-after", color="#444444", strokeDash=[4, 3]
-    ).encode(order="cost:Q")
-    points = base.mark_point(filled=True, size=80).encode(
-        color=palette.colour(),
-        shape=alt.Shape("front:N", title="Pareto front", scale=alt.Scale(domain=["on the front", "dominated"],
-                                                                           range=["diamond", "circle"])),
-        tooltip=_tooltip(alt.Tooltip("cost:Q", title=cost_title, format=cost_format),
-                         alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"), alt.Tooltip("front:N", title="front")),
-    )
-    return alt.layer(front, points.interactive(name="zoom"), *_labels(base, rows))
+    scatter, x, y = _scatter_axes(Scatter(
+        found, "cost", cost_title, True, "top1", "Top-1 accuracy (%)", False,
+        _tooltip(alt.Tooltip("cost:Q", title=cost_title, format=cost_format),
+                 alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"), alt.Tooltip("front:N", title="front")),
+    ), pal, lay, lay.width)
+    front_rows = sorted((r for r in found if r["front"] == "on the front"), key=lambda r: float(r["cost"]))
+    step = alt.Chart(_data(front_rows)).mark_line(interpolate="step-after", style="front",
+                                                            strokeDash=[4, 3]).encode(
+        x=alt.X("cost:Q", scale=x.scale()), y=alt.Y("top1:Q", scale=y.scale()), order=alt.Order("cost:Q"))
+    chart = alt.layer(step, *scatter.layer).properties(width=lay.width, height=lay.height)
+    return _finish(chart, _colours(found, pal))
 
 
-def accuracy_latency_front(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
+def accuracy_latency_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Top-1 vs time per image at batch 1 with the Pareto front (faster and more accurate is better)."""
-    return _front_chart(records, palette, lambda r: data.ms_per_image(data.ok_batch(r, 1)),
+    return _front_chart(records, pal, lay, lambda r: data.ms_per_image(data.ok_batch(r, 1)),
                         "Time per image at batch 1 (ms, median)", ".4g")
 
 
-def accuracy_energy_front(records: Sequence[Record], palette: Palette) -> alt.LayerChart:
+def accuracy_energy_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """The energy claim: top-1 vs energy per image at batch 1 with the Pareto front."""
-    return _front_chart(records, palette, lambda r: data.energy_j(data.ok_batch(r, 1)),
+    return _front_chart(records, pal, lay, lambda r: data.energy_j(data.ok_batch(r, 1)),
                         "Energy per image at batch 1 (J)", ".4g")
 
 
-def model_batches(records: Sequence[Record], run_labels: Sequence[str]) -> alt.HConcatChart:
-    """A model page's light chart: time per image and peak memory vs batch size, one line per run."""
-    rows = []
-    for record, label in zip(records, run_labels, strict=True):
+def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Layout = WIDE) -> alt.TopLevelMixin:
+    """A model page's chart: time per image (with its 95 % interval) and peak memory vs batch size, one line per run."""
+    found: list[Row] = []
+    for record, run in zip(records, run_labels, strict=True):
         for result in record.batches:
             memory = data.memory_bytes(result)
-            rows.append({
-                "run": label, "batch_size": result.batch_size, "ms": data.ms_per_image(result),
+            found.append({
+                "run": run, "batch_size": result.batch_size, "ms": data.ms_per_image(result),
+                "ms_low": data.ms_per_image_low(result), "ms_high": data.ms_per_image_high(result),
                 "memory_mb": None if memory is None else memory / MB,
             })
-    rows.sort(key=lambda row: (str(row["run"]), int(row["batch_size"])))  # type: ignore[call-overload]
+    found.sort(key=lambda row: (str(row["run"]), int(row["batch_size"])))
+    width = lay.panel_width
 
-    def panel(field: str, title: str, log_y: bool, fmt: str) -> alt.Chart:
-        return (
-            alt.Chart(alt.Data(values=rows), width=PANEL_WIDTH, height=260)
-            .transform_filter(f"isValid(datum.{field})")
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("batch_size:Q", title="Batch size (images)", scale=alt.Scale(type="log", base=2)),
-                y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
-                color=alt.Color("run:N", title="hardware, configuration",
-                                legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
-                tooltip=[alt.Tooltip("run:N"), alt.Tooltip("batch_size:Q", title="batch size"),
-                         alt.Tooltip(f"{field}:Q", title=title, format=fmt)],
-            )
+    def panel(field: str, title: str, log_y: bool, fmt: str, interval: bool) -> alt.LayerChart:
+        present = [r for r in found if r[field] is not None]
+        values = _values(present, field, ("ms_low", "ms_high") if interval else None) or [1.0]
+        y = fit_axis([v for v in values if v is not None], lay.height - 40, log_y, True, 6, include_zero=not log_y)
+        sizes = sorted({int(r["batch_size"]) for r in present}) or [1]
+        x_scale = alt.Scale(type="log", base=2, domain=[min(sizes) / 1.3, max(sizes) * 1.3], nice=False)
+        colour = alt.Color("run:N", title="hardware, configuration",
+                           legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
+        line = alt.Chart(_data(present), width=width, height=lay.height - 40).mark_line(point=True).encode(
+            x=alt.X("batch_size:Q", scale=x_scale, axis=alt.Axis(values=sizes, format="d", labelFlush=True,
+                                                                 title="Batch size (images)")),
+            y=y.encode(field, title, "y"), color=colour,
+            tooltip=[alt.Tooltip("run:N"), alt.Tooltip("batch_size:Q", title="batch size"),
+                     alt.Tooltip(f"{field}:Q", title=title, format=fmt)]
+            + ([alt.Tooltip("ms_low:Q", title="95 % interval, low", format=fmt),
+                alt.Tooltip("ms_high:Q", title="95 % interval, high", format=fmt)] if interval else []),
         )
+        layers: list[alt.Chart] = [line]
+        with_interval = [r for r in present if interval and r["ms_low"] is not None and r["ms_high"] is not None]
+        if with_interval:
+            layers.append(alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2).encode(
+                x=alt.X("batch_size:Q", scale=x_scale), y=alt.Y("ms_low:Q", scale=y.scale()), y2=alt.Y2("ms_high"),
+                color=colour))
+        return alt.LayerChart(layer=layers)
 
-    return alt.hconcat(panel("ms", "Time per image (ms, median)", True, ".4g"),
-                       panel("memory_mb", "Peak memory (MB)", False, ",.0f"))
+    panels = [panel("ms", "Time per image (ms, median)", True, ".4g", True),
+              panel("memory_mb", "Peak memory (MB)", False, ",.0f", False)]
+    return _finish(_panels(panels, lay), [])
 
 
 def exclusions(records: Sequence[Record], batch_sizes: Sequence[int] | None = None) -> list[str]:

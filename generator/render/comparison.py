@@ -72,8 +72,11 @@ def software_text(software: tuple[tuple[str, str], ...]) -> str:
 def software_difference(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> list[str]:
     """'torch 2.14.1 → 2.15.0' for every field that differs."""
     before, after = dict(old), dict(new)
-    return [f"{name} {before.get(name, 'none')} → {after.get(name, 'none')}"
-            for name in dict.fromkeys([*before, *after]) if before.get(name) != after.get(name)]
+    return [
+        f"{name} {before.get(name, 'none')} → {after.get(name, 'none')}"
+        for name in dict.fromkeys([*before, *after])
+        if before.get(name) != after.get(name)
+    ]
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,9 @@ def time_interval(result: BatchResult | None) -> Estimate | None:
     if low is not None and high is not None:
         # One round (every migrated schema 1 record): the interval knows nothing of the drift between runs.
         rounds = getattr(latency, "rounds", None)
-        basis: IntervalBasis = "within one round" if rounds is not None and len(rounds) < 2 \
-            else "within and across rounds"
+        basis: IntervalBasis = (
+            "within one round" if rounds is not None and len(rounds) < 2 else "within and across rounds"
+        )
         return Estimate(ms, low / result.batch_size, high / result.batch_size, basis)
     half = getattr(latency, "ci95_half_width_relative", None)
     if half is not None and getattr(latency, "rounds", None) is None:
@@ -249,15 +253,17 @@ def ratio(numerator: Estimate, denominator: Estimate, better_when_above: bool = 
     return Ratio(value, low, high, verdict)
 
 
-def geometric_mean_ratio(pairs: Sequence[tuple[Estimate, Estimate]], better_when_above: bool = True,
-                         seed: int = BOOTSTRAP_SEED) -> Ratio | None:
+def geometric_mean_ratio(
+    pairs: Sequence[tuple[Estimate, Estimate]], better_when_above: bool = True, seed: int = BOOTSTRAP_SEED
+) -> Ratio | None:
     """See ``_geometric_mean_ratio``; cached, as the home page asks again what the comparison page asked."""
     return _geometric_mean_ratio(tuple(pairs), better_when_above, seed)
 
 
 @functools.lru_cache(maxsize=4096)
-def _geometric_mean_ratio(pairs: tuple[tuple[Estimate, Estimate], ...], better_when_above: bool,
-                          seed: int) -> Ratio | None:
+def _geometric_mean_ratio(
+    pairs: tuple[tuple[Estimate, Estimate], ...], better_when_above: bool, seed: int
+) -> Ratio | None:
     """Geometric mean of numerator/denominator over models, with a bootstrap 95 % interval.
 
     Each replicate draws the models with replacement and adds the models' own
@@ -397,9 +403,11 @@ def _describe_difference(baseline: RunRef, other: RunRef) -> tuple[str, list[str
         kinds.append("hardware")
         parts.append(f"hardware: {baseline.run.hardware.name} → {other.run.hardware.name}")
     a, b = baseline.run.config, other.run.config
-    config_changes = [f"{name}: {getattr(a, name)} → {getattr(b, name)}"
-                      for name in ("device", "precision", "channels_last", "compile", "threads", "tf32",
-                                   "cudnn_benchmark") if getattr(a, name) != getattr(b, name)]
+    config_changes = [
+        f"{name}: {getattr(a, name)} → {getattr(b, name)}"
+        for name in ("device", "precision", "channels_last", "compile", "threads", "tf32", "cudnn_benchmark")
+        if getattr(a, name) != getattr(b, name)
+    ]
     if config_changes:
         kinds.append("configuration")
         parts.extend(config_changes)
@@ -419,8 +427,9 @@ def _best_throughput(record: Record, sizes: Sequence[int]) -> tuple[Estimate, in
     return best
 
 
-def _at_first_common(record: Record, sizes: Sequence[int],
-                     value: Callable[[BatchResult | None], float | None]) -> Measured:
+def _at_first_common(
+    record: Record, sizes: Sequence[int], value: Callable[[BatchResult | None], float | None]
+) -> Measured:
     for size in sizes:
         result = data.ok_batch(record, size)
         if result is not None:
@@ -459,12 +468,18 @@ def compare(baseline: RunRef, other: RunRef) -> Comparison:
             a, b = base_records[name], other_records[name]
             ta, tb = time_interval(data.ok_batch(a, size)), time_interval(data.ok_batch(b, size))
             if ta is None or tb is None:
-                why = "; ".join(f"{status} on {side.label}" for side, rec in ((baseline, a), (other, b))
-                                for s, status, _ in data.failures(rec) if s == size) or "not timed on one side"
+                why = (
+                    "; ".join(
+                        f"{status} on {side.label}"
+                        for side, rec in ((baseline, a), (other, b))
+                        for s, status, _ in data.failures(rec)
+                        if s == size
+                    )
+                    or "not timed on one side"
+                )
                 left_out.append(f"{name} at batch {size}: {why}")
                 continue
-            rows.append(TimeRow(name, a.model.study_name or name, a.model.family, size, ta, tb,
-                                ratio(ta, tb)))
+            rows.append(TimeRow(name, a.model.study_name or name, a.model.family, size, ta, tb, ratio(ta, tb)))
         batches.append(BatchComparison(size, rows, geometric_mean_ratio([(r.baseline, r.other) for r in rows])))
     extras: list[ModelExtras] = []
     throughput_pairs: list[tuple[Estimate, Estimate]] = []
@@ -477,28 +492,48 @@ def compare(baseline: RunRef, other: RunRef) -> Comparison:
             throughput_ratio = ratio(best_b[0], best_a[0])
             throughput_pairs.append((best_b[0], best_a[0]))
         kind_a, kind_b = data.memory_kind(a), data.memory_kind(b)
-        memory_note = None if kind_a == kind_b or "not measured" in (kind_a, kind_b) \
+        memory_note = (
+            None
+            if kind_a == kind_b or "not measured" in (kind_a, kind_b)
             else f"{kind_a} against {kind_b}: not the same quantity"
+        )
         gflops = data.gflops(a)
-        attained = tuple(None if best is None or gflops is None else gflops * best[0].value
-                         for best in (best_a, best_b))
-        extras.append(ModelExtras(
-            name, a.model.study_name or name, throughput, throughput_ratio,
-            (_at_first_common(a, sizes, data.memory_bytes), _at_first_common(b, sizes, data.memory_bytes)),
-            memory_note,
-            (_at_first_common(a, sizes, data.energy_j), _at_first_common(b, sizes, data.energy_j)),
-            (attained[0], attained[1]),
-        ))
+        attained = tuple(
+            None if best is None or gflops is None else gflops * best[0].value for best in (best_a, best_b)
+        )
+        extras.append(
+            ModelExtras(
+                name,
+                a.model.study_name or name,
+                throughput,
+                throughput_ratio,
+                (_at_first_common(a, sizes, data.memory_bytes), _at_first_common(b, sizes, data.memory_bytes)),
+                memory_note,
+                (_at_first_common(a, sizes, data.energy_j), _at_first_common(b, sizes, data.energy_j)),
+                (attained[0], attained[1]),
+            )
+        )
     peaks = (machine_peak_gflops(baseline), machine_peak_gflops(other))
     if None in peaks:
         missing = [ref.label for ref, peak in zip((baseline, other), peaks, strict=True) if peak is None]
-        peak_fraction = (f"Fraction of each machine's own peak: not measured (no peak GFLOP/s recorded for "
-                         f"{' or '.join(missing)}).")
+        peak_fraction = (
+            f"Fraction of each machine's own peak: not measured (no peak GFLOP/s recorded for {' or '.join(missing)})."
+        )
     else:
         peak_fraction = ""  # filled per model by the page when peaks exist
-    return Comparison(baseline, other, kind, differences, common, sizes, batches, extras,
-                      geometric_mean_ratio(throughput_pairs), sorted(set(left_out), key=left_out.index),
-                      peak_fraction)
+    return Comparison(
+        baseline,
+        other,
+        kind,
+        differences,
+        common,
+        sizes,
+        batches,
+        extras,
+        geometric_mean_ratio(throughput_pairs),
+        sorted(set(left_out), key=left_out.index),
+        peak_fraction,
+    )
 
 
 # --------------------------------------------------------------------------- which pairs
@@ -570,8 +605,9 @@ def history(refs: Sequence[RunRef]) -> list[HistoryStep]:
             for batch in comparison.batches:
                 for row in batch.rows:
                     total += 1
-                    change = Change(row.model, row.label, row.batch_size, row.baseline.value, row.other.value,
-                                    row.speedup)
+                    change = Change(
+                        row.model, row.label, row.batch_size, row.baseline.value, row.other.value, row.speedup
+                    )
                     if row.speedup.verdict == "slower":
                         regressions.append(change)
                     elif row.speedup.verdict == "faster":
@@ -580,6 +616,17 @@ def history(refs: Sequence[RunRef]) -> list[HistoryStep]:
                         missing += 1
                     else:
                         within += 1
-            steps.append(HistoryStep(before, after, software_difference(before.software, after.software),
-                                     regressions, improvements, within, missing, total, comparison.left_out))
+            steps.append(
+                HistoryStep(
+                    before,
+                    after,
+                    software_difference(before.software, after.software),
+                    regressions,
+                    improvements,
+                    within,
+                    missing,
+                    total,
+                    comparison.left_out,
+                )
+            )
     return steps

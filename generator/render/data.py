@@ -144,31 +144,40 @@ def recipe_gain_points(records: Iterable[Record]) -> list[dict[str, object]]:
         original, later = top1(record), later_recipe_top1(record)
         if original is None or later is None or record.accuracy.published is None:
             continue
-        rows.append({
-            "model": record.model.study_name or record.model.name,
-            "registry_name": record.model.name,
-            "family": record.model.family,
-            "top1": original,
-            "later_top1": later,
-            "gain_points": later - original,
-            "later_weights": _weights_name(record) or "not named",
-            "later_source": record.accuracy.published.source,
-            "original_weights": record.accuracy.original_recipe.weights if record.accuracy.original_recipe else None,
-            "gflops": gflops(record),
-            "params_m": params_millions(record),
-        })
+        rows.append(
+            {
+                "model": record.model.study_name or record.model.name,
+                "registry_name": record.model.name,
+                "family": record.model.family,
+                "top1": original,
+                "later_top1": later,
+                "gain_points": later - original,
+                "later_weights": _weights_name(record) or "not named",
+                "later_source": record.accuracy.published.source,
+                "original_weights": record.accuracy.original_recipe.weights
+                if record.accuracy.original_recipe
+                else None,
+                "gflops": gflops(record),
+                "params_m": params_millions(record),
+            }
+        )
     return sorted(rows, key=lambda row: str(row["registry_name"]))
 
 
 def recipe_note(records: Iterable[Record]) -> str | None:
     """A sentence for a figure whose accuracies do not all come from the original recipe, else None."""
     later = sorted(r.model.study_name or r.model.name for r in records if accuracy_recipe(r) == "later")
-    unstated = sorted(r.model.study_name or r.model.name for r in records
-                      if top1(r) is not None and accuracy_recipe(r) == "not stated")
+    unstated = sorted(
+        r.model.study_name or r.model.name
+        for r in records
+        if top1(r) is not None and accuracy_recipe(r) == "not stated"
+    )
     parts = []
     if later:
-        parts.append("top-1 of a later training recipe (the record predates the original recipe's figure; "
-                     "re-measure to get it): " + ", ".join(later))
+        parts.append(
+            "top-1 of a later training recipe (the record predates the original recipe's figure; "
+            "re-measure to get it): " + ", ".join(later)
+        )
         # the study used each network's original recipe: these points sit higher than the study's would
     if unstated:
         parts.append("training recipe not stated in the record: " + ", ".join(unstated))
@@ -318,18 +327,26 @@ def timing_point(record: Record, result: BatchResult | None) -> TimingPoint | No
     if result is None or result.latency is None or ms is None or ips is None:
         return None
     return TimingPoint(
-        model=record.model.name, batch_size=result.batch_size, ms_per_image=ms,
-        ms_per_image_low=ms_per_image_low(result), ms_per_image_high=ms_per_image_high(result),
-        images_per_s=ips, images_per_s_low=images_per_s_low(result), images_per_s_high=images_per_s_high(result),
-        timed_iterations=result.latency.timed_iterations, rounds=rounds(result) or 1,
-        stop_reason=str(result.latency.stop_reason), interval_basis=interval_basis(result),
+        model=record.model.name,
+        batch_size=result.batch_size,
+        ms_per_image=ms,
+        ms_per_image_low=ms_per_image_low(result),
+        ms_per_image_high=ms_per_image_high(result),
+        images_per_s=ips,
+        images_per_s_low=images_per_s_low(result),
+        images_per_s_high=images_per_s_high(result),
+        timed_iterations=result.latency.timed_iterations,
+        rounds=rounds(result) or 1,
+        stop_reason=str(result.latency.stop_reason),
+        interval_basis=interval_basis(result),
     )
 
 
 def timing_points(records: Iterable[Record]) -> list[TimingPoint]:
     """Every timed (model, batch size) point of ``records``, ordered by model and batch size."""
-    points = [point for record in records for result in record.batches
-              if (point := timing_point(record, result)) is not None]
+    points = [
+        point for record in records for result in record.batches if (point := timing_point(record, result)) is not None
+    ]
     return sorted(points, key=lambda p: (p.model, p.batch_size))
 
 

@@ -48,8 +48,10 @@ RECORD_COLUMNS: tuple[tuple[str, RecordColumn], ...] = (
     ("parameters_bytes", lambda r: None if r.parameters is None else r.parameters.parameters_bytes),
     ("gmacs_per_image", data.gmacs),
     ("gflops_per_image", data.gflops),
-    ("gmacs_conv_linear_matmul_per_image",
-     lambda r: None if r.operations is None else r.operations.gmacs_conv_linear_matmul),
+    (
+        "gmacs_conv_linear_matmul_per_image",
+        lambda r: None if r.operations is None else r.operations.gmacs_conv_linear_matmul,
+    ),
     ("operations_counter", lambda r: None if r.operations is None else r.operations.counter),
     ("memory_kind", data.memory_kind),
     ("run_date", lambda r: r.run.date),
@@ -85,7 +87,9 @@ BATCH_COLUMNS: tuple[tuple[str, BatchColumn], ...] = (
     ("energy_j_per_image", data.energy_j),
 )
 COLUMNS: tuple[str, ...] = (
-    *(name for name, _ in RECORD_COLUMNS), *(name for name, _ in BATCH_COLUMNS), "record_file",
+    *(name for name, _ in RECORD_COLUMNS),
+    *(name for name, _ in BATCH_COLUMNS),
+    "record_file",
 )
 
 
@@ -119,8 +123,8 @@ def records_csv(items: Sequence[LoadedRecord]) -> str:
     writer.writerow(COLUMNS)
     for item in items:
         head = [_cell(get(item.record)) for _, get in RECORD_COLUMNS]
-        batches = sorted(item.record.batches, key=lambda b: b.batch_size)
-        for result in batches or [None]:
+        rows: list[BatchResult | None] = [*sorted(item.record.batches, key=lambda b: b.batch_size)] or [None]
+        for result in rows:
             tail = [""] * len(BATCH_COLUMNS) if result is None else [_cell(get(result)) for _, get in BATCH_COLUMNS]
             writer.writerow([*head, *tail, str(item.site_path)])
     return out.getvalue()
@@ -148,13 +152,27 @@ def leaderboard_csv(runs: Sequence[data.Run]) -> str:
             best = best_throughput(record)
             memory = data.memory_bytes(b1)
             values: list[Cell] = [
-                record.hardware.slug, record.config.slug, record.model.name, record.model.study_name,
-                record.model.family, accuracy.top1_percent, accuracy.top5_percent, accuracy.weights,
-                None if record.parameters is None else record.parameters.count, data.gmacs(record),
-                data.ms_per_image(b1), *ms_per_image_interval(b1),
-                None if best is None else best[0], None if best is None else best[1],
-                None if memory is None else int(memory), data.memory_kind(record), data.energy_j(b1),
-                fraction_of_peak(record), record.status, record.run.date, record.run.git_commit,
+                record.hardware.slug,
+                record.config.slug,
+                record.model.name,
+                record.model.study_name,
+                record.model.family,
+                accuracy.top1_percent,
+                accuracy.top5_percent,
+                accuracy.weights,
+                None if record.parameters is None else record.parameters.count,
+                data.gmacs(record),
+                data.ms_per_image(b1),
+                *ms_per_image_interval(b1),
+                None if best is None else best[0],
+                None if best is None else best[1],
+                None if memory is None else int(memory),
+                data.memory_kind(record),
+                data.energy_j(b1),
+                fraction_of_peak(record),
+                record.status,
+                record.run.date,
+                record.run.git_commit,
                 str(item.site_path),
             ]
             writer.writerow([_cell(value) for value in values])
@@ -162,9 +180,27 @@ def leaderboard_csv(runs: Sequence[data.Run]) -> str:
 
 
 LEADERBOARD_COLUMNS: tuple[str, ...] = (
-    "hardware_slug", "configuration", "model", "study_name", "family", "top1_percent", "top5_percent",
-    "accuracy_weights", "parameters_count", "gmacs_per_image", "ms_per_image_batch1", "ms_per_image_batch1_low",
-    "ms_per_image_batch1_high", "best_images_per_s", "best_images_per_s_batch_size", "peak_memory_bytes_batch1",
-    "memory_kind", "energy_j_per_image_batch1", "fraction_of_peak_batch1", "record_status", "run_date",
-    "git_commit", "record_file",
+    "hardware_slug",
+    "configuration",
+    "model",
+    "study_name",
+    "family",
+    "top1_percent",
+    "top5_percent",
+    "accuracy_weights",
+    "parameters_count",
+    "gmacs_per_image",
+    "ms_per_image_batch1",
+    "ms_per_image_batch1_low",
+    "ms_per_image_batch1_high",
+    "best_images_per_s",
+    "best_images_per_s_batch_size",
+    "peak_memory_bytes_batch1",
+    "memory_kind",
+    "energy_j_per_image_batch1",
+    "fraction_of_peak_batch1",
+    "record_status",
+    "run_date",
+    "git_commit",
+    "record_file",
 )

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from generator.render import data, fmt, stats
+from generator.render import data, fmt, names, stats
 from generator.render.data import MB, Run, TimingPoint
 from generator.schema import Record
 
@@ -128,8 +128,7 @@ class ClaimsTable:
     rows: list[ClaimRow]
 
 
-def _name(record: Record) -> str:
-    return record.model.study_name or record.model.name
+_name = names.label  # the one rule for a model's name on the site
 
 
 def _points(records: Sequence[Record], x_of, y_of) -> list[tuple[Record, float, float]]:  # type: ignore[no-untyped-def]

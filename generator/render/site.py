@@ -9,6 +9,7 @@ in with one rename: a failure at any point leaves the old site byte for byte.
 from __future__ import annotations
 
 import ctypes
+import html
 import json
 import logging
 import os
@@ -41,6 +42,46 @@ MARKER_TEXT = "This folder is written by 'python -m generator render'; edits her
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# Every page in MkDocs' navigation format, read by build_site (a dot file: MkDocs does not publish it).
+NAV_FILE = ".nav.json"
+NavItem = dict[str, "str | list[NavItem | str]"]
+
+
+def navigation(site: pages.SiteModel) -> list[NavItem]:
+    """The sidebar: Home, then Figures, Models and Hardware as sections whose index is the section page.
+
+    Every page the render writes is listed, so the sidebar shows where a reader is
+    and MkDocs offers previous / next links through each section.
+    """
+    by_path = {page.path: page for page in site.pages}
+
+    def title(path: str) -> str:
+        # MkDocs puts navigation titles into the HTML as they are: a model named in markup stays text.
+        model = by_path[path].model
+        return html.escape(str(getattr(model, "short_title", None) or model.title))
+
+    def section(name: str, index: str, children: list[NavItem | str]) -> NavItem:
+        return {name: [index, *children]}
+
+    # The study's networks first, as on the figures index.
+    figure_pages = sorted((p for p in by_path if p.startswith("figures/") and p != "figures/index.md"),
+                          key=lambda p: (p.rsplit("/", 1)[0], not p.endswith("/study.md")))
+    grouped: dict[str, list[NavItem | str]] = {}
+    for path in figure_pages:
+        figures = by_path[path].model
+        scope = "The study's networks" if path.endswith("/study.md") else "All models"
+        grouped.setdefault(html.escape(str(figures.run_label)), []).append({scope: path})
+    models = sorted((p for p in by_path if p.startswith("models/") and p != "models/index.md"),
+                    key=lambda p: title(p).lower())
+    hardware = sorted(p for p in by_path if p.startswith("hardware/") and p != "hardware/index.md")
+    return [
+        {"Home": "index.md"},
+        section("Figures", "figures/index.md", [{run: entries} for run, entries in grouped.items()]),
+        section("Models", "models/index.md", [{title(p): p} for p in models]),
+        section("Hardware", "hardware/index.md", [{title(p): p} for p in hardware]),
+        {"Methodology": "methodology.md"},
+        {"Data": "data.md"},
+    ]
 
 
 def _vegalite_version() -> str:
@@ -110,13 +151,12 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
         for scope in pages.scopes(run):
             site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
                                          pages.figures_page(run, scope, palette, site)))
-    drawn = frozenset(job.svg_path for job in site.charts if job.svg_path is not None)
     try:
         home_comparison = pages.home_lines(runs, baseline)
     except BaselineError as error:
         raise CliError(str(error)) from None
     site.pages.append(pages.Page("index.md", "home.md.j2",
-                                 replace(pages.home_page(items, runs, drawn), comparison=home_comparison)))
+                                 replace(pages.home_page(items, runs), comparison=home_comparison)))
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:
@@ -138,6 +178,7 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     site.pages.append(pages.Page("methodology.md", "methodology.md.j2",
                                  pages.methodology_page(records, vega_versions())))
     site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
+    site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
     site.files["data/records.json"] = export.records_json(items).encode("utf-8")
     for item in items:
@@ -382,6 +423,7 @@ def _load_config(config_file: Path, strict: bool, docs_dir: Path | None, site_di
     overrides: dict[str, object] = {"strict": strict}
     if docs_dir is not None:
         overrides["docs_dir"] = str(docs_dir)
+
     if site_dir is not None:
         overrides["site_dir"] = str(site_dir)
     return load_config(config_file=str(config_file), **overrides)
@@ -404,6 +446,10 @@ def build_site(config_file: Path, strict: bool = True, docs_dir: Path | None = N
         config = _load_config(config_file, strict, docs_dir, site_dir)
         if not Path(config.docs_dir).is_dir():
             raise CliError(f"rendered site {config.docs_dir} not found: run 'python -m generator render' first")
+        nav_file = Path(config.docs_dir) / NAV_FILE
+        if nav_file.is_file():
+            # The render's navigation lists every page; mkdocs.yml's own is the short fallback.
+            config["nav"] = json.loads(nav_file.read_text(encoding="utf-8"))
         build(config)
     except (Abort, ConfigurationError) as error:
         print(f"error: mkdocs build failed: {error}", file=sys.stderr, flush=True)

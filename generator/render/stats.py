@@ -107,9 +107,7 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
     """
     front: list[tuple[str, float, float]] = []
     for name, cost, gain in points:
-        dominated = any(
-            (c <= cost and g >= gain) and (c < cost or g > gain) for _, c, g in points
-        )
+        dominated = any((c <= cost and g >= gain) and (c < cost or g > gain) for _, c, g in points)
         if not dominated:
             front.append((name, cost, gain))
     front.sort(key=lambda point: (point[1], -point[2], point[0]))
@@ -186,9 +184,7 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def ratio_interval(
-    numerator: Interval, denominator: Interval
-) -> Interval:
+def ratio_interval(numerator: Interval, denominator: Interval) -> Interval:
     """numerator / denominator with the interval of the extreme ratios (both intervals assumed to hold)."""
     value = numerator.value / denominator.value
     if not numerator.known or not denominator.known or not denominator.low or denominator.low <= 0:

@@ -22,7 +22,9 @@ from generator.render.pages.common import (
     scopes,
 )
 from generator.render.pages.compare import ComparisonPage, HomeComparison, comparison_page, home_lines
-from generator.render.pages.figures import FIGURES, FiguresPage, LimitTable, figures_index, figures_page
+from generator.render.pages.figures import (
+    FiguresPage, LimitTable, figure_charts, figures_index, figures_page, limit_tables,
+)
 from generator.render.pages.hardware import HardwarePage, hardware_index, hardware_page
 from generator.render.pages.home import FindingView, HomePage, home_page
 from generator.render.pages.leaderboard import LeaderboardPage, leaderboard_csv_path, leaderboard_page
@@ -30,10 +32,10 @@ from generator.render.pages.models import ModelPage, model_page
 from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
 
 __all__ = [
-    "FIGURES", "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
+    "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
     "HomeComparison", "HomePage", "IndexPage", "LeaderboardPage", "LimitTable", "Link", "MethodologyPage",
     "ModelPage", "Page",
-    "SiteModel", "Table", "comparison_page", "data_page", "figures_index", "figures_page", "figures_path",
+    "SiteModel", "Table", "comparison_page", "data_page", "figure_charts", "figures_index", "figures_page", "figures_path",
     "hardware_index", "hardware_page", "hardware_path", "home_lines", "home_page", "label", "leaderboard_csv_path",
-    "leaderboard_page", "methodology_page", "model_page", "model_path", "rel", "scope_records", "scopes",
+    "leaderboard_page", "limit_tables", "methodology_page", "model_page", "model_path", "rel", "scope_records", "scopes",
 ]

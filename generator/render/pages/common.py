@@ -8,6 +8,7 @@ from typing import Any
 
 import altair as alt
 
+from generator.render import names
 from generator.render.data import Run
 from generator.render.load import model_stem, site_stem
 from generator.schema import Record
@@ -34,6 +35,7 @@ class ChartRef:
     svg_href: str | None
     exclusions: list[str] = field(default_factory=list)
     missing: str | None = None
+    narrow_spec_href: str | None = None  # the same chart laid out for a narrow column (a phone)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,7 @@ def rel(page: str, target: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(page) or ".")
 
 
-def label(record: Record) -> str:
-    return record.model.study_name or record.model.name
-
+label = names.label  # one rule for a model's name on the site
 
 def model_path(record: Record) -> str:
     return f"models/{model_stem(record.model.name)}.md"

@@ -52,7 +52,8 @@ def ratio_text(value: Ratio | None, with_verdict: bool = True, one_round: bool =
         return f"{_times(value.value)} (no interval)"
     text = f"{_times(value.value)} [{fmt.sig(value.low, 3)}–{fmt.sig(value.high, 3)}]"
     if with_verdict:
-        text += f", {value.verdict}" + (" (one round)" if one_round and value.verdict != "indistinguishable" else "")
+        # '†': the verdict rests on one-round intervals (see the note above the chart); short, tables are wide.
+        text += f", {value.verdict}" + ("†" if one_round and value.verdict != "indistinguishable" else "")
     return text
 
 
@@ -109,19 +110,29 @@ class ComparisonPage:
 
 
 RULES = [
-    ("Only models measured on both runs, at batch sizes measured on both (status ok on both), are compared; "
-     "what was left out is listed under each comparison with the reason."),
-    ("Across machines only the same configuration is compared (precision, channels-last, compile); other "
-     "configurations are compared on their own machine, so each comparison answers one question."),
-    ("Speed-up = baseline time per image / the other run's (above 1: the other run is faster), with the 95 % "
-     "interval of that ratio from both records' intervals combined on a log scale. \"faster\" or \"slower\" only "
-     "when the interval excludes 1; \"indistinguishable\" when it contains 1; \"no interval\" when a record has "
-     "too few timed iterations for one."),
-    ("Geometric-mean speed-up over the common models: bootstrap 95 % interval (2000 replicates, fixed seed), "
-     "resampling the models and drawing each model's own timing uncertainty (its interval: within and across "
-     "rounds) around it. Fewer than 3 models: no interval."),
-    ("Peak memory and energy per image are single measurements per batch size (no interval): their ratios are "
-     "shown, never a verdict."),
+    (
+        "Only models measured on both runs, at batch sizes measured on both (status ok on both), are compared; "
+        "what was left out is listed under each comparison with the reason."
+    ),
+    (
+        "Across machines only the same configuration is compared (precision, channels-last, compile); other "
+        "configurations are compared on their own machine, so each comparison answers one question."
+    ),
+    (
+        "Speed-up = baseline time per image / the other run's (above 1: the other run is faster), with the 95 % "
+        'interval of that ratio from both records\' intervals combined on a log scale. "faster" or "slower" only '
+        'when the interval excludes 1; "indistinguishable" when it contains 1; "no interval" when a record has '
+        "too few timed iterations for one."
+    ),
+    (
+        "Geometric-mean speed-up over the common models: bootstrap 95 % interval (2000 replicates, fixed seed), "
+        "resampling the models and drawing each model's own timing uncertainty (its interval: within and across "
+        "rounds) around it. Fewer than 3 models: no interval."
+    ),
+    (
+        "Peak memory and energy per image are single measurements per batch size (no interval): their ratios are "
+        "shown, never a verdict."
+    ),
 ]
 
 
@@ -136,18 +147,23 @@ def _headline(c: Comparison) -> str:
         verdict = "indistinguishable from the baseline (the interval contains 1)"
     else:
         verdict = f"{g.verdict} than the baseline (the interval excludes 1)"
-    return (f"At batch {first.batch_size}, {c.other.label} runs {ratio_text(g, with_verdict=False)} the baseline's "
-            f"speed (geometric mean over {len(first.rows)} models): {verdict}.")
+    return (
+        f"At batch {first.batch_size}, {c.other.label} runs {ratio_text(g, with_verdict=False)} the baseline's "
+        f"speed (geometric mean over {len(first.rows)} models): {verdict}."
+    )
 
 
 def _basis_note(c: Comparison) -> str | None:
     bases = {row.baseline.basis for b in c.batches for row in b.rows} | {
-        row.other.basis for b in c.batches for row in b.rows}
+        row.other.basis for b in c.batches for row in b.rows
+    }
     if "within one round" in bases:
-        return ("Some records were measured in one round (schema 1): their interval covers the spread within "
-                "that round only, not the drift between runs (10–25 % on shared VMs), so a verdict from them "
-                "may call a difference real that a second round would not confirm. Verdicts that rest on them are "
-                "marked \"(one round)\".")
+        return (
+            "Some records were measured in one round (schema 1): their interval covers the spread within "
+            "that round only, not the drift between runs (10–25 % on shared VMs), so a verdict from them "
+            "may call a difference real that a second round would not confirm. Verdicts that rest on them are "
+            "marked †."
+        )
     return None
 
 
@@ -158,30 +174,63 @@ def _section(c: Comparison, index: int, site: SiteModel) -> PairSection:
     title = f"Time per image: {c.baseline.label} (x) against {c.other.label} (y)"
     if any(b.rows for b in c.batches):
         site.charts.append(ChartJob(spec_path, svg_path, comparison_charts.comparison_scatter(c)))
-        chart = ChartRef(f"{anchor}-chart", title,
-                         "Log-log; one panel per batch size measured on both; bars: 95 % intervals (none drawn "
-                         "where a record has none); dashed: y = x. Below the line the other run is faster.",
-                         rel(PAGE, spec_path), rel(PAGE, svg_path))
+        chart = ChartRef(
+            f"{anchor}-chart",
+            title,
+            "Log-log; one panel per batch size measured on both; bars: 95 % intervals (none drawn "
+            "where a record has none); dashed: y = x. Below the line the other run is faster.",
+            rel(PAGE, spec_path),
+            rel(PAGE, svg_path),
+        )
     else:
-        chart = ChartRef(f"{anchor}-chart", title, "", None, None,
-                         missing="Nothing to draw: no model measured on both runs at a common batch size.")
+        chart = ChartRef(
+            f"{anchor}-chart",
+            title,
+            "",
+            None,
+            None,
+            missing="Nothing to draw: no model measured on both runs at a common batch size.",
+        )
     by_batch = Table(
-        ["batch size", "models", "geometric-mean speed-up [95 % interval]", "faster", "slower", "indistinguishable",
-         "no interval"],
-        [[str(b.batch_size), str(len(b.rows)), ratio_text(b.speedup), str(b.count("faster")), str(b.count("slower")),
-          str(b.count("indistinguishable")), str(b.count("no interval"))] for b in c.batches],
+        [
+            "batch size",
+            "models",
+            "geometric-mean speed-up [95 % interval]",
+            "faster",
+            "slower",
+            "indistinguishable",
+            "no interval",
+        ],
+        [
+            [
+                str(b.batch_size),
+                str(len(b.rows)),
+                ratio_text(b.speedup),
+                str(b.count("faster")),
+                str(b.count("slower")),
+                str(b.count("indistinguishable")),
+                str(b.count("no interval")),
+            ]
+            for b in c.batches
+        ],
     )
     records = {r.model.name: r for r in c.baseline.records}
     cells: dict[str, dict[int, str]] = {}
     for b in c.batches:
         for row in b.rows:
             cells.setdefault(row.model, {})[b.batch_size] = ratio_text(
-                row.speedup, one_round=_one_round(row.baseline, row.other))
+                row.speedup, one_round=_one_round(row.baseline, row.other)
+            )
     by_model = Table(
         ["model", *[f"speed-up at batch {s}" for s in c.common_batch_sizes]],
-        [[Link(records[name].model.study_name or name, rel(PAGE, model_path(records[name]))),
-          *[cells[name].get(s, "left out") for s in c.common_batch_sizes]]
-         for name in c.common_models if name in cells],
+        [
+            [
+                Link(records[name].model.study_name or name, rel(PAGE, model_path(records[name]))),
+                *[cells[name].get(s, "left out") for s in c.common_batch_sizes],
+            ]
+            for name in c.common_models
+            if name in cells
+        ],
     )
     extra_rows: list[list[str | Link]] = []
     for e in c.extras:
@@ -189,23 +238,51 @@ def _section(c: Comparison, index: int, site: SiteModel) -> PairSection:
             throughput = "not measured"
         else:
             base_ips, sa, other_ips, sb = e.throughput
-            throughput = (f"{estimate_text(base_ips, 'images/s')} (batch {sa}) → "
-                          f"{estimate_text(other_ips, 'images/s')} "
-                          f"(batch {sb}): {ratio_text(e.throughput_ratio, one_round=_one_round(base_ips, other_ips))}")
+            throughput = (
+                f"{estimate_text(base_ips, 'images/s')} (batch {sa}) → "
+                f"{estimate_text(other_ips, 'images/s')} "
+                f"(batch {sb}): {ratio_text(e.throughput_ratio, one_round=_one_round(base_ips, other_ips))}"
+            )
         memory = e.memory_comparable or _measured_pair(e.memory, "MB", 1e6, 4)
         attained = " → ".join(fmt.with_unit(v, "GFLOP/s") for v in e.attained_gflops)
-        extra_rows.append([Link(e.label, rel(PAGE, model_path(records[e.model]))), throughput, memory,
-                           _measured_pair(e.energy, "J", 1.0), attained])
+        extra_rows.append(
+            [
+                Link(e.label, rel(PAGE, model_path(records[e.model]))),
+                throughput,
+                memory,
+                _measured_pair(e.energy, "J", 1.0),
+                attained,
+            ]
+        )
     extras = Table(
-        ["model", "images/s at each run's best batch size [95 % interval]: baseline → other, ratio",
-         "peak memory (MB, 10^6 bytes)", "energy per image", "attained GFLOP/s at the best batch size"],
+        [
+            "model",
+            "images/s at each run's best batch size [95 % interval]: baseline → other, ratio",
+            "peak memory (MB, 10^6 bytes)",
+            "energy per image",
+            "attained GFLOP/s at the best batch size",
+        ],
         extra_rows,
     )
-    overall = ("" if c.throughput_speedup is None else
-               f" Best throughput, geometric mean over models: {ratio_text(c.throughput_speedup)}.")
-    return PairSection(anchor, f"{c.other.label} against {c.baseline.label}", c.kind, c.differences,
-                       _headline(c) + overall, chart, by_batch, by_model, extras, c.peak_fraction, c.left_out,
-                       _basis_note(c))
+    overall = (
+        ""
+        if c.throughput_speedup is None
+        else f" Best throughput, geometric mean over models: {ratio_text(c.throughput_speedup)}."
+    )
+    return PairSection(
+        anchor,
+        f"{c.other.label} against {c.baseline.label}",
+        c.kind,
+        c.differences,
+        _headline(c) + overall,
+        chart,
+        by_batch,
+        by_model,
+        extras,
+        c.peak_fraction,
+        c.left_out,
+        _basis_note(c),
+    )
 
 
 def comparisons(runs: Sequence[Run], baseline: str | None = None) -> tuple[RunRef, list[Comparison]]:
@@ -220,20 +297,37 @@ def comparison_page(runs: Sequence[Run], site: SiteModel, baseline: str | None =
     summary_rows: list[list[str | Link]] = []
     for c, section in zip(compared, sections, strict=True):
         first = c.batches[0] if c.batches else None
-        summary_rows.append([
-            Link(c.other.label, f"#{section.anchor}"), c.baseline.label, c.kind, str(len(c.common_models)),
-            "none" if first is None else f"batch {first.batch_size}: {ratio_text(first.speedup)}",
-            "none" if first is None else (f"{first.count('faster')} / {first.count('slower')} / "
-                                          f"{first.count('indistinguishable')} / {first.count('no interval')}"),
-            ratio_text(c.throughput_speedup),
-        ])
+        summary_rows.append(
+            [
+                Link(c.other.label, f"#{section.anchor}"),
+                c.baseline.label,
+                c.kind,
+                str(len(c.common_models)),
+                "none" if first is None else f"batch {first.batch_size}: {ratio_text(first.speedup)}",
+                "none"
+                if first is None
+                else (
+                    f"{first.count('faster')} / {first.count('slower')} / "
+                    f"{first.count('indistinguishable')} / {first.count('no interval')}"
+                ),
+                ratio_text(c.throughput_speedup),
+            ]
+        )
     summary = Table(
-        ["run", "against", "differs in", "common models", "geometric-mean speed-up [95 % interval]",
-         "faster / slower / indistinguishable / no interval", "best throughput, geometric mean"],
+        [
+            "run",
+            "against",
+            "differs in",
+            "common models",
+            "geometric-mean speed-up [95 % interval]",
+            "faster / slower / indistinguishable / no interval",
+            "best throughput, geometric mean",
+        ],
         summary_rows,
     )
-    return ComparisonPage("Comparing runs", chosen.label, chosen.id, [r.id for r in run_refs(runs)], summary,
-                          sections, RULES)
+    return ComparisonPage(
+        "Comparing runs", chosen.label, chosen.id, [r.id for r in run_refs(runs)], summary, sections, RULES
+    )
 
 
 # --------------------------------------------------------------------------- hardware page: runs by date
@@ -256,10 +350,19 @@ class MachineHistory:
 def machine_history(runs: Sequence[Run], page: str) -> MachineHistory:
     """The machine's runs by date, and between consecutive runs of one configuration what moved beyond the noise."""
     refs = sorted(run_refs(runs), key=lambda r: (r.date, r.id))
-    table = Table(["measured (UTC)", "configuration", "software", "records", "run"],
-                  [[ref.date[:16].replace("T", " "), ref.config_slug,
-                    ", ".join(f"{k} {v}" for k, v in ref.software if v != "none"), str(len(ref.records)), ref.id]
-                   for ref in refs])
+    table = Table(
+        ["measured (UTC)", "configuration", "software", "records", "run"],
+        [
+            [
+                ref.date[:16].replace("T", " "),
+                ref.config_slug,
+                ", ".join(f"{k} {v}" for k, v in ref.software if v != "none"),
+                str(len(ref.records)),
+                ref.id,
+            ]
+            for ref in refs
+        ],
+    )
     steps = []
     for step in history(refs):
         steps.append(_change_step(step, page))
@@ -270,20 +373,29 @@ def _change_step(step: HistoryStep, page: str) -> ChangeStep:
     moved = sorted(step.regressions + step.improvements, key=lambda c: (c.speedup.value, c.model, c.batch_size))
     records = {r.model.name: r for r in step.after.records}
     rows: list[list[str | Link]] = [
-        [Link(c.label, rel(page, model_path(records[c.model]))), str(c.batch_size),
-         f"{fmt.sig(c.before_ms)} → {fmt.sig(c.after_ms)} ms",
-         f"{fmt.signed(100 * (c.after_ms / c.before_ms - 1), 2)} %",
-         ratio_text(c.speedup, with_verdict=False),
-         "slower (regression)" if c.speedup.verdict == "slower" else "faster"]
+        [
+            Link(c.label, rel(page, model_path(records[c.model]))),
+            str(c.batch_size),
+            f"{fmt.sig(c.before_ms)} → {fmt.sig(c.after_ms)} ms",
+            f"{fmt.signed(100 * (c.after_ms / c.before_ms - 1), 2)} %",
+            ratio_text(c.speedup, with_verdict=False),
+            "slower (regression)" if c.speedup.verdict == "slower" else "faster",
+        ]
         for c in moved
     ]
-    summary = (f"{len(step.regressions)} model × batch points slower and {len(step.improvements)} faster beyond the "
-               f"combined 95 % interval of the two runs; {step.within_noise} changed less than that (not reported); "
-               f"{step.no_interval} without an interval (cannot tell); {step.compared_points} compared.")
-    return ChangeStep(f"{step.before.date[:10]} → {step.after.date[:10]}, configuration {step.after.config_slug}",
-                      step.software or ["no software difference recorded"], summary,
-                      Table(["model", "batch size", "time per image", "change", "speed-up [95 % interval]",
-                             "verdict"], rows) if rows else None)
+    summary = (
+        f"{len(step.regressions)} model × batch points slower and {len(step.improvements)} faster beyond the "
+        f"combined 95 % interval of the two runs; {step.within_noise} changed less than that (not reported); "
+        f"{step.no_interval} without an interval (cannot tell); {step.compared_points} compared."
+    )
+    return ChangeStep(
+        f"{step.before.date[:10]} → {step.after.date[:10]}, configuration {step.after.config_slug}",
+        step.software or ["no software difference recorded"],
+        summary,
+        Table(["model", "batch size", "time per image", "change", "speed-up [95 % interval]", "verdict"], rows)
+        if rows
+        else None,
+    )
 
 
 # --------------------------------------------------------------------------- home page lines
@@ -313,7 +425,7 @@ def home_lines(runs: Sequence[Run], baseline: str | None = None) -> HomeComparis
         verdicts = [(f.title, f.verdict) for f in findings.run_findings(ref.run)]
         held = [title for title, verdict in verdicts if verdict == "supported"]
         other = [f"{title}: {verdict}" for title, verdict in verdicts if verdict != "supported"]
-        text = (f"holds: {', '.join(held) or 'none'}" + (f"; {'; '.join(other)}" if other else ""))
+        text = f"holds: {', '.join(held) or 'none'}" + (f"; {'; '.join(other)}" if other else "")
         lines.append(HomeRunLine(ref.label, Link("hardware", rel(page, hardware_path(ref.hardware_slug))), text))
     fastest = _fastest_line(runs, baseline)
     link = Link("comparison", rel(page, PAGE)) if len(run_refs(runs)) > 1 else None
@@ -329,12 +441,24 @@ def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     for ref in refs:
         if ref is chosen:
             continue
-        study = RunRef(Run(ref.hardware_slug, ref.config_slug,
-                           [i for i in ref.run.items if i.record.model.study_name is not None]),
-                       ref.software, ref.id, ref.date)
-        base = RunRef(Run(chosen.hardware_slug, chosen.config_slug,
-                          [i for i in chosen.run.items if i.record.model.study_name is not None]),
-                      chosen.software, chosen.id, chosen.date)
+        study = RunRef(
+            Run(
+                ref.hardware_slug, ref.config_slug, [i for i in ref.run.items if i.record.model.study_name is not None]
+            ),
+            ref.software,
+            ref.id,
+            ref.date,
+        )
+        base = RunRef(
+            Run(
+                chosen.hardware_slug,
+                chosen.config_slug,
+                [i for i in chosen.run.items if i.record.model.study_name is not None],
+            ),
+            chosen.software,
+            chosen.id,
+            chosen.date,
+        )
         c = compare(base, study)
         one = c.batch(1)
         if one is None or one.speedup is None:
@@ -349,11 +473,17 @@ def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     g = one.speedup
     over = f"geometric mean over {len(one.rows)} networks"
     if g.verdict == "faster":
-        return (f"Fastest run for the study's networks at batch 1: {c.other.label}, {ratio_text(g, False)} the "
-                f"speed of the baseline {c.baseline.label} ({over}).")
+        return (
+            f"Fastest run for the study's networks at batch 1: {c.other.label}, {ratio_text(g, False)} the "
+            f"speed of the baseline {c.baseline.label} ({over})."
+        )
     if g.verdict == "indistinguishable" or g.low is None:
         why = "its interval contains 1" if g.low is not None else "no interval"
-        return (f"No run is distinguishably faster than the baseline {c.baseline.label} for the study's networks "
-                f"at batch 1: the closest, {c.other.label}, runs {ratio_text(g, False)} its speed ({over}; {why}).")
-    return (f"Fastest run for the study's networks at batch 1: the baseline, {c.baseline.label}; the next, "
-            f"{c.other.label}, runs {ratio_text(g, False)} its speed ({over}).")
+        return (
+            f"No run is distinguishably faster than the baseline {c.baseline.label} for the study's networks "
+            f"at batch 1: the closest, {c.other.label}, runs {ratio_text(g, False)} its speed ({over}; {why})."
+        )
+    return (
+        f"Fastest run for the study's networks at batch 1: the baseline, {c.baseline.label}; the next, "
+        f"{c.other.label}, runs {ratio_text(g, False)} its speed ({over})."
+    )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from generator.render import figures as registry
 from generator.render import findings, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord
-from generator.render.pages.common import Link, rel, figures_path, hardware_path, scopes
+from generator.render.pages.common import Link, Table, figures_path, hardware_path, rel, scope_records, scopes
 from generator.render.pages.compare import HomeComparison
-
-
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,7 @@ class RunFindings:
 class HomePage:
     title: str
     summary: str
+    verdicts: Table  # claims × hardware: verdict and key number in each cell
     runs: list[RunFindings]
     density: FindingView | None
     failed: list[str]
@@ -56,49 +55,57 @@ class HomePage:
     comparison: HomeComparison | None = None
 
 
-FIGURE_NAMES = {
-    "fig1": "Fig. 1", "fig1-top5": "top-5", "fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4", "fig5": "Fig. 5",
-    "fig6": "Fig. 6", "fig7": "Fig. 7", "fig8": "Fig. 8", "fig9": "Fig. 9", "fig10": "Fig. 10",
-    "pareto": "accuracy vs time front", "energy": "accuracy vs energy front",
-}
+def _figure_name(figure_id: str) -> str:
+    figure = registry.BY_ID.get(figure_id)
+    return figure.name if figure is not None else figure_id
 
 
-def _finding_view(finding: findings.Finding, page: str, figures_page: str | None,
-                  drawn: frozenset[str] = frozenset()) -> FindingView:
-    links = [Link(FIGURE_NAMES.get(figure_id, figure_id), rel(page, f"{figures_page}") + f"#{figure_id}")
-             for figure_id in finding.figures] if figures_page else []
+def _finding_view(finding: findings.Finding, page: str, run: Run | None) -> FindingView:
+    if run is None:
+        return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, [])
+    scope = scopes(run)[0]
+    figures_page = figures_path(run, scope)
+    records = scope_records(run, scope)
+    links = [Link(_figure_name(figure_id), rel(page, figures_page) + f"#{figure_id}") for figure_id in finding.figures]
     images = []
-    if figures_page and finding.verdict != "cannot be tested":
-        folder, scope = posixpath.split(figures_page)
+    if finding.verdict != "cannot be tested":
         for figure_id in finding.figures[:1]:  # the figure that shows the claim best comes first
-            svg = f"{folder}/charts/{scope.removesuffix('.md')}-{figure_id}.svg"
-            if svg in drawn:
-                images.append(FigureImage(FIGURE_NAMES.get(figure_id, figure_id), rel(page, svg),
+            figure = registry.BY_ID.get(figure_id)
+            # The registry knows, from the records alone, whether the figures page draws this figure.
+            if figure is not None and figure.drawable(records):
+                images.append(FigureImage(figure.name, rel(page, registry.chart_stem(run, scope, figure_id) + ".svg"),
                                           rel(page, figures_page) + f"#{figure_id}"))
     return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links,
                        images)
 
 
-def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run], drawn: frozenset[str] = frozenset()) -> HomePage:
-    """``drawn``: SVG paths the figures pages produced, so the home page shows only figures that exist."""
+def _verdicts(runs: Sequence[Run], per_run: list[list[findings.Finding]]) -> Table:
+    """The claims x hardware table as findings computes it: verdict and the number behind it per cell."""
+    table = findings.claims_table(runs, per_run)
+    rows: list[list[str | Link]] = [
+        [row.title, *(cell.verdict + (f": {cell.effect}" if cell.effect else "") for cell in row.cells)]
+        for row in table.rows
+    ]
+    return Table(["claim", *table.runs], rows)
+
+
+def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
     page = "index.md"
     records = [item.record for item in items]
     models = sorted({record.model.name for record in records})
     run_views = []
-    for run in runs:
+    per_run = [findings.run_findings(run) for run in runs]
+    for run, found in zip(runs, per_run, strict=True):
         first_scope = scopes(run)[0]
         figures_page = figures_path(run, first_scope)
         run_views.append(RunFindings(
             label=run.label,
             figures=Link(f"figures ({'the study' if first_scope == 'study' else 'all models'})", rel(page, figures_page)),
             hardware=Link("hardware and software", rel(page, hardware_path(run.hardware_slug))),
-            findings=[_finding_view(f, page, figures_page, drawn) for f in findings.run_findings(run)],
+            findings=[_finding_view(f, page, run) for f in found],
         ))
-    density = None
-    if records:
-        first = runs[0]
-        density = _finding_view(findings.information_density(records), page, figures_path(first, scopes(first)[0]),
-                                drawn)
+    density_finding = findings.information_density(records) if records else None
+    density = None if density_finding is None else _finding_view(density_finding, page, runs[0] if runs else None)
     failed = [
         f"{record.model.name} on {record.hardware.name} ({record.config.slug}): {record.error or 'no message recorded'}"
         for record in records if record.status != "ok"
@@ -108,5 +115,5 @@ def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run], drawn: frozens
         f"{fmt.plural(len({r.hardware_slug for r in runs}), 'machine')} in "
         f"{fmt.plural(len(runs), 'hardware × configuration run')}."
     )
-    return HomePage("Deep network models for practical applications, re-measured", summary, run_views, density,
-                    failed, not records)
+    return HomePage("Deep network models for practical applications, re-measured", summary,
+                    _verdicts(runs, per_run), run_views, density, failed, not records)

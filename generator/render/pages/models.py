@@ -246,11 +246,14 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
             chart_labels.append(run.label)
     chart = None
     if chart_records:
-        spec_path = f"models/charts/{model_stem(info.name)}.vl.json"
-        site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels)))
+        stem = f"models/charts/{model_stem(info.name)}"
+        for lay in charts.LAYOUTS:
+            spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
+            site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels, lay)))
         chart = ChartRef("batches", "Time per image and peak memory vs batch size",
-                         "One line per hardware and configuration; failed batch sizes are left out (see the tables).",
-                         rel(page, spec_path), None)
+                         "One line per hardware and configuration, with each time's 95 % interval; failed batch "
+                         "sizes are left out (see the tables).",
+                         rel(page, f"{stem}.vl.json"), None, narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"))
     return ModelPage(
         title=label(first) + (f" ({info.name})" if info.study_name else ""),
         about=about,

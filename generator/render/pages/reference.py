@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 
 from generator.render import data, fmt
 from generator.render.load import LoadedRecord
-from generator.schema import SCHEMA_VERSION, Record
 from generator.render.pages.common import Link, Table, rel
 from generator.render.pages.leaderboard import leaderboard_csv_path
-
-
+from generator.schema import SCHEMA_VERSION, Record
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,12 @@ def methodology_page(records: Sequence[Record], vega_versions: str) -> Methodolo
     counters = sorted({r.operations.counter for r in records if r.operations is not None})
     clocks = sorted({b.latency.clock for r in records for b in r.batches if b.latency is not None})
     kinds = sorted({data.memory_kind(r) for r in records})
-    power = sorted({b.power.counter for r in records for b in r.batches if b.power is not None and b.power.counter})
-    counted = sorted((r for r in records if r.operations is not None),
-                     key=lambda r: (r.model.name != "resnet50", r.model.name))
+    power: list[str] = sorted(
+        {b.power.counter for r in records for b in r.batches if b.power is not None and b.power.counter}
+    )
+    counted = sorted(
+        (r for r in records if r.operations is not None), key=lambda r: (r.model.name != "resnet50", r.model.name)
+    )
     example = None
     if counted:
         ops = counted[0].operations
@@ -43,8 +44,16 @@ def methodology_page(records: Sequence[Record], vega_versions: str) -> Methodolo
             f"convolution, linear and matmul only, {fmt.sig(ops.flop_counter_gflops, 4)} GFLOPs by "
             "torch.utils.flop_counter."
         )
-    return MethodologyPage("Methodology", SCHEMA_VERSION, counters or ["none recorded"], clocks or ["none recorded"],
-                           kinds or ["none recorded"], power or ["none: power not measured"], vega_versions, example)
+    return MethodologyPage(
+        "Methodology",
+        SCHEMA_VERSION,
+        counters or ["none recorded"],
+        clocks or ["none recorded"],
+        kinds or ["none recorded"],
+        power or ["none: power not measured"],
+        vega_versions,
+        example,
+    )
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,21 @@ class DataPage:
 def data_page(items: Sequence[LoadedRecord], columns: Sequence[str]) -> DataPage:
     page = "data.md"
     rows: list[list[str | Link]] = [
-        [item.record.hardware.name, item.record.config.slug, item.record.model.name, item.record.status,
-         Link(str(item.site_path).split("/")[-1], rel(page, str(item.site_path)))]
+        [
+            item.record.hardware.name,
+            item.record.config.slug,
+            item.record.model.name,
+            item.record.status,
+            Link(str(item.site_path).split("/")[-1], rel(page, str(item.site_path))),
+        ]
         for item in items
     ]
     slugs = sorted({item.run_key[0] for item in items})  # the safe slug the site paths use
-    return DataPage("Data", Link("records.csv", "data/records.csv"), Link("records.json", "data/records.json"),
-                    list(columns),
-                    Table(["hardware", "configuration", "model", "status", "record"], rows) if rows else None,
-                    [Link(f"{slug}.csv", rel(page, leaderboard_csv_path(slug))) for slug in slugs])
+    return DataPage(
+        "Data",
+        Link("records.csv", "data/records.csv"),
+        Link("records.json", "data/records.json"),
+        list(columns),
+        Table(["hardware", "configuration", "model", "status", "record"], rows) if rows else None,
+        [Link(f"{slug}.csv", rel(page, leaderboard_csv_path(slug))) for slug in slugs],
+    )
