@@ -88,8 +88,10 @@ class Palette:
         """(field, legend title, domain, colours) for these rows."""
         if self.by_network(rows):
             order = list(palette.STUDY_NETWORK_COLOURS)
-            names = sorted({(str(r["model"]), str(r["study"])) for r in rows},
-                           key=lambda pair: (order.index(pair[1]) if pair[1] in order else len(order), pair[0]))
+            names = sorted(
+                {(str(r["model"]), str(r["study"])) for r in rows},
+                key=lambda pair: (order.index(pair[1]) if pair[1] in order else len(order), pair[0]),
+            )
             return "model", "network", [n for n, _ in names], [palette.network_colour(s) for _, s in names]
         families = dict(self.family_colours)
         domain = sorted({str(r["family"]) for r in rows})
@@ -98,9 +100,12 @@ class Palette:
     def encoding(self, rows: Sequence[Row], columns: int, legend: bool = True) -> alt.Color:
         field, title, domain, colours = self.mapping(rows)
         return alt.Color(
-            f"{field}:N", title=title, scale=alt.Scale(domain=domain, range=colours),
+            f"{field}:N",
+            title=title,
+            scale=alt.Scale(domain=domain, range=colours),
             legend=alt.Legend(orient="bottom", columns=columns, labelLimit=400, symbolType="circle")
-            if legend else None,
+            if legend
+            else None,
         )
 
     def restricted(self, records: Iterable[Record]) -> Palette:
@@ -148,9 +153,12 @@ def rows(records: Iterable[Record], **fields: Callable[[Record], float | None]) 
     return sorted(found, key=lambda row: str(row["registry_name"]))
 
 
-def batch_rows(records: Iterable[Record], value: Callable[[data.BatchResult], float | None],
-               low: Callable[[data.BatchResult], float | None] | None = None,
-               high: Callable[[data.BatchResult], float | None] | None = None) -> list[Row]:
+def batch_rows(
+    records: Iterable[Record],
+    value: Callable[[data.BatchResult], float | None],
+    low: Callable[[data.BatchResult], float | None] | None = None,
+    high: Callable[[data.BatchResult], float | None] | None = None,
+) -> list[Row]:
     """One row per record and measured batch size: ``value`` and, where given and recorded, its interval."""
     records = list(records)
     names = display_names(records)
@@ -159,9 +167,15 @@ def batch_rows(records: Iterable[Record], value: Callable[[data.BatchResult], fl
         for result in record.batches:
             y = value(result)
             if y is not None:
-                found.append({**_base_row(record, names), "batch_size": result.batch_size, "value": y,
-                              "low": None if low is None else low(result),
-                              "high": None if high is None else high(result)})
+                found.append(
+                    {
+                        **_base_row(record, names),
+                        "batch_size": result.batch_size,
+                        "value": y,
+                        "low": None if low is None else low(result),
+                        "high": None if high is None else high(result),
+                    }
+                )
     return sorted(found, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))
 
 
@@ -170,6 +184,7 @@ def _tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
 
 
 # --- axes ---------------------------------------------------------------------------------------------------------
+
 
 def _format(value: float) -> str:
     """What d3's ',~g' writes for a tick value (used to size tick labels)."""
@@ -203,23 +218,25 @@ class Axis:
     def value(self, pixel: float) -> float:
         share = (1 - pixel / self.length) if self.vertical else pixel / self.length
         t = self._t(self.low) + share * (self._t(self.high) - self._t(self.low))
-        return 10 ** t if self.log else t
+        return 10**t if self.log else t
 
     def ticks(self) -> list[float]:
         """Round values inside the domain, as many as fit without their labels touching."""
         spacing = AXIS_FONT * 1.6 if self.vertical else 0.0
         if self.log:
             lo, hi = math.floor(math.log10(self.low)), math.ceil(math.log10(self.high))
-            candidates = [[10.0 ** k for k in range(lo, hi + 1)],
-                          [m * 10.0 ** k for k in range(lo, hi + 1) for m in (1, 2, 5)],
-                          [m * 10.0 ** k for k in range(lo, hi + 1) for m in (1, 2, 3, 5)]]
+            candidates = [
+                [10.0**k for k in range(lo, hi + 1)],
+                [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)],
+                [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 3, 5)],
+            ]
             options = [sorted(v for v in c if self.low <= v <= self.high) for c in reversed(candidates)]
         else:
             span = self.high - self.low
             options = []
             for exponent in range(math.floor(math.log10(span)) - 2, math.floor(math.log10(span)) + 2):
                 for mantissa in (1, 2, 2.5, 5):
-                    step = mantissa * 10.0 ** exponent
+                    step = mantissa * 10.0**exponent
                     first = math.ceil(self.low / step - 1e-9) * step
                     values = []
                     v = first
@@ -252,15 +269,29 @@ class Axis:
         return alt.Scale(type="log" if self.log else "linear", domain=[self.low, self.high], nice=False, zero=False)
 
     def encode(self, field: str, title: str, channel: Literal["x", "y"]) -> alt.X | alt.Y:
-        axis = alt.Axis(values=self.ticks(), format=TICK_FORMAT, labelFlush=True, labelOverlap=True, title=title,
-                        titleFontSize=11, labelFontSize=AXIS_FONT)
+        axis = alt.Axis(
+            values=self.ticks(),
+            format=TICK_FORMAT,
+            labelFlush=True,
+            labelOverlap=True,
+            title=title,
+            titleFontSize=11,
+            labelFontSize=AXIS_FONT,
+        )
         if channel == "x":
             return alt.X(f"{field}:Q", scale=self.scale(), axis=axis)
         return alt.Y(f"{field}:Q", scale=self.scale(), axis=axis)
 
 
-def fit_axis(values: Sequence[float], length: float, log: bool, vertical: bool, margin_px: float = 8.0,
-             non_negative: bool = True, include_zero: bool = False) -> Axis:
+def fit_axis(
+    values: Sequence[float],
+    length: float,
+    log: bool,
+    vertical: bool,
+    margin_px: float = 8.0,
+    non_negative: bool = True,
+    include_zero: bool = False,
+) -> Axis:
     """The tightest domain that keeps ``margin_px`` free at both ends (bubbles are not cut off).
 
     A quantity that cannot be negative never gets a negative range: the low end
@@ -301,11 +332,15 @@ def _empty() -> alt.TopLevelMixin:
 
 # --- shared pieces ------------------------------------------------------------------------------------------------
 
+
 def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> alt.TopLevelMixin:
     """Site-wide configuration: font, label styles, and the dark-scheme colours for charts.js."""
     # Set in place: .configure() and .properties() would copy the whole chart each.
-    chart.config = alt.Config(font=layout.FONT, style=STYLE_LIGHT,  # type: ignore[attr-defined]
-                              legend=alt.LegendConfig(labelFontSize=10, titleFontSize=11))
+    chart.config = alt.Config(  # type: ignore[attr-defined]
+        font=layout.FONT,
+        style=STYLE_LIGHT,
+        legend=alt.LegendConfig(labelFontSize=10, titleFontSize=11),
+    )
     chart.usermeta = {"darkColours": palette.dark_variants(colours)}  # type: ignore[attr-defined]
     return chart
 
@@ -326,16 +361,35 @@ def _zoom(name: str) -> alt.Parameter:
     return alt.selection_interval(bind="scales", name=name, zoom="wheel![event.shiftKey]")
 
 
-def _label_layers(rows: Sequence[Row], x: Axis, y: Axis, x_field: str, y_field: str, font_size: int,
-                  radius: Callable[[Row], float], placed_rows: Sequence[Row] | None = None) -> list[alt.Chart]:
+def _label_layers(
+    rows: Sequence[Row],
+    x: Axis,
+    y: Axis,
+    x_field: str,
+    y_field: str,
+    font_size: int,
+    radius: Callable[[Row], float],
+    placed_rows: Sequence[Row] | None = None,
+) -> list[alt.Chart]:
     """Text and leader lines for the labelled rows, placed in pixels and written back in data units."""
     targets = _labelled(rows) if placed_rows is None else placed_rows
     width = x.length
-    points = [layout.Point(str(row["registry_name"]), x.pixel(float(row[x_field])), y.pixel(float(row[y_field])),
-                           radius(row), str(row["model"])) for row in targets]
+    points = [
+        layout.Point(
+            str(row["registry_name"]),
+            x.pixel(float(row[x_field])),
+            y.pixel(float(row[y_field])),
+            radius(row),
+            str(row["model"]),
+        )
+        for row in targets
+    ]
     # Unlabelled points still take space: labels avoid covering them where they can.
-    others = [layout.Point("", x.pixel(float(r[x_field])), y.pixel(float(r[y_field])), radius(r), "")
-              for r in rows if r not in targets]
+    others = [
+        layout.Point("", x.pixel(float(r[x_field])), y.pixel(float(r[y_field])), radius(r), "")
+        for r in rows
+        if r not in targets
+    ]
     placed = layout.place_labels(points, width, y.length, font_size, obstacles=others)
     texts, leaders = [], []
     for row in targets:
@@ -348,12 +402,21 @@ def _label_layers(rows: Sequence[Row], x: Axis, y: Axis, x_field: str, y_field: 
             leaders.append({"x1": x.value(x1), "y1": y.value(y1), "x2": x.value(x2), "y2": y.value(y2)})
     layers = []
     if leaders:
-        layers.append(alt.Chart(_data(leaders)).mark_rule(style="leader", strokeWidth=0.8).encode(
-            x=alt.X("x1:Q", scale=x.scale()), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")))
+        layers.append(
+            alt.Chart(_data(leaders))
+            .mark_rule(style="leader", strokeWidth=0.8)
+            .encode(
+                x=alt.X("x1:Q", scale=x.scale()), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")
+            )
+        )
     if texts:
-        layers.append(alt.Chart(_data(texts)).mark_text(
-            style="data-label", align="left", baseline="alphabetic", fontSize=font_size).encode(
-            x=alt.X("label_x:Q", scale=x.scale()), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")))
+        layers.append(
+            alt.Chart(_data(texts))
+            .mark_text(style="data-label", align="left", baseline="alphabetic", fontSize=font_size)
+            .encode(
+                x=alt.X("label_x:Q", scale=x.scale()), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")
+            )
+        )
     return layers
 
 
@@ -365,8 +428,11 @@ def _fit_line(fit: stats.Fit | None, xs: Sequence[float], x: Axis, y: Axis) -> l
     return [
         alt.Chart(_data(ends))
         .mark_line(style="fit", strokeDash=[6, 4], clip=True)
-        .encode(x=alt.X("fx:Q", scale=x.scale()), y=alt.Y("fy:Q", scale=y.scale()),
-                tooltip=[alt.Tooltip("fit:N", title="fit")])
+        .encode(
+            x=alt.X("fx:Q", scale=x.scale()),
+            y=alt.Y("fy:Q", scale=y.scale()),
+            tooltip=[alt.Tooltip("fit:N", title="fit")],
+        )
     ]
 
 
@@ -404,7 +470,7 @@ def _radius_fn(spec: Scatter) -> Callable[[Row], float]:
 def _size_legend_values(top: float) -> list[float]:
     """Three round sizes up to the largest: enough to read a bubble's size, few enough to fit a phone."""
     exponent = math.floor(math.log10(top))
-    step = 10.0 ** exponent
+    step = 10.0**exponent
     largest = math.floor(top / step) * step
     return sorted({round(largest / 10, 12) or step / 10, round(largest / 2, 12), largest})
 
@@ -425,22 +491,39 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
     radius = _radius_fn(spec)
     margin = max((radius(r) for r in rows), default=4) + 3
     x = fit_axis(_values(rows, spec.x_field, spec.x_interval), width, spec.x_log, False, margin)
-    y = fit_axis(_values(rows, spec.y_field, spec.y_interval), lay.height, spec.y_log, True, margin,
-                 include_zero=spec.y_from_zero)
-    base = alt.Chart(_data(rows), width=width, height=lay.height,
-                     title=alt.Undefined if spec.title is None else spec.title)
+    y = fit_axis(
+        _values(rows, spec.y_field, spec.y_interval),
+        lay.height,
+        spec.y_log,
+        True,
+        margin,
+        include_zero=spec.y_from_zero,
+    )
+    base = alt.Chart(
+        _data(rows), width=width, height=lay.height, title=alt.Undefined if spec.title is None else spec.title
+    )
     encoding: dict[str, Any] = {
-        "x": x.encode(spec.x_field, spec.x_title, "x"), "y": y.encode(spec.y_field, spec.y_title, "y"),
-        "color": pal.encoding(rows, lay.legend_columns), "tooltip": spec.tooltip,
+        "x": x.encode(spec.x_field, spec.x_title, "x"),
+        "y": y.encode(spec.y_field, spec.y_title, "y"),
+        "color": pal.encoding(rows, lay.legend_columns),
+        "tooltip": spec.tooltip,
     }
     if spec.size_field is not None:
         top = spec.size_max or max(float(r[spec.size_field]) for r in rows)
-        encoding["size"] = alt.Size(f"{spec.size_field}:Q", title=spec.size_title,
-                                    scale=alt.Scale(domain=[0, top], range=list(BUBBLE_AREA), zero=True),
-                                    # Mid grey: the size legend's bubbles stand out in both colour schemes.
-                                    legend=alt.Legend(orient="top", direction="horizontal", format=TICK_FORMAT,
-                                                      values=_size_legend_values(top), symbolFillColor="#9e9e9e",
-                                                      symbolStrokeColor="#757575"))
+        encoding["size"] = alt.Size(
+            f"{spec.size_field}:Q",
+            title=spec.size_title,
+            scale=alt.Scale(domain=[0, top], range=list(BUBBLE_AREA), zero=True),
+            # Mid grey: the size legend's bubbles stand out in both colour schemes.
+            legend=alt.Legend(
+                orient="top",
+                direction="horizontal",
+                format=TICK_FORMAT,
+                values=_size_legend_values(top),
+                symbolFillColor="#9e9e9e",
+                symbolStrokeColor="#757575",
+            ),
+        )
         points = base.mark_circle(opacity=0.65, stroke="#333333", strokeWidth=0.5).encode(**encoding)
     else:
         points = base.mark_circle(size=POINT_AREA, opacity=0.85).encode(**encoding)
@@ -457,19 +540,26 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
         this_axis = x if channel == "x" else y
         rule = alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2)
         if channel == "x":
-            rule = rule.encode(x=alt.X(f"{low}:Q", scale=this_axis.scale()), x2=alt.X2(high),
-                               y=alt.Y(f"{other}:Q", scale=other_axis.scale()))
+            rule = rule.encode(
+                x=alt.X(f"{low}:Q", scale=this_axis.scale()),
+                x2=alt.X2(high),
+                y=alt.Y(f"{other}:Q", scale=other_axis.scale()),
+            )
         else:
-            rule = rule.encode(y=alt.Y(f"{low}:Q", scale=this_axis.scale()), y2=alt.Y2(high),
-                               x=alt.X(f"{other}:Q", scale=other_axis.scale()))
+            rule = rule.encode(
+                y=alt.Y(f"{low}:Q", scale=this_axis.scale()),
+                y2=alt.Y2(high),
+                x=alt.X(f"{other}:Q", scale=other_axis.scale()),
+            )
         layers.append(rule)
     fit_layers: list[alt.Chart] = []
     if spec.fit:
         xs = [float(r[spec.x_field]) for r in rows]
         fit_layers = _fit_line(stats.linear_fit(xs, [float(r[spec.y_field]) for r in rows]), xs, x, y)
     labels = _label_layers(rows, x, y, spec.x_field, spec.y_field, lay.font_size, radius)
-    chart = alt.LayerChart(layer=[*fit_layers, *layers, points.add_params(_zoom(spec.zoom)), *labels],
-                           width=width, height=lay.height)
+    chart = alt.LayerChart(
+        layer=[*fit_layers, *layers, points.add_params(_zoom(spec.zoom)), *labels], width=width, height=lay.height
+    )
     return chart, x, y
 
 
@@ -484,8 +574,17 @@ def _panels(panels: Sequence[alt.LayerChart], lay: Layout) -> alt.ConcatChart | 
 
 # --- the figures --------------------------------------------------------------------------------------------------
 
-def _bars(records: Sequence[Record], pal: Palette, lay: Layout, field: str, getter: Callable[[Record], float | None],
-          title: str, fmt: str, domain_max: float | None) -> alt.TopLevelMixin:
+
+def _bars(
+    records: Sequence[Record],
+    pal: Palette,
+    lay: Layout,
+    field: str,
+    getter: Callable[[Record], float | None],
+    title: str,
+    fmt: str,
+    domain_max: float | None,
+) -> alt.TopLevelMixin:
     found = rows(records, **{field: getter})
     top = domain_max if domain_max is not None else max((float(r[field]) for r in found), default=1) * 1.05
     x = Axis(0.0, top, False, lay.width - 120 if lay is NARROW else lay.width, False)
@@ -493,12 +592,18 @@ def _bars(records: Sequence[Record], pal: Palette, lay: Layout, field: str, gett
         alt.Chart(_data(found), width=x.length, height=alt.Step(16))
         .mark_bar()
         .encode(
-            y=alt.Y("model:N", sort=alt.EncodingSortField(field=field, order="descending"), title=None,
-                    axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT)),
+            y=alt.Y(
+                "model:N",
+                sort=alt.EncodingSortField(field=field, order="descending"),
+                title=None,
+                axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT),
+            ),
             x=x.encode(field, title, "x"),
             color=pal.encoding(found, lay.legend_columns, legend=not pal.by_network(found)),
-            tooltip=_tooltip(alt.Tooltip(f"{field}:Q", title=title, format=fmt),
-                             alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
+            tooltip=_tooltip(
+                alt.Tooltip(f"{field}:Q", title=title, format=fmt),
+                alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
+            ),
         )
     )
     return _finish(chart, _colours(found, pal))
@@ -517,8 +622,16 @@ def top5_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> al
 
 def density_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 10: top-1 percentage points per million parameters."""
-    return _bars(records, pal, lay, "density", data.density,
-                 "Accuracy per parameter (top-1 % per million parameters)", ".3g", None)
+    return _bars(
+        records,
+        pal,
+        lay,
+        "density",
+        data.density,
+        "Accuracy per parameter (top-1 % per million parameters)",
+        ".3g",
+        None,
+    )
 
 
 def accuracy_vs_operations_rows(records: Sequence[Record]) -> list[Row]:
@@ -528,18 +641,33 @@ def accuracy_vs_operations_rows(records: Sequence[Record]) -> list[Row]:
 def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 2: top-1 vs GFLOPs per image, bubble area proportional to parameters."""
     found = accuracy_vs_operations_rows(records)
-    chart = _scatter(Scatter(
-        found, "gflops", "Operations (GFLOPs per image, = 2 × GMACs)", True, "top1", "Top-1 accuracy (%)", False,
-        _tooltip(alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
-                 alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                 alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
-        size_field="params_m", size_title="Parameters (millions)",
-    ), pal, lay, lay.width)
+    chart = _scatter(
+        Scatter(
+            found,
+            "gflops",
+            "Operations (GFLOPs per image, = 2 × GMACs)",
+            True,
+            "top1",
+            "Top-1 accuracy (%)",
+            False,
+            _tooltip(
+                alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+                alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
+            ),
+            size_field="params_m",
+            size_title="Parameters (millions)",
+        ),
+        pal,
+        lay,
+        lay.width,
+    )
     return _finish(chart, _colours(found, pal))
 
 
-def _lines(found: list[Row], pal: Palette, lay: Layout, y_title: str, tooltip_format: str, y_log: bool,
-           interval: bool) -> alt.TopLevelMixin:
+def _lines(
+    found: list[Row], pal: Palette, lay: Layout, y_title: str, tooltip_format: str, y_log: bool, interval: bool
+) -> alt.TopLevelMixin:
     """Value vs batch size, one line per model, named at its end in a column right of the lines."""
     if not found:
         return _empty()
@@ -555,48 +683,87 @@ def _lines(found: list[Row], pal: Palette, lay: Layout, y_title: str, tooltip_fo
     # The x domain runs past the largest batch size far enough to hold the label column.
     log_lo, log_hi = math.log2(min(sizes)) - 0.3, math.log2(max(sizes))
     per_px = (log_hi - log_lo) / max(plot - gutter - 6, 40)
-    x = Axis(2 ** log_lo, 2 ** (log_hi + (gutter + 6) * per_px), True, plot, False)
+    x = Axis(2**log_lo, 2 ** (log_hi + (gutter + 6) * per_px), True, plot, False)
     y_values = _values(found, "value", ("low", "high") if interval else None)
     y = fit_axis(y_values, lay.height, y_log, True, 6, include_zero=not y_log)
     batches = sorted({int(s) for s in sizes})
-    x_enc = alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False),
-                  axis=alt.Axis(values=batches, format="d", title="Batch size (images)", labelFlush=True,
-                                labelOverlap=True, labelFontSize=AXIS_FONT))
+    x_enc = alt.X(
+        "batch_size:Q",
+        scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False),
+        axis=alt.Axis(
+            values=batches,
+            format="d",
+            title="Batch size (images)",
+            labelFlush=True,
+            labelOverlap=True,
+            labelFontSize=AXIS_FONT,
+        ),
+    )
     base = alt.Chart(_data(found), width=plot, height=lay.height)
     colour = pal.encoding(found, lay.legend_columns)
     lines = base.mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=1.5).encode(
-        x=x_enc, y=y.encode("value", y_title, "y"), color=colour, detail=alt.Detail("registry_name:N"),
-        tooltip=_tooltip(alt.Tooltip("batch_size:Q", title="batch size"),
-                         alt.Tooltip("value:Q", title=y_title, format=tooltip_format),
-                         *([alt.Tooltip("low:Q", title="95 % interval, low", format=tooltip_format),
-                            alt.Tooltip("high:Q", title="95 % interval, high", format=tooltip_format)]
-                           if interval else [])),
+        x=x_enc,
+        y=y.encode("value", y_title, "y"),
+        color=colour,
+        detail=alt.Detail("registry_name:N"),
+        tooltip=_tooltip(
+            alt.Tooltip("batch_size:Q", title="batch size"),
+            alt.Tooltip("value:Q", title=y_title, format=tooltip_format),
+            *(
+                [
+                    alt.Tooltip("low:Q", title="95 % interval, low", format=tooltip_format),
+                    alt.Tooltip("high:Q", title="95 % interval, high", format=tooltip_format),
+                ]
+                if interval
+                else []
+            ),
+        ),
     )
     layers: list[alt.Chart] = []
     if interval:
         with_interval = [r for r in found if r["low"] is not None and r["high"] is not None]
         if with_interval:
-            layers.append(alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2).encode(
-                x=alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False)),
-                y=alt.Y("low:Q", scale=y.scale()), y2=alt.Y2("high"), color=colour))
-    baselines = layout.stack_end_labels([(k, y.pixel(float(r["value"]))) for k, r in ends.items()], 0, lay.height,
-                                        size)
+            layers.append(
+                alt.Chart(_data(with_interval))
+                .mark_rule(style="interval", strokeWidth=1.2)
+                .encode(
+                    x=alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False)),
+                    y=alt.Y("low:Q", scale=y.scale()),
+                    y2=alt.Y2("high"),
+                    color=colour,
+                )
+            )
+    baselines = layout.stack_end_labels([(k, y.pixel(float(r["value"]))) for k, r in ends.items()], 0, lay.height, size)
     column = plot - gutter + 10  # px: the label column's left edge
     texts, leaders = [], []
     for key, baseline in baselines.items():
         row = ends[key]
         centre = baseline - (layout.ASCENT - layout.DESCENT) / 2 * size
         texts.append({"model": row["model"], "label_x": x.value(column), "label_y": y.value(baseline)})
-        leaders.append({"x1": float(row["batch_size"]), "y1": float(row["value"]), "x2": x.value(column - 2),
-                        "y2": y.value(centre), "model": row["model"], "family": row["family"]})
+        leaders.append(
+            {
+                "x1": float(row["batch_size"]),
+                "y1": float(row["value"]),
+                "x2": x.value(column - 2),
+                "y2": y.value(centre),
+                "model": row["model"],
+                "family": row["family"],
+            }
+        )
     x_scale = alt.Scale(type="log", base=2, domain=[x.low, x.high], nice=False)
     if leaders:
-        layers.append(alt.Chart(_data(leaders)).mark_rule(style="leader", strokeWidth=0.8,
-                                                                     strokeDash=[2, 2]).encode(
-            x=alt.X("x1:Q", scale=x_scale), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")))
-        layers.append(alt.Chart(_data(texts)).mark_text(
-            style="data-label", align="left", baseline="alphabetic", fontSize=size).encode(
-            x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")))
+        layers.append(
+            alt.Chart(_data(leaders))
+            .mark_rule(style="leader", strokeWidth=0.8, strokeDash=[2, 2])
+            .encode(x=alt.X("x1:Q", scale=x_scale), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2"))
+        )
+        layers.append(
+            alt.Chart(_data(texts))
+            .mark_text(style="data-label", align="left", baseline="alphabetic", fontSize=size)
+            .encode(
+                x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y.scale()), text=alt.Text("model:N")
+            )
+        )
     return _finish(alt.layer(lines, *layers), _colours(found, pal))
 
 
@@ -638,13 +805,26 @@ def memory_parameters_rows(records: Sequence[Record]) -> list[Row]:
 def memory_vs_parameters(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 6: peak memory at batch 1 vs parameter size, with a least-squares line."""
     found = memory_parameters_rows(records)
-    chart = _scatter(Scatter(
-        found, "param_mb", "Parameters (MB in the measured precision)", False, "memory_mb",
-        "Peak memory at batch 1 (MB)", False,
-        _tooltip(alt.Tooltip("param_mb:Q", title="parameters (MB)", format=",.1f"),
-                 alt.Tooltip("memory_mb:Q", title="peak memory (MB)", format=",.0f")),
-        fit=True, y_from_zero=True,
-    ), pal, lay, lay.width)
+    chart = _scatter(
+        Scatter(
+            found,
+            "param_mb",
+            "Parameters (MB in the measured precision)",
+            False,
+            "memory_mb",
+            "Peak memory at batch 1 (MB)",
+            False,
+            _tooltip(
+                alt.Tooltip("param_mb:Q", title="parameters (MB)", format=",.1f"),
+                alt.Tooltip("memory_mb:Q", title="peak memory (MB)", format=",.0f"),
+            ),
+            fit=True,
+            y_from_zero=True,
+        ),
+        pal,
+        lay,
+        lay.width,
+    )
     return _finish(chart, _colours(found, pal))
 
 
@@ -655,13 +835,22 @@ def study_pair(records: Sequence[Record]) -> tuple[int, ...]:
 
 
 def operations_time_rows(records: Sequence[Record], size: int) -> list[Row]:
-    return rows(records, gflops=data.gflops, ms=lambda r: data.ms_per_image(data.ok_batch(r, size)),
-                ms_low=lambda r: data.ms_per_image_low(data.ok_batch(r, size)) or 0.0,
-                ms_high=lambda r: data.ms_per_image_high(data.ok_batch(r, size)) or 0.0)
+    return rows(
+        records,
+        gflops=data.gflops,
+        ms=lambda r: data.ms_per_image(data.ok_batch(r, size)),
+        ms_low=lambda r: data.ms_per_image_low(data.ok_batch(r, size)) or 0.0,
+        ms_high=lambda r: data.ms_per_image_high(data.ok_batch(r, size)) or 0.0,
+    )
 
 
-def _two_panels(records: Sequence[Record], pal: Palette, lay: Layout,
-                panel: Callable[[int, float | None], Scatter], size_field: str | None) -> alt.TopLevelMixin:
+def _two_panels(
+    records: Sequence[Record],
+    pal: Palette,
+    lay: Layout,
+    panel: Callable[[int, float | None], Scatter],
+    size_field: str | None,
+) -> alt.TopLevelMixin:
     sizes = study_pair(records)
     specs = [panel(size, None) for size in sizes]
     top = max((float(r[size_field]) for s in specs for r in s.rows), default=1.0) if size_field else None
@@ -685,17 +874,33 @@ def _clean_interval(found: list[Row], low: str, high: str) -> list[Row]:
 
 def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 7: operations vs time per image at batch 1 and 16 (or its stand-in), with the least-squares line."""
+
     def panel(size: int, top: float | None) -> Scatter:
         found = _clean_interval(operations_time_rows(records, size), "ms_low", "ms_high")
         return Scatter(
-            found, "gflops", "Operations (GFLOPs per image)", False, "ms", "Time per image (ms, median)", False,
-            _tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                     alt.Tooltip("ms:Q", title="ms per image", format=".4g"),
-                     alt.Tooltip("ms_low:Q", title="95 % interval, low", format=".4g"),
-                     alt.Tooltip("ms_high:Q", title="95 % interval, high", format=".4g")),
-            size_field="params_m", size_title="Parameters (millions)", size_max=top, y_interval=("ms_low", "ms_high"),
-            fit=True, y_from_zero=True, title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
+            found,
+            "gflops",
+            "Operations (GFLOPs per image)",
+            False,
+            "ms",
+            "Time per image (ms, median)",
+            False,
+            _tooltip(
+                alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                alt.Tooltip("ms:Q", title="ms per image", format=".4g"),
+                alt.Tooltip("ms_low:Q", title="95 % interval, low", format=".4g"),
+                alt.Tooltip("ms_high:Q", title="95 % interval, high", format=".4g"),
+            ),
+            size_field="params_m",
+            size_title="Parameters (millions)",
+            size_max=top,
+            y_interval=("ms_low", "ms_high"),
+            fit=True,
+            y_from_zero=True,
+            title=data.batch_title(size).capitalize(),
+            zoom=f"zoom_batch_{size}",
         )
+
     return _two_panels(records, pal, lay, panel, "params_m")
 
 
@@ -705,68 +910,127 @@ def operations_power_rows(records: Sequence[Record], size: int) -> list[Row]:
 
 def operations_vs_power(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 8: operations vs net power at batch 1 and 16."""
+
     def panel(size: int, top: float | None) -> Scatter:
         return Scatter(
-            operations_power_rows(records, size), "gflops", "Operations (GFLOPs per image)", False, "watts",
-            "Net power above idle (W)", False,
-            _tooltip(alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                     alt.Tooltip("watts:Q", title="net power (W)", format=".1f")),
-            y_from_zero=True, title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
+            operations_power_rows(records, size),
+            "gflops",
+            "Operations (GFLOPs per image)",
+            False,
+            "watts",
+            "Net power above idle (W)",
+            False,
+            _tooltip(
+                alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                alt.Tooltip("watts:Q", title="net power (W)", format=".1f"),
+            ),
+            y_from_zero=True,
+            title=data.batch_title(size).capitalize(),
+            zoom=f"zoom_batch_{size}",
         )
+
     return _two_panels(records, pal, lay, panel, None)
 
 
 def accuracy_throughput_rows(records: Sequence[Record], size: int) -> list[Row]:
-    return rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size)), gflops=data.gflops,
-                ips_low=lambda r: data.images_per_s_low(data.ok_batch(r, size)) or 0.0,
-                ips_high=lambda r: data.images_per_s_high(data.ok_batch(r, size)) or 0.0)
+    return rows(
+        records,
+        top1=data.top1,
+        ips=lambda r: data.images_per_s(data.ok_batch(r, size)),
+        gflops=data.gflops,
+        ips_low=lambda r: data.images_per_s_low(data.ok_batch(r, size)) or 0.0,
+        ips_high=lambda r: data.images_per_s_high(data.ok_batch(r, size)) or 0.0,
+    )
 
 
 def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area proportional to operations."""
+
     def panel(size: int, top: float | None) -> Scatter:
         found = _clean_interval(accuracy_throughput_rows(records, size), "ips_low", "ips_high")
         return Scatter(
-            found, "ips", "Throughput (images per second)", True, "top1", "Top-1 accuracy (%)", False,
-            _tooltip(alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
-                     alt.Tooltip("ips_low:Q", title="95 % interval, low", format=",.4g"),
-                     alt.Tooltip("ips_high:Q", title="95 % interval, high", format=",.4g"),
-                     alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f")),
-            size_field="gflops", size_title="GFLOPs per image", size_max=top, x_interval=("ips_low", "ips_high"),
-            title=data.batch_title(size).capitalize(), zoom=f"zoom_batch_{size}",
+            found,
+            "ips",
+            "Throughput (images per second)",
+            True,
+            "top1",
+            "Top-1 accuracy (%)",
+            False,
+            _tooltip(
+                alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
+                alt.Tooltip("ips_low:Q", title="95 % interval, low", format=",.4g"),
+                alt.Tooltip("ips_high:Q", title="95 % interval, high", format=",.4g"),
+                alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+            ),
+            size_field="gflops",
+            size_title="GFLOPs per image",
+            size_max=top,
+            x_interval=("ips_low", "ips_high"),
+            title=data.batch_title(size).capitalize(),
+            zoom=f"zoom_batch_{size}",
         )
+
     return _two_panels(records, pal, lay, panel, "gflops")
 
 
-def _front_chart(records: Sequence[Record], pal: Palette, lay: Layout, cost: Callable[[Record], float | None],
-                 cost_title: str, cost_format: str) -> alt.TopLevelMixin:
+def _front_chart(
+    records: Sequence[Record],
+    pal: Palette,
+    lay: Layout,
+    cost: Callable[[Record], float | None],
+    cost_title: str,
+    cost_format: str,
+) -> alt.TopLevelMixin:
     found = rows(records, top1=data.top1, cost=cost)
     names = set(stats.pareto_front([(str(r["registry_name"]), float(r["cost"]), float(r["top1"])) for r in found]))
     for row in found:
         row["front"] = "on the front" if row["registry_name"] in names else "dominated"
-    scatter, x, y = _scatter_axes(Scatter(
-        found, "cost", cost_title, True, "top1", "Top-1 accuracy (%)", False,
-        _tooltip(alt.Tooltip("cost:Q", title=cost_title, format=cost_format),
-                 alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"), alt.Tooltip("front:N", title="front")),
-    ), pal, lay, lay.width)
+    scatter, x, y = _scatter_axes(
+        Scatter(
+            found,
+            "cost",
+            cost_title,
+            True,
+            "top1",
+            "Top-1 accuracy (%)",
+            False,
+            _tooltip(
+                alt.Tooltip("cost:Q", title=cost_title, format=cost_format),
+                alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+                alt.Tooltip("front:N", title="front"),
+            ),
+        ),
+        pal,
+        lay,
+        lay.width,
+    )
     front_rows = sorted((r for r in found if r["front"] == "on the front"), key=lambda r: float(r["cost"]))
-    step = alt.Chart(_data(front_rows)).mark_line(interpolate="step-after", style="front",
-                                                            strokeDash=[4, 3]).encode(
-        x=alt.X("cost:Q", scale=x.scale()), y=alt.Y("top1:Q", scale=y.scale()), order=alt.Order("cost:Q"))
+    step = (
+        alt.Chart(_data(front_rows))
+        .mark_line(interpolate="step-after", style="front", strokeDash=[4, 3])
+        .encode(x=alt.X("cost:Q", scale=x.scale()), y=alt.Y("top1:Q", scale=y.scale()), order=alt.Order("cost:Q"))
+    )
     chart = alt.layer(step, *scatter.layer).properties(width=lay.width, height=lay.height)
     return _finish(chart, _colours(found, pal))
 
 
 def accuracy_latency_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Top-1 vs time per image at batch 1 with the Pareto front (faster and more accurate is better)."""
-    return _front_chart(records, pal, lay, lambda r: data.ms_per_image(data.ok_batch(r, 1)),
-                        "Time per image at batch 1 (ms, median)", ".4g")
+    return _front_chart(
+        records,
+        pal,
+        lay,
+        lambda r: data.ms_per_image(data.ok_batch(r, 1)),
+        "Time per image at batch 1 (ms, median)",
+        ".4g",
+    )
 
 
 def accuracy_energy_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """The energy claim: top-1 vs energy per image at batch 1 with the Pareto front."""
-    return _front_chart(records, pal, lay, lambda r: data.energy_j(data.ok_batch(r, 1)),
-                        "Energy per image at batch 1 (J)", ".4g")
+    return _front_chart(
+        records, pal, lay, lambda r: data.energy_j(data.ok_batch(r, 1)), "Energy per image at batch 1 (J)", ".4g"
+    )
 
 
 def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Layout = WIDE) -> alt.TopLevelMixin:
@@ -775,11 +1039,16 @@ def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Lay
     for record, run in zip(records, run_labels, strict=True):
         for result in record.batches:
             memory = data.memory_bytes(result)
-            found.append({
-                "run": run, "batch_size": result.batch_size, "ms": data.ms_per_image(result),
-                "ms_low": data.ms_per_image_low(result), "ms_high": data.ms_per_image_high(result),
-                "memory_mb": None if memory is None else memory / MB,
-            })
+            found.append(
+                {
+                    "run": run,
+                    "batch_size": result.batch_size,
+                    "ms": data.ms_per_image(result),
+                    "ms_low": data.ms_per_image_low(result),
+                    "ms_high": data.ms_per_image_high(result),
+                    "memory_mb": None if memory is None else memory / MB,
+                }
+            )
     found.sort(key=lambda row: (str(row["run"]), int(row["batch_size"])))
     width = lay.panel_width
 
@@ -789,27 +1058,54 @@ def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Lay
         y = fit_axis([v for v in values if v is not None], lay.height - 40, log_y, True, 6, include_zero=not log_y)
         sizes = sorted({int(r["batch_size"]) for r in present}) or [1]
         x_scale = alt.Scale(type="log", base=2, domain=[min(sizes) / 1.3, max(sizes) * 1.3], nice=False)
-        colour = alt.Color("run:N", title="hardware, configuration",
-                           legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
-        line = alt.Chart(_data(present), width=width, height=lay.height - 40).mark_line(point=True).encode(
-            x=alt.X("batch_size:Q", scale=x_scale, axis=alt.Axis(values=sizes, format="d", labelFlush=True,
-                                                                 title="Batch size (images)")),
-            y=y.encode(field, title, "y"), color=colour,
-            tooltip=[alt.Tooltip("run:N"), alt.Tooltip("batch_size:Q", title="batch size"),
-                     alt.Tooltip(f"{field}:Q", title=title, format=fmt)]
-            + ([alt.Tooltip("ms_low:Q", title="95 % interval, low", format=fmt),
-                alt.Tooltip("ms_high:Q", title="95 % interval, high", format=fmt)] if interval else []),
+        colour = alt.Color(
+            "run:N", title="hardware, configuration", legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)
+        )
+        line = (
+            alt.Chart(_data(present), width=width, height=lay.height - 40)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X(
+                    "batch_size:Q",
+                    scale=x_scale,
+                    axis=alt.Axis(values=sizes, format="d", labelFlush=True, title="Batch size (images)"),
+                ),
+                y=y.encode(field, title, "y"),
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("run:N"),
+                    alt.Tooltip("batch_size:Q", title="batch size"),
+                    alt.Tooltip(f"{field}:Q", title=title, format=fmt),
+                ]
+                + (
+                    [
+                        alt.Tooltip("ms_low:Q", title="95 % interval, low", format=fmt),
+                        alt.Tooltip("ms_high:Q", title="95 % interval, high", format=fmt),
+                    ]
+                    if interval
+                    else []
+                ),
+            )
         )
         layers: list[alt.Chart] = [line]
         with_interval = [r for r in present if interval and r["ms_low"] is not None and r["ms_high"] is not None]
         if with_interval:
-            layers.append(alt.Chart(_data(with_interval)).mark_rule(style="interval", strokeWidth=1.2).encode(
-                x=alt.X("batch_size:Q", scale=x_scale), y=alt.Y("ms_low:Q", scale=y.scale()), y2=alt.Y2("ms_high"),
-                color=colour))
+            layers.append(
+                alt.Chart(_data(with_interval))
+                .mark_rule(style="interval", strokeWidth=1.2)
+                .encode(
+                    x=alt.X("batch_size:Q", scale=x_scale),
+                    y=alt.Y("ms_low:Q", scale=y.scale()),
+                    y2=alt.Y2("ms_high"),
+                    color=colour,
+                )
+            )
         return alt.LayerChart(layer=layers)
 
-    panels = [panel("ms", "Time per image (ms, median)", True, ".4g", True),
-              panel("memory_mb", "Peak memory (MB)", False, ",.0f", False)]
+    panels = [
+        panel("ms", "Time per image (ms, median)", True, ".4g", True),
+        panel("memory_mb", "Peak memory (MB)", False, ",.0f", False),
+    ]
     return _finish(_panels(panels, lay), [])
 
 

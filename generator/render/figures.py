@@ -68,8 +68,10 @@ class Figure:
         if self.batches is Batches.STUDY_PAIR:
             large = data.large_batch(records)
             if large is not None and large != STUDY_LARGE_BATCH:
-                parts.append(f"The study's batch {STUDY_LARGE_BATCH} was not measured on this hardware: the second "
-                             f"panel shows batch {large}, the largest measured below it.")
+                parts.append(
+                    f"The study's batch {STUDY_LARGE_BATCH} was not measured on this hardware: the second "
+                    f"panel shows batch {large}, the largest measured below it."
+                )
         return " ".join(part for part in parts if part)
 
 
@@ -84,6 +86,7 @@ def chart_stem(run: data.Run, scope: str, figure_id: str) -> str:
 
 # --- captions -----------------------------------------------------------------------------------------------------
 
+
 def _best(records: Sequence[Record], value: Callable[[Record], float | None], highest: bool = True) -> Record:
     found = [(v, r.model.name, r) for r in records if (v := value(r)) is not None]
     return (max(found) if highest else min(found))[2]
@@ -91,8 +94,10 @@ def _best(records: Sequence[Record], value: Callable[[Record], float | None], hi
 
 def _top1_summary(records: Sequence[Record]) -> str:
     best, worst = _best(records, data.top1), _best(records, data.top1, highest=False)
-    return (f"{label(best)} is the most accurate ({fmt.percent(data.top1(best), 2)} top-1), "
-            f"{label(worst)} the least ({fmt.percent(data.top1(worst), 2)}).")
+    return (
+        f"{label(best)} is the most accurate ({fmt.percent(data.top1(best), 2)} top-1), "
+        f"{label(worst)} the least ({fmt.percent(data.top1(worst), 2)})."
+    )
 
 
 def _top5_summary(records: Sequence[Record]) -> str:
@@ -110,10 +115,14 @@ def _operations_summary(records: Sequence[Record]) -> str:
     ratio = (data.gflops(costly) or 0) / (data.gflops(rival) or 1)
     points = (data.top1(rival) or 0) - (data.top1(costly) or 0)
     if points > 0:
-        return (f"{label(costly)} is the outlier: {fmt.sig(ratio)}× the operations of {label(rival)} for "
-                f"{fmt.sig(points)} points less top-1.")
-    return (f"{label(costly)} needs the most operations, {fmt.sig(ratio)}× those of {label(rival)}, for "
-            f"{fmt.sig(-points)} points more top-1.")
+        return (
+            f"{label(costly)} is the outlier: {fmt.sig(ratio)}× the operations of {label(rival)} for "
+            f"{fmt.sig(points)} points less top-1."
+        )
+    return (
+        f"{label(costly)} needs the most operations, {fmt.sig(ratio)}× those of {label(rival)}, for "
+        f"{fmt.sig(-points)} points more top-1."
+    )
 
 
 def _time_summary(records: Sequence[Record]) -> str:
@@ -126,54 +135,74 @@ def _time_summary(records: Sequence[Record]) -> str:
         return ""
     median = stats.median([s for s, _, _ in speedups])
     slowest = _best(records, lambda r: data.ms_per_image(data.ok_batch(r, 1)))
-    return (f"Time per image falls with batch size: the median model is {fmt.sig(median)}× faster per image at its "
-            f"largest batch than at batch 1 ({len(speedups)} models). Slowest at batch 1: {label(slowest)}, "
-            f"{fmt.sig(data.ms_per_image(data.ok_batch(slowest, 1)))} ms per image.")
+    return (
+        f"Time per image falls with batch size: the median model is {fmt.sig(median)}× faster per image at its "
+        f"largest batch than at batch 1 ({len(speedups)} models). Slowest at batch 1: {label(slowest)}, "
+        f"{fmt.sig(data.ms_per_image(data.ok_batch(slowest, 1)))} ms per image."
+    )
 
 
 def _power_summary(records: Sequence[Record]) -> str:
     watts = [w for r in records for b in r.batches if (w := data.net_power_w(b)) is not None]
-    return (f"Net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W over {len(watts)} model × batch "
-            f"points (mean {fmt.sig(stats.mean(watts))} W): the study found it flat at about 11.8 W on the TX1.")
+    return (
+        f"Net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W over {len(watts)} model × batch "
+        f"points (mean {fmt.sig(stats.mean(watts))} W): the study found it flat at about 11.8 W on the TX1."
+    )
 
 
 def _memory_summary(records: Sequence[Record]) -> str:
     def peak(record: Record) -> float | None:
         return max((m for b in record.batches if (m := data.memory_bytes(b)) is not None), default=None)
+
     most = _best(records, peak)
     floor = min(m for r in records for b in r.batches if (m := data.memory_bytes(b)) is not None)
-    return (f"The floor is {fmt.megabytes(floor)}; {label(most)} needs the most, {fmt.megabytes(peak(most))} at its "
-            f"largest batch size.")
+    return (
+        f"The floor is {fmt.megabytes(floor)}; {label(most)} needs the most, {fmt.megabytes(peak(most))} at its "
+        f"largest batch size."
+    )
 
 
 def _memory_parameters_summary(records: Sequence[Record]) -> str:
-    pts = [(r.parameters.parameters_bytes / MB, m / MB) for r in records
-           if r.parameters is not None and (m := data.memory_bytes(data.ok_batch(r, 1))) is not None]
+    pts = [
+        (r.parameters.parameters_bytes / MB, m / MB)
+        for r in records
+        if r.parameters is not None and (m := data.memory_bytes(data.ok_batch(r, 1))) is not None
+    ]
     fit = stats.linear_fit([x for x, _ in pts], [y for _, y in pts])
     if fit is None:
         return ""
-    return (f"Memory ≈ {fmt.sig(fit.intercept)} MB + {fmt.sig(fit.slope)} × parameter MB (R² = {fit.r2:.3f}, "
-            f"{fit.n} models); the study found a floor of about 200 MB and a slope of about 1.3.")
+    return (
+        f"Memory ≈ {fmt.sig(fit.intercept)} MB + {fmt.sig(fit.slope)} × parameter MB (R² = {fit.r2:.3f}, "
+        f"{fit.n} models); the study found a floor of about 200 MB and a slope of about 1.3."
+    )
 
 
 def _operations_time_summary(records: Sequence[Record]) -> str:
     sentences = []
     for size in charts.study_pair(records):
-        pts = [(g, t) for r in records if (g := data.gflops(r)) is not None
-               and (t := data.ms_per_image(data.ok_batch(r, size))) is not None]
+        pts = [
+            (g, t)
+            for r in records
+            if (g := data.gflops(r)) is not None and (t := data.ms_per_image(data.ok_batch(r, size))) is not None
+        ]
         fit = stats.linear_fit([x for x, _ in pts], [y for _, y in pts])
         if fit is not None:
             sentences.append(f"at batch {size}, time ≈ {fmt.sig(fit.slope)} ms per GFLOP, R² = {fit.r2:.3f}")
-    return ("A straight line through the bubbles means operations predict time: " + "; ".join(sentences) + "."
-            if sentences else "")
+    return (
+        "A straight line through the bubbles means operations predict time: " + "; ".join(sentences) + "."
+        if sentences
+        else ""
+    )
 
 
 def _operations_power_summary(records: Sequence[Record]) -> str:
     watts = [w for r in records if (w := data.net_power_w(data.ok_batch(r, 1))) is not None]
     if not watts:
         return ""
-    return (f"At batch 1 net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W across {len(watts)} "
-            "models: a flat band means power does not depend on the architecture.")
+    return (
+        f"At batch 1 net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W across {len(watts)} "
+        "models: a flat band means power does not depend on the architecture."
+    )
 
 
 def _throughput_summary(records: Sequence[Record]) -> str:
@@ -183,9 +212,11 @@ def _throughput_summary(records: Sequence[Record]) -> str:
     ips_fastest = data.images_per_s(data.ok_batch(fastest, 1))
     if fastest is best or ips_best is None or ips_fastest is None:
         return f"{label(best)} is both the most accurate and the fastest at batch 1."
-    return (f"At batch 1, {label(fastest)} is the fastest ({fmt.sig(ips_fastest)} images/s) and {label(best)} the "
-            f"most accurate, at {fmt.sig(ips_fastest / ips_best)}× less throughput for "
-            f"{fmt.sig((data.top1(best) or 0) - (data.top1(fastest) or 0))} points more top-1.")
+    return (
+        f"At batch 1, {label(fastest)} is the fastest ({fmt.sig(ips_fastest)} images/s) and {label(best)} the "
+        f"most accurate, at {fmt.sig(ips_fastest / ips_best)}× less throughput for "
+        f"{fmt.sig((data.top1(best) or 0) - (data.top1(fastest) or 0))} points more top-1."
+    )
 
 
 def _density_summary(records: Sequence[Record]) -> str:
@@ -202,6 +233,7 @@ def _front_summary(cost: Callable[[Record], float | None], unit: str) -> Callabl
         pts = [(label(r), c, a) for r in records if (c := cost(r)) is not None and (a := data.top1(r)) is not None]
         front = stats.pareto_front(pts)
         return f"On the front, from cheapest to most accurate: {', '.join(front)} ({len(pts)} models, cost in {unit})."
+
     return summary
 
 
@@ -214,61 +246,145 @@ def _energy_b1(record: Record) -> float | None:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("fig1", "Fig. 1", "Fig. 1: top-1 accuracy per network", charts.top1_bars, Batches.NONE,
-           lambda r: data.top1(r) is not None, _top1_summary,
-           "ImageNet-1K validation, single centre crop; each network's original training recipe where it has "
-           "several (as the study used), else the published figure of the weights named (else an evaluation over "
-           "the full validation set). Models are built with random weights for timing."),
-    Figure("fig1-top5", "top-5", "Top-5 accuracy per network (where known)", charts.top5_bars, Batches.NONE,
-           lambda r: data.top5(r) is not None, _top5_summary,
-           "As Fig. 1, for top-5; models without a published top-5 are left out."),
-    Figure("fig2", "Fig. 2", "Fig. 2: top-1 vs operations, bubble area ∝ parameters", charts.accuracy_vs_operations,
-           Batches.NONE, lambda r: data.top1(r) is not None and data.gflops(r) is not None, _operations_summary,
-           "Operations are GFLOPs per image at batch 1 = 2 × GMACs counted by fvcore (the study's G-Ops also count "
-           "ReLU and pooling). Log x axis."),
-    Figure("fig3", "Fig. 3", "Fig. 3: time per image vs batch size (log-log)", charts.time_vs_batch, Batches.ALL,
-           lambda r: any(data.ms_per_image(b) is not None for b in r.batches), _time_summary,
-           "Median of the timed iterations of one forward pass of a whole batch, divided by the batch size; the "
-           "bar through each point is its 95 % interval."),
-    Figure("fig4", "Fig. 4", "Fig. 4: net power vs batch size", charts.power_vs_batch, Batches.ALL,
-           lambda r: any(data.net_power_w(b) is not None for b in r.batches), _power_summary,
-           "Mean power while running minus the idle power recorded with it, in watts.", needs_power=True),
-    Figure("fig5", "Fig. 5", "Fig. 5: peak memory vs batch size", charts.memory_vs_batch, Batches.ALL,
-           lambda r: any(data.memory_bytes(b) is not None for b in r.batches), _memory_summary,
-           "Peak memory while running each batch size, in MB (10^6 bytes); GPU: device memory in use (NVML) "
-           "including the CUDA context; CPU: peak resident set size of the process."),
-    Figure("fig6", "Fig. 6", "Fig. 6: peak memory at batch 1 vs parameter size", charts.memory_vs_parameters,
-           Batches.FIRST, lambda r: r.parameters is not None and data.memory_bytes(data.ok_batch(r, 1)) is not None,
-           _memory_parameters_summary,
-           "Parameter bytes in the measured precision against peak memory at batch 1; dashed: least-squares line."),
-    Figure("fig7", "Fig. 7", f"Fig. 7: operations vs time per image at batch 1 and {STUDY_LARGE_BATCH}",
-           charts.operations_vs_time, Batches.STUDY_PAIR,
-           lambda r: data.gflops(r) is not None and any(data.ms_per_image(b) is not None for b in r.batches),
-           _operations_time_summary,
-           "GFLOPs per image against median time per image with its 95 % interval; bubble area ∝ parameters; "
-           "dashed: least-squares line."),
-    Figure("fig8", "Fig. 8", f"Fig. 8: operations vs net power at batch 1 and {STUDY_LARGE_BATCH}",
-           charts.operations_vs_power, Batches.STUDY_PAIR,
-           lambda r: data.gflops(r) is not None and any(data.net_power_w(b) is not None for b in r.batches),
-           _operations_power_summary, "GFLOPs per image against net power above idle.", needs_power=True),
-    Figure("fig9", "Fig. 9",
-           f"Fig. 9: top-1 vs images per second at batch 1 and {STUDY_LARGE_BATCH}, bubble area ∝ operations",
-           charts.accuracy_vs_throughput, Batches.STUDY_PAIR,
-           lambda r: data.top1(r) is not None and data.images_per_s(data.ok_batch(r, 1)) is not None,
-           _throughput_summary,
-           "Throughput = batch size / median time per batch, with its 95 % interval. Log x axis."),
-    Figure("fig10", "Fig. 10", "Fig. 10: accuracy per parameter (information density)", charts.density_bars,
-           Batches.NONE, lambda r: data.density(r) is not None, _density_summary,
-           "Top-1 percentage points per million parameters."),
-    Figure("pareto", "accuracy vs time front", "Top-1 vs time per image at batch 1, with the Pareto front",
-           charts.accuracy_latency_front, Batches.FIRST,
-           lambda r: data.top1(r) is not None and _time_b1(r) is not None, _front_summary(_time_b1, "ms per image"),
-           "Dashed steps: the Pareto front, where no other model is both faster and more accurate. Log x axis."),
-    Figure("energy", "accuracy vs energy front", "Top-1 vs energy per image at batch 1, with the Pareto front",
-           charts.accuracy_energy_front, Batches.FIRST,
-           lambda r: data.top1(r) is not None and _energy_b1(r) is not None, _front_summary(_energy_b1, "J per image"),
-           "Dashed steps: the Pareto front. Energy per image from the energy counter (or integrated power samples) "
-           "over the timed window.",
-           needs_power=True),
+    Figure(
+        "fig1",
+        "Fig. 1",
+        "Fig. 1: top-1 accuracy per network",
+        charts.top1_bars,
+        Batches.NONE,
+        lambda r: data.top1(r) is not None,
+        _top1_summary,
+        "ImageNet-1K validation, single centre crop; each network's original training recipe where it has "
+        "several (as the study used), else the published figure of the weights named (else an evaluation over "
+        "the full validation set). Models are built with random weights for timing.",
+    ),
+    Figure(
+        "fig1-top5",
+        "top-5",
+        "Top-5 accuracy per network (where known)",
+        charts.top5_bars,
+        Batches.NONE,
+        lambda r: data.top5(r) is not None,
+        _top5_summary,
+        "As Fig. 1, for top-5; models without a published top-5 are left out.",
+    ),
+    Figure(
+        "fig2",
+        "Fig. 2",
+        "Fig. 2: top-1 vs operations, bubble area ∝ parameters",
+        charts.accuracy_vs_operations,
+        Batches.NONE,
+        lambda r: data.top1(r) is not None and data.gflops(r) is not None,
+        _operations_summary,
+        "Operations are GFLOPs per image at batch 1 = 2 × GMACs counted by fvcore (the study's G-Ops also count "
+        "ReLU and pooling). Log x axis.",
+    ),
+    Figure(
+        "fig3",
+        "Fig. 3",
+        "Fig. 3: time per image vs batch size (log-log)",
+        charts.time_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.ms_per_image(b) is not None for b in r.batches),
+        _time_summary,
+        "Median of the timed iterations of one forward pass of a whole batch, divided by the batch size; the "
+        "bar through each point is its 95 % interval.",
+    ),
+    Figure(
+        "fig4",
+        "Fig. 4",
+        "Fig. 4: net power vs batch size",
+        charts.power_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.net_power_w(b) is not None for b in r.batches),
+        _power_summary,
+        "Mean power while running minus the idle power recorded with it, in watts.",
+        needs_power=True,
+    ),
+    Figure(
+        "fig5",
+        "Fig. 5",
+        "Fig. 5: peak memory vs batch size",
+        charts.memory_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.memory_bytes(b) is not None for b in r.batches),
+        _memory_summary,
+        "Peak memory while running each batch size, in MB (10^6 bytes); GPU: device memory in use (NVML) "
+        "including the CUDA context; CPU: peak resident set size of the process.",
+    ),
+    Figure(
+        "fig6",
+        "Fig. 6",
+        "Fig. 6: peak memory at batch 1 vs parameter size",
+        charts.memory_vs_parameters,
+        Batches.FIRST,
+        lambda r: r.parameters is not None and data.memory_bytes(data.ok_batch(r, 1)) is not None,
+        _memory_parameters_summary,
+        "Parameter bytes in the measured precision against peak memory at batch 1; dashed: least-squares line.",
+    ),
+    Figure(
+        "fig7",
+        "Fig. 7",
+        f"Fig. 7: operations vs time per image at batch 1 and {STUDY_LARGE_BATCH}",
+        charts.operations_vs_time,
+        Batches.STUDY_PAIR,
+        lambda r: data.gflops(r) is not None and any(data.ms_per_image(b) is not None for b in r.batches),
+        _operations_time_summary,
+        "GFLOPs per image against median time per image with its 95 % interval; bubble area ∝ parameters; "
+        "dashed: least-squares line.",
+    ),
+    Figure(
+        "fig8",
+        "Fig. 8",
+        f"Fig. 8: operations vs net power at batch 1 and {STUDY_LARGE_BATCH}",
+        charts.operations_vs_power,
+        Batches.STUDY_PAIR,
+        lambda r: data.gflops(r) is not None and any(data.net_power_w(b) is not None for b in r.batches),
+        _operations_power_summary,
+        "GFLOPs per image against net power above idle.",
+        needs_power=True,
+    ),
+    Figure(
+        "fig9",
+        "Fig. 9",
+        f"Fig. 9: top-1 vs images per second at batch 1 and {STUDY_LARGE_BATCH}, bubble area ∝ operations",
+        charts.accuracy_vs_throughput,
+        Batches.STUDY_PAIR,
+        lambda r: data.top1(r) is not None and data.images_per_s(data.ok_batch(r, 1)) is not None,
+        _throughput_summary,
+        "Throughput = batch size / median time per batch, with its 95 % interval. Log x axis.",
+    ),
+    Figure(
+        "fig10",
+        "Fig. 10",
+        "Fig. 10: accuracy per parameter (information density)",
+        charts.density_bars,
+        Batches.NONE,
+        lambda r: data.density(r) is not None,
+        _density_summary,
+        "Top-1 percentage points per million parameters.",
+    ),
+    Figure(
+        "pareto",
+        "accuracy vs time front",
+        "Top-1 vs time per image at batch 1, with the Pareto front",
+        charts.accuracy_latency_front,
+        Batches.FIRST,
+        lambda r: data.top1(r) is not None and _time_b1(r) is not None,
+        _front_summary(_time_b1, "ms per image"),
+        "Dashed steps: the Pareto front, where no other model is both faster and more accurate. Log x axis.",
+    ),
+    Figure(
+        "energy",
+        "accuracy vs energy front",
+        "Top-1 vs energy per image at batch 1, with the Pareto front",
+        charts.accuracy_energy_front,
+        Batches.FIRST,
+        lambda r: data.top1(r) is not None and _energy_b1(r) is not None,
+        _front_summary(_energy_b1, "J per image"),
+        "Dashed steps: the Pareto front. Energy per image from the energy counter (or integrated power samples) "
+        "over the timed window.",
+        needs_power=True,
+    ),
 )
 BY_ID: dict[str, Figure] = {figure.id: figure for figure in FIGURES}

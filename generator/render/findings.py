@@ -172,8 +172,10 @@ def _timed(records: Sequence[Record], size: int, x_of) -> list[tuple[Record, flo
 
 
 def _too_few(n: int, what: str = "models") -> str:
-    return (f"Inconclusive: rests on {n} {what}; at least {MIN_MODELS} are needed before a pattern across "
-            "models can be claimed either way.")
+    return (
+        f"Inconclusive: rests on {n} {what}; at least {MIN_MODELS} are needed before a pattern across "
+        "models can be claimed either way."
+    )
 
 
 def _threshold_verdict(effect: Effect, threshold: float, higher_supports: bool = True) -> Verdict:
@@ -200,8 +202,10 @@ def _combine(verdicts: Sequence[Verdict]) -> Verdict:
     return "supported"
 
 
-BOOTSTRAP_TEST = (f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each resampled "
-                  "model's time drawn within its own 95 % interval")
+BOOTSTRAP_TEST = (
+    f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each resampled "
+    "model's time drawn within its own 95 % interval"
+)
 
 
 def operations_predict_time(run: Run) -> Finding:
@@ -227,9 +231,17 @@ def operations_predict_time(run: Run) -> Finding:
             return None if resampled is None else resampled.r2
 
         interval = stats.bootstrap(pts, r2)
-        effect = Effect(f"R² of time per image on GFLOPs at {data.batch_title(size)}", fit.r2,
-                        None if interval is None else interval[0], None if interval is None else interval[1],
-                        "", fit.n, "models", BOOTSTRAP_TEST, short=f"R² at batch {size}")
+        effect = Effect(
+            f"R² of time per image on GFLOPs at {data.batch_title(size)}",
+            fit.r2,
+            None if interval is None else interval[0],
+            None if interval is None else interval[1],
+            "",
+            fit.n,
+            "models",
+            BOOTSTRAP_TEST,
+            short=f"R² at batch {size}",
+        )
         effects.append(effect)
         verdicts.append(_threshold_verdict(effect, R2_SUPPORTED))
         sentences.append(
@@ -248,12 +260,17 @@ def operations_predict_time(run: Run) -> Finding:
             f"({fmt.interval(point.ms_per_image_low, point.ms_per_image_high)}) for {fmt.sig(gflops)} GFLOPs."
         )
     return Finding(
-        "operations-time", "Operations predict inference time", claim, _combine(verdicts), sentences,
+        "operations-time",
+        "Operations predict inference time",
+        claim,
+        _combine(verdicts),
+        sentences,
         f"supported when the 95 % interval of R² of a straight line through the models lies at or above "
         f"{R2_SUPPORTED} at both batch 1 and 16 (or the largest batch size measured below 16), not supported when "
         f"it lies below at either, inconclusive otherwise or with fewer than {MIN_MODELS} models; interval by "
         f"{BOOTSTRAP_TEST} (GFLOPs = 2 × GMACs as counted by fvcore; time = median per image)",
-        ["fig7"], effects,
+        ["fig7"],
+        effects,
     )
 
 
@@ -274,13 +291,18 @@ def _median_interval(intervals: Sequence[stats.Interval]) -> stats.Interval:
 def _speedup(record: Record) -> tuple[int, stats.Interval] | None:
     """(largest batch size timed, time per image at batch 1 / at it, with the interval of the ratio)."""
     one = data.timing_point(record, data.ok_batch(record, 1))
-    larger = [point for result in record.batches if result.batch_size > 1
-              and (point := data.timing_point(record, result)) is not None]
+    larger = [
+        point
+        for result in record.batches
+        if result.batch_size > 1 and (point := data.timing_point(record, result)) is not None
+    ]
     if one is None or not larger:
         return None
     big = max(larger, key=lambda point: point.batch_size)
-    ratio = stats.ratio_interval(stats.Interval(one.ms_per_image, one.ms_per_image_low, one.ms_per_image_high),
-                                 stats.Interval(big.ms_per_image, big.ms_per_image_low, big.ms_per_image_high))
+    ratio = stats.ratio_interval(
+        stats.Interval(one.ms_per_image, one.ms_per_image_low, one.ms_per_image_high),
+        stats.Interval(big.ms_per_image, big.ms_per_image_low, big.ms_per_image_high),
+    )
     return big.batch_size, ratio
 
 
@@ -290,24 +312,41 @@ def _names(records: Sequence[Record]) -> str:
 
 def batching_speedup(run: Run) -> Finding:
     """Fig. 3's message: time per image falls as the batch grows; a claim about each model."""
-    claim = ("Time per image falls as the batch size grows; AlexNet runs about 3× faster per image at batch 64 than "
-             "at batch 1 (TX1).")
+    claim = (
+        "Time per image falls as the batch size grows; AlexNet runs about 3× faster per image at batch 64 than "
+        "at batch 1 (TX1)."
+    )
     ratios = [(record, *found) for record in run.records if (found := _speedup(record)) is not None]
     if not ratios:
         return Finding(
-            "batching", "Time per image vs batch size", claim, "cannot be tested",
+            "batching",
+            "Time per image vs batch size",
+            claim,
+            "cannot be tested",
             ["Cannot be tested: no model has a time at batch 1 and at a larger batch size."],
-            "needs time per image at batch 1 and at least one larger batch size", ["fig3"],
+            "needs time per image at batch 1 and at least one larger batch size",
+            ["fig3"],
         )
     shows = [record for record, _, ratio in ratios if ratio.above(1.0)]
     contradicts = [record for record, _, ratio in ratios if ratio.below(1.0)]
     cannot_tell = [record for record, _, ratio in ratios if not ratio.above(1.0) and not ratio.below(1.0)]
     median = _median_interval([ratio for _, _, ratio in ratios])
-    test = ("per model, speed-up = time per image at batch 1 / at its largest batch size, its interval from the "
-            "ends of the two points' 95 % intervals; the median's interval is the median of the lower ends to the "
-            "median of the upper ends")
-    effect = Effect("median speed-up per image from batch 1 to the largest batch size", median.value, median.low,
-                    median.high, "×", len(ratios), "models", test, short="median speed-up")
+    test = (
+        "per model, speed-up = time per image at batch 1 / at its largest batch size, its interval from the "
+        "ends of the two points' 95 % intervals; the median's interval is the median of the lower ends to the "
+        "median of the upper ends"
+    )
+    effect = Effect(
+        "median speed-up per image from batch 1 to the largest batch size",
+        median.value,
+        median.low,
+        median.high,
+        "×",
+        len(ratios),
+        "models",
+        test,
+        short="median speed-up",
+    )
     slowest = min(ratios, key=lambda item: (item[2].value, item[0].model.name))
     fastest = max(ratios, key=lambda item: (item[2].value, item[0].model.name))
     sentences = [
@@ -321,13 +360,17 @@ def batching_speedup(run: Run) -> Finding:
     unbounded = [record for record, _, ratio in ratios if not ratio.known]
     if unbounded:
         verb = "has" if len(unbounded) == 1 else "have"
-        sentences.append(f"{fmt.plural(len(unbounded), 'model')} of {len(ratios)} {verb} a point without an "
-                         "interval (timing stopped on its budget before one could be computed): "
-                         f"{_names(unbounded)}; any speed-up is possible for them.")
+        sentences.append(
+            f"{fmt.plural(len(unbounded), 'model')} of {len(ratios)} {verb} a point without an "
+            "interval (timing stopped on its budget before one could be computed): "
+            f"{_names(unbounded)}; any speed-up is possible for them."
+        )
     for record, size, ratio in ratios:
         if record.model.study_name == "AlexNet":
-            sentences.append(f"AlexNet: {fmt.sig(ratio.value)}× ({fmt.interval(ratio.low, ratio.high)}) from batch 1 "
-                             f"to batch {size}; the study measured about 3× to batch 64 on the TX1.")
+            sentences.append(
+                f"AlexNet: {fmt.sig(ratio.value)}× ({fmt.interval(ratio.low, ratio.high)}) from batch 1 "
+                f"to batch {size}; the study measured about 3× to batch 64 on the TX1."
+            )
     if len(ratios) < MIN_MODELS:
         verdict: Verdict = "inconclusive"
         sentences.append(_too_few(len(ratios)))
@@ -338,10 +381,15 @@ def batching_speedup(run: Run) -> Finding:
     else:
         verdict = "inconclusive"
     return Finding(
-        "batching", "Time per image vs batch size", claim, verdict, sentences,
+        "batching",
+        "Time per image vs batch size",
+        claim,
+        verdict,
+        sentences,
         "supported when the interval of the median speed-up lies wholly above 1×, not supported when it lies at or "
         f"below 1×, inconclusive when it includes 1× or rests on fewer than {MIN_MODELS} models ({test})",
-        ["fig3"], [effect],
+        ["fig3"],
+        [effect],
         ModelSplit([_name(r) for r in shows], [_name(r) for r in contradicts], [_name(r) for r in cannot_tell]),
     )
 
@@ -357,9 +405,13 @@ def power_independent(run: Run) -> Finding:
     ]
     if len(values) < 2:
         return Finding(
-            "power", "Power vs batch size and architecture", claim, "cannot be tested",
+            "power",
+            "Power vs batch size and architecture",
+            claim,
+            "cannot be tested",
             [_not_testable(run, "power", "fewer than two model × batch points carry a net power")],
-            "needs net power (mean minus idle) at two or more points", figures,
+            "needs net power (mean minus idle) at two or more points",
+            figures,
         )
     watts = [w for _, _, w in values]
     average, spread = stats.mean(watts), stats.stdev(watts)
@@ -398,19 +450,33 @@ def power_independent(run: Run) -> Finding:
 
     interval = stats.bootstrap(models, cv_of) if average > 0 else None
     test = f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each with all its points"
-    effect = Effect("spread of net power (standard deviation / mean)", cv * 100,
-                    None if interval is None else interval[0] * 100, None if interval is None else interval[1] * 100,
-                    " %", len(models), "models", test, digits=2, short="spread of net power")
+    effect = Effect(
+        "spread of net power (standard deviation / mean)",
+        cv * 100,
+        None if interval is None else interval[0] * 100,
+        None if interval is None else interval[1] * 100,
+        " %",
+        len(models),
+        "models",
+        test,
+        digits=2,
+        short="spread of net power",
+    )
     sentences.insert(1, f"Spread (standard deviation / mean): {effect.text}.")
     if len(models) < MIN_MODELS:
         sentences.append(_too_few(len(models)))
     verdict = _threshold_verdict(effect, POWER_CV_SUPPORTED * 100, higher_supports=False)
     return Finding(
-        "power", "Power vs batch size and architecture", claim, verdict, sentences,
+        "power",
+        "Power vs batch size and architecture",
+        claim,
+        verdict,
+        sentences,
         f"supported when the 95 % interval of the spread (standard deviation / mean of net power) lies at or below "
         f"{POWER_CV_SUPPORTED * 100:.0f} % (the study's ± 0.7 W on 11.8 W is 6 %), not supported when it lies "
         f"above, inconclusive otherwise or with fewer than {MIN_MODELS} models; interval by {test}",
-        figures, [effect],
+        figures,
+        [effect],
     )
 
 
@@ -427,9 +493,7 @@ class MemoryShape:
 
 def memory_shape(record: Record) -> MemoryShape | None:
     points = sorted(
-        (result.batch_size, value / MB)
-        for result in record.batches
-        if (value := data.memory_bytes(result)) is not None
+        (result.batch_size, value / MB) for result in record.batches if (value := data.memory_bytes(result)) is not None
     )
     if len(points) < 3:
         return None
@@ -449,8 +513,9 @@ def memory_shape(record: Record) -> MemoryShape | None:
         slope = fit.slope if fit is not None else None
     flat = knee > points[0][0]
     grows = slope is not None and slope > 0 and knee < points[-1][0]
-    return MemoryShape(_name(record), knee, points[0][0], points[-1][0], slope, flat and grows,
-                       None if fit is None else fit.r2)
+    return MemoryShape(
+        _name(record), knee, points[0][0], points[-1][0], slope, flat and grows, None if fit is None else fit.r2
+    )
 
 
 def memory_flat_then_linear(run: Run) -> Finding:
@@ -459,15 +524,24 @@ def memory_flat_then_linear(run: Run) -> Finding:
     figures = ["fig5", "fig6"]
     if not shapes:
         return Finding(
-            "memory", "Memory vs batch size", claim, "cannot be tested",
+            "memory",
+            "Memory vs batch size",
+            claim,
+            "cannot be tested",
             ["Cannot be tested: no model has peak memory at three or more batch sizes."],
-            "needs memory at three or more batch sizes per model", figures,
+            "needs memory at three or more batch sizes per model",
+            figures,
         )
     share = sum(shape.flat_then_grows for shape in shapes) / len(shapes)
     knee_then_growth = [shape for shape in shapes if shape.flat_then_grows]
     flat_throughout = [shape for shape in shapes if shape.knee_batch == shape.largest_batch]
-    grows_at_once = [shape for shape in shapes if shape.knee_batch == shape.smallest_batch
-                     and shape.slope_mb_per_image is not None and shape.slope_mb_per_image > 0]
+    grows_at_once = [
+        shape
+        for shape in shapes
+        if shape.knee_batch == shape.smallest_batch
+        and shape.slope_mb_per_image is not None
+        and shape.slope_mb_per_image > 0
+    ]
     other = len(shapes) - len(knee_then_growth) - len(flat_throughout) - len(grows_at_once)
     sentences = [
         f"Of {fmt.plural(len(shapes), 'model')} with memory at three or more batch sizes, "
@@ -506,8 +580,18 @@ def memory_flat_then_linear(run: Run) -> Finding:
         )
     low, high = stats.wilson(len(knee_then_growth), len(shapes))
     test = "Wilson score interval of the share of models"
-    effect = Effect("share of models flat up to a knee, then growing", share * 100, low * 100, high * 100, " %",
-                    len(shapes), "models", test, digits=3, short="flat, then growing")
+    effect = Effect(
+        "share of models flat up to a knee, then growing",
+        share * 100,
+        low * 100,
+        high * 100,
+        " %",
+        len(shapes),
+        "models",
+        test,
+        digits=3,
+        short="flat, then growing",
+    )
     sentences.insert(1, f"Share that are flat, then grow: {effect.text}.")
     if len(shapes) < MIN_MODELS:
         verdict: Verdict = "inconclusive"
@@ -519,13 +603,18 @@ def memory_flat_then_linear(run: Run) -> Finding:
     else:
         verdict = "inconclusive"
     return Finding(
-        "memory", "Memory vs batch size", claim, verdict, sentences,
+        "memory",
+        "Memory vs batch size",
+        claim,
+        verdict,
+        sentences,
         f"supported when the 95 % interval ({test}) of the share of models that stay flat (within "
         f"{MEMORY_FLAT_TOLERANCE * 100:.0f} %) for two or more batch sizes and then grow lies above "
         f"{MEMORY_SHARE_MAJORITY * 100:.0f} % (most models), not supported when it lies below, inconclusive "
         f"otherwise or with fewer than {MIN_MODELS} models; memory is "
         f"{data.memory_kind(run.records[0]) if run.records else 'not measured'}",
-        figures, [effect],
+        figures,
+        [effect],
     )
 
 
@@ -535,16 +624,19 @@ def _recipe_sentence(records: Sequence[Record]) -> str | None:
     unstated = [r for r in records if data.accuracy_recipe(r) == "not stated"]
     parts = []
     if later:
-        parts.append(f"a later training recipe for {_names(later)} (records from before the original recipe's "
-                     "figure was kept; the study used original recipes, so these points sit higher than its would)")
+        parts.append(
+            f"a later training recipe for {_names(later)} (records from before the original recipe's "
+            "figure was kept; the study used original recipes, so these points sit higher than its would)"
+        )
     if unstated:
         parts.append(f"a recipe the records do not state for {_names(unstated)}")
     return ("Top-1 here is " + "; ".join(parts) + ".") if parts else None
 
 
 def accuracy_time(run: Run) -> Finding:
-    claim = ("Accuracy and inference time are in a hyperbolic relationship (a little more accuracy costs a lot more "
-             "time).")
+    claim = (
+        "Accuracy and inference time are in a hyperbolic relationship (a little more accuracy costs a lot more time)."
+    )
     pts = _timed(run.records, 1, data.top1)  # (record, top-1, timing at batch 1)
     figures = ["fig9", "pareto"]
     xs, ys = [p.ms_per_image for _, _, p in pts], [top1 for _, top1, _ in pts]
@@ -553,10 +645,16 @@ def accuracy_time(run: Run) -> Finding:
     hyperbolic = stats.transformed_fit(xs, ys, stats.inverse_x)
     if linear is None or logarithmic is None or hyperbolic is None:
         return Finding(
-            "accuracy-time", "Accuracy vs inference time", claim, "cannot be tested",
-            [f"Cannot be tested: {fmt.plural(len(pts), 'model')} {'has' if len(pts) == 1 else 'have'} both a top-1 "
-             "figure and a time at batch 1 (3 needed)."],
-            "needs top-1 and batch-1 time for three or more models", figures,
+            "accuracy-time",
+            "Accuracy vs inference time",
+            claim,
+            "cannot be tested",
+            [
+                f"Cannot be tested: {fmt.plural(len(pts), 'model')} {'has' if len(pts) == 1 else 'have'} both a top-1 "
+                "figure and a time at batch 1 (3 needed)."
+            ],
+            "needs top-1 and batch-1 time for three or more models",
+            figures,
         )
     fits = {"straight line": linear, "logarithm of time": logarithmic, "hyperbola a − b/time": hyperbolic}
     best = max(fits, key=lambda name: fits[name].r2)
@@ -575,12 +673,28 @@ def accuracy_time(run: Run) -> Finding:
     gain = stats.bootstrap(pts, lambda s, rng: None if (c := curves(s, rng)) is None else c[1])
     fit_interval = stats.bootstrap(pts, lambda s, rng: None if (c := curves(s, rng)) is None else c[0])
     effects = [
-        Effect("R² gained by the better curve (hyperbola or logarithm) over a straight line", curved - linear.r2,
-               None if gain is None else gain[0], None if gain is None else gain[1], "", linear.n, "models",
-               BOOTSTRAP_TEST, short="R² gain of the curve over a line"),
-        Effect("R² of the better curve", curved, None if fit_interval is None else fit_interval[0],
-               None if fit_interval is None else fit_interval[1], "", linear.n, "models", BOOTSTRAP_TEST,
-               short="R² of the curve"),
+        Effect(
+            "R² gained by the better curve (hyperbola or logarithm) over a straight line",
+            curved - linear.r2,
+            None if gain is None else gain[0],
+            None if gain is None else gain[1],
+            "",
+            linear.n,
+            "models",
+            BOOTSTRAP_TEST,
+            short="R² gain of the curve over a line",
+        ),
+        Effect(
+            "R² of the better curve",
+            curved,
+            None if fit_interval is None else fit_interval[0],
+            None if fit_interval is None else fit_interval[1],
+            "",
+            linear.n,
+            "models",
+            BOOTSTRAP_TEST,
+            short="R² of the curve",
+        ),
     ]
     sentences = [
         f"Over {linear.n} models at batch 1, top-1 against time per image: hyperbola top-1 = "
@@ -606,39 +720,72 @@ def accuracy_time(run: Run) -> Finding:
     else:
         verdict = "inconclusive"
     return Finding(
-        "accuracy-time", "Accuracy vs inference time", claim, verdict, sentences,
+        "accuracy-time",
+        "Accuracy vs inference time",
+        claim,
+        verdict,
+        sentences,
         "supported when accuracy rises with time, the hyperbola or the logarithm fits better than a straight line "
         f"(interval of the R² gain above 0) and that curve's R² interval lies at or above {ACCURACY_R2_MIN}; not "
         f"supported when accuracy falls with time, a line fits better (gain interval below 0) or the curve's R² "
         f"interval lies below {ACCURACY_R2_MIN}; inconclusive otherwise or with fewer than {MIN_MODELS} models; "
         f"intervals by {BOOTSTRAP_TEST}; top-1 of the original training recipe where the record has it, "
         "never a limited evaluation",
-        figures, effects,
+        figures,
+        effects,
     )
 
 
 def energy_bounds_accuracy(run: Run) -> Finding:
     claim = "An energy constraint sets an upper bound on achievable accuracy and model complexity."
     figures = ["energy"]
-    rows = [(r, e, a, g) for r in run.records
-            if (e := data.energy_j(data.ok_batch(r, 1))) is not None and e > 0
-            and (a := data.top1(r)) is not None and (g := data.gflops(r)) is not None]
+    rows = [
+        (r, e, a, g)
+        for r in run.records
+        if (e := data.energy_j(data.ok_batch(r, 1))) is not None
+        and e > 0
+        and (a := data.top1(r)) is not None
+        and (g := data.gflops(r)) is not None
+    ]
     if len(rows) < 3:
         return Finding(
-            "energy", "Energy bounds accuracy", claim, "cannot be tested",
-            [_not_testable(run, "energy", f"{fmt.plural(len(rows), 'model')} {'has' if len(rows) == 1 else 'have'} "
-                                          "energy per image at batch 1, a top-1 and GFLOPs (3 needed)")],
-            "needs energy per image at batch 1 for three or more models", figures,
+            "energy",
+            "Energy bounds accuracy",
+            claim,
+            "cannot be tested",
+            [
+                _not_testable(
+                    run,
+                    "energy",
+                    f"{fmt.plural(len(rows), 'model')} {'has' if len(rows) == 1 else 'have'} "
+                    "energy per image at batch 1, a top-1 and GFLOPs (3 needed)",
+                )
+            ],
+            "needs energy per image at batch 1 for three or more models",
+            figures,
         )
     test = f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed)"
     effects = []
     for what, column in (("top-1", 2), ("GFLOPs", 3)):
         rho = stats.spearman([row[1] for row in rows], [row[column] for row in rows])  # type: ignore[misc]
-        interval = stats.bootstrap(rows, lambda s, rng, c=column: stats.spearman(
-            [row[1] for row in s], [row[c] for row in s]))  # type: ignore[misc]
-        effects.append(Effect(f"Spearman ρ of energy per image with {what}", rho if rho is not None else math.nan,
-                              None if interval is None else interval[0], None if interval is None else interval[1],
-                              "", len(rows), "models", test, digits=2, short=f"ρ with {what}"))
+        interval = stats.bootstrap(
+            rows,
+            lambda s, rng, c=column: stats.spearman([row[1] for row in s], [row[c] for row in s]),  # type: ignore[misc]
+        )
+        effects.append(
+            Effect(
+                f"Spearman ρ of energy per image with {what}",
+                rho if rho is not None else math.nan,
+                None if interval is None else interval[0],
+                None if interval is None else interval[1],
+                "",
+                len(rows),
+                "models",
+                test,
+                digits=2,
+                short=f"ρ with {what}",
+            )
+        )
     front = stats.pareto_front([(_name(r), e, a) for r, e, a, _ in rows])
     by_name = {_name(r): (e, a) for r, e, a, _ in rows}
     steps = "; ".join(f"{name} {fmt.sig(by_name[name][0])} J → {by_name[name][1]:.1f} %" for name in front)
@@ -659,20 +806,27 @@ def energy_bounds_accuracy(run: Run) -> Finding:
     else:
         verdict = "inconclusive"
     return Finding(
-        "energy", "Energy bounds accuracy", claim, verdict, sentences,
+        "energy",
+        "Energy bounds accuracy",
+        claim,
+        verdict,
+        sentences,
         "supported when energy per image rises with both top-1 and GFLOPs (95 % interval of Spearman ρ above 0 for "
         "both), so a budget caps both; not supported when either interval lies below 0; inconclusive otherwise or "
         f"with fewer than {MIN_MODELS} models; intervals by {test}",
-        figures, effects,
+        figures,
+        effects,
     )
 
 
 def information_density(records: Sequence[Record]) -> Finding:
     """Best top-1 per parameter (does not depend on the hardware): the study's claim is about ENet."""
     claim = "ENet has the best information density: about 13× AlexNet and 24× VGG-19 in accuracy per parameter."
-    criterion = ("top-1 % (original training recipe where the record has it; published, or measured on the full "
-                 f"{data.IMAGENET_VAL_IMAGES:,}-image validation set, never a limited evaluation) per million "
-                 "parameters, both exact figures (no timing noise); supported when ENet ranks first")
+    criterion = (
+        "top-1 % (original training recipe where the record has it; published, or measured on the full "
+        f"{data.IMAGENET_VAL_IMAGES:,}-image validation set, never a limited evaluation) per million "
+        "parameters, both exact figures (no timing noise); supported when ENet ranks first"
+    )
     best_by_model: dict[str, tuple[float, Record]] = {}
     for record in records:
         value = data.density(record)
@@ -684,11 +838,23 @@ def information_density(records: Sequence[Record]) -> Finding:
     effects: list[Effect] = []
     if ranked:
         top_value, top = ranked[0]
-        effects.append(Effect(f"best accuracy per parameter ({_name(top)})", top_value, None, None,
-                              " top-1 % per million parameters", len(ranked), "models",
-                              "exact: counted parameters and a sourced top-1", short=f"best, {_name(top)}"))
-        sentences.append(f"Best accuracy per parameter among the networks with a sourced top-1: {_name(top)} with "
-                         f"{fmt.sig(top_value)} top-1 % per million parameters ({fmt.plural(len(ranked), 'model')}).")
+        effects.append(
+            Effect(
+                f"best accuracy per parameter ({_name(top)})",
+                top_value,
+                None,
+                None,
+                " top-1 % per million parameters",
+                len(ranked),
+                "models",
+                "exact: counted parameters and a sourced top-1",
+                short=f"best, {_name(top)}",
+            )
+        )
+        sentences.append(
+            f"Best accuracy per parameter among the networks with a sourced top-1: {_name(top)} with "
+            f"{fmt.sig(top_value)} top-1 % per million parameters ({fmt.plural(len(ranked), 'model')})."
+        )
         by_study = {record.model.study_name: value for value, record in ranked if record.model.study_name}
         for reference in ("AlexNet", "VGG-19"):
             if reference in by_study:
@@ -702,12 +868,16 @@ def information_density(records: Sequence[Record]) -> Finding:
             reason = "ENet was not measured"
         elif limited:
             images = ", ".join(f"{m.images:,}" for r in limited if (m := r.accuracy.measured) is not None)
-            reason = (f"ENet has no sourced top-1: none is published, and its local evaluation covered only {images} "
-                      f"of {data.IMAGENET_VAL_IMAGES:,} validation images, too few to count")
+            reason = (
+                f"ENet has no sourced top-1: none is published, and its local evaluation covered only {images} "
+                f"of {data.IMAGENET_VAL_IMAGES:,} validation images, too few to count"
+            )
         else:
             reason = "ENet has no sourced top-1 (none published, none measured over the full validation set)"
-        sentences.append(f"{reason}, so the claim cannot be tested as stated; the best of the networks that have one "
-                         "is shown beside it.")
+        sentences.append(
+            f"{reason}, so the claim cannot be tested as stated; the best of the networks that have one "
+            "is shown beside it."
+        )
     if not ranked and verdict == "cannot be tested as stated":
         sentences.insert(0, "No record has both a sourced top-1 and a parameter count.")
     return Finding("density", "Information density", claim, verdict, sentences, criterion, ["fig10"], effects)
@@ -740,6 +910,7 @@ def claims_table(runs: Sequence[Run], findings_by_run: Sequence[Sequence[Finding
     rows: list[ClaimRow] = []
     if computed:
         for index, first in enumerate(computed[0]):
-            rows.append(ClaimRow(first.key, first.title, first.claim,
-                                 [_cell(findings[index]) for findings in computed]))
+            rows.append(
+                ClaimRow(first.key, first.title, first.claim, [_cell(findings[index]) for findings in computed])
+            )
     return ClaimsTable([run.label for run in runs], rows)

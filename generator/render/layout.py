@@ -24,21 +24,215 @@ from xml.etree import ElementTree
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 # Advance widths in 1/1000 em of ASCII 32..126 (read once from LiberationSans-Regular/-Bold.ttf).
 _REGULAR = (
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556,
-    556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833,
-    722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556,
-    556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334,
-    260, 334, 584,
+    278,
+    278,
+    355,
+    556,
+    556,
+    889,
+    667,
+    191,
+    333,
+    333,
+    389,
+    584,
+    278,
+    333,
+    278,
+    278,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    278,
+    278,
+    584,
+    584,
+    584,
+    556,
+    1015,
+    667,
+    667,
+    722,
+    722,
+    667,
+    611,
+    778,
+    722,
+    278,
+    500,
+    667,
+    556,
+    833,
+    722,
+    778,
+    667,
+    778,
+    722,
+    667,
+    611,
+    722,
+    667,
+    944,
+    667,
+    667,
+    611,
+    278,
+    278,
+    278,
+    469,
+    556,
+    333,
+    556,
+    556,
+    500,
+    556,
+    556,
+    278,
+    556,
+    556,
+    222,
+    222,
+    500,
+    222,
+    833,
+    556,
+    556,
+    556,
+    556,
+    333,
+    500,
+    278,
+    556,
+    500,
+    722,
+    500,
+    500,
+    500,
+    334,
+    260,
+    334,
+    584,
 )
 _BOLD = (
-    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556,
-    556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833,
-    722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556, 333, 556, 611, 556, 611,
-    556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389,
-    280, 389, 584,
+    278,
+    333,
+    474,
+    556,
+    556,
+    889,
+    722,
+    238,
+    333,
+    333,
+    389,
+    584,
+    278,
+    333,
+    278,
+    278,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    556,
+    333,
+    333,
+    584,
+    584,
+    584,
+    611,
+    975,
+    722,
+    722,
+    722,
+    722,
+    667,
+    611,
+    778,
+    722,
+    278,
+    556,
+    722,
+    611,
+    833,
+    722,
+    778,
+    667,
+    778,
+    722,
+    667,
+    611,
+    722,
+    667,
+    944,
+    667,
+    667,
+    611,
+    333,
+    278,
+    333,
+    584,
+    556,
+    333,
+    556,
+    611,
+    556,
+    611,
+    556,
+    333,
+    611,
+    611,
+    278,
+    278,
+    556,
+    278,
+    889,
+    611,
+    611,
+    611,
+    611,
+    389,
+    556,
+    333,
+    611,
+    556,
+    778,
+    556,
+    556,
+    500,
+    389,
+    280,
+    389,
+    584,
 )
-_OTHER = {"×": 584, "−": 584, "–": 556, "—": 1000, "²": 333, "µ": 576, "≈": 549, "∝": 365, "≥": 549, "≤": 549,
-          "·": 278, "’": 222, "é": 556, "…": 1000}
+_OTHER = {
+    "×": 584,
+    "−": 584,
+    "–": 556,
+    "—": 1000,
+    "²": 333,
+    "µ": 576,
+    "≈": 549,
+    "∝": 365,
+    "≥": 549,
+    "≤": 549,
+    "·": 278,
+    "’": 222,
+    "é": 556,
+    "…": 1000,
+}
 # The font's ascent and descent (hhea): the box a browser reports for a line of text.
 ASCENT, DESCENT = 0.905, 0.212
 GAP = 1.0  # px kept between two text boxes
@@ -62,12 +256,20 @@ class Box:
     bottom: float
 
     def overlaps(self, other: Box, gap: float = 0.0) -> bool:
-        return (self.left < other.right + gap and other.left < self.right + gap
-                and self.top < other.bottom + gap and other.top < self.bottom + gap)
+        return (
+            self.left < other.right + gap
+            and other.left < self.right + gap
+            and self.top < other.bottom + gap
+            and other.top < self.bottom + gap
+        )
 
     def inside(self, left: float, top: float, right: float, bottom: float, tolerance: float = 0.0) -> bool:
-        return (self.left >= left - tolerance and self.top >= top - tolerance
-                and self.right <= right + tolerance and self.bottom <= bottom + tolerance)
+        return (
+            self.left >= left - tolerance
+            and self.top >= top - tolerance
+            and self.right <= right + tolerance
+            and self.bottom <= bottom + tolerance
+        )
 
     def nearest(self, x: float, y: float) -> tuple[float, float]:
         """The point of the box nearest to (x, y): where a leader line ends."""
@@ -93,7 +295,7 @@ class Box:
 
     def hits_circle(self, x: float, y: float, radius: float) -> bool:
         nx, ny = self.nearest(x, y)
-        return (nx - x) ** 2 + (ny - y) ** 2 < radius ** 2
+        return (nx - x) ** 2 + (ny - y) ** 2 < radius**2
 
 
 def text_box(x: float, baseline: float, text: str, size: float, align: str = "left", bold: bool = False) -> Box:
@@ -141,8 +343,14 @@ def _candidates(point: Point, width: float, height: float, size: float) -> list[
     return found
 
 
-def place_labels(points: Sequence[Point], width: float, height: float, size: float,
-                 obstacles: Sequence[Point] = (), reserved: Sequence[Box] = ()) -> dict[str, Label]:
+def place_labels(
+    points: Sequence[Point],
+    width: float,
+    height: float,
+    size: float,
+    obstacles: Sequence[Point] = (),
+    reserved: Sequence[Box] = (),
+) -> dict[str, Label]:
     """Labels for as many points as fit, none overlapping another or leaving the plot.
 
     Crowded points choose first (they have the fewest free positions); a label
@@ -150,9 +358,11 @@ def place_labels(points: Sequence[Point], width: float, height: float, size: flo
     nothing else is free, never another label). ``obstacles``: unlabelled points,
     avoided the same way; ``reserved``: boxes no label may cover.
     """
+
     def crowding(point: Point) -> int:
-        return sum(1 for other in points if other is not point and abs(other.x - point.x) < 60
-                   and abs(other.y - point.y) < 30)
+        return sum(
+            1 for other in points if other is not point and abs(other.x - point.x) < 60 and abs(other.y - point.y) < 30
+        )
 
     order = sorted(points, key=lambda p: (-crowding(p), p.key))
     taken: list[Box] = list(reserved)
@@ -173,8 +383,11 @@ def place_labels(points: Sequence[Point], width: float, height: float, size: flo
                 continue
             if any(box.crosses(*other) for other in leaders):
                 continue
-            covered = sum(1 for other in (*points, *obstacles) if other is not point
-                          and box.hits_circle(other.x, other.y, max(other.radius, 3)))
+            covered = sum(
+                1
+                for other in (*points, *obstacles)
+                if other is not point and box.hits_circle(other.x, other.y, max(other.radius, 3))
+            )
             total = cost + covered * 40
             if best is None or total < best[0]:
                 best = (total, box, leader)
@@ -231,8 +444,14 @@ Matrix = tuple[float, float, float, float, float, float]  # a, b, c, d, e, f as 
 def _multiply(m: Matrix, n: Matrix) -> Matrix:
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2,
-            a * e2 + c * f2 + e, b * e2 + d * f2 + f)
+    return (
+        a * a2 + c * b2,
+        b * a2 + d * b2,
+        a * c2 + c * d2,
+        b * c2 + d * d2,
+        a * e2 + c * f2 + e,
+        b * e2 + d * f2 + f,
+    )
 
 
 def _parse_transform(text: str) -> Matrix:
@@ -271,8 +490,11 @@ def drawn_texts(svg: str) -> tuple[list[DrawnText], float, float]:
                 anchor = {"start": "left", "middle": "center", "end": "right"}[node.get("text-anchor", "start")]
                 local = text_box(0, 0, text, size, anchor, bold=node.get("font-weight") == "bold")
                 a, b, c, d, e, f = matrix
-                corners = [(a * x + c * y + e, b * x + d * y + f)
-                           for x in (local.left, local.right) for y in (local.top, local.bottom)]
+                corners = [
+                    (a * x + c * y + e, b * x + d * y + f)
+                    for x in (local.left, local.right)
+                    for y in (local.top, local.bottom)
+                ]
                 xs, ys = [x for x, _ in corners], [y for _, y in corners]
                 found.append(DrawnText(text, Box(min(xs), min(ys), max(xs), max(ys)), role))
             return
@@ -293,7 +515,7 @@ def text_problems(svg: str) -> list[str]:
         if "…" in text.text:
             problems.append(f"cut short: {text.text!r} ({text.role})")
     for i, first in enumerate(texts):
-        for second in texts[i + 1:]:
+        for second in texts[i + 1 :]:
             if first.box.overlaps(second.box, -0.5):
                 problems.append(f"overlap: {first.text!r} ({first.role}) and {second.text!r} ({second.role})")
     return problems

@@ -18,8 +18,9 @@ from generator.store import ResultsStore
 # go (models/<model>.md, hardware/<slug>.md, figures/<slug>/...): a model named
 # 'index' must not replace the models index, nor a hardware slug 'compare' the
 # comparison page. Compared case-insensitively (macOS and Windows file systems).
-RESERVED_STEMS = frozenset({"index", "compare", "charts", "assets", "data", "records", "figures", "models",
-                            "hardware", "methodology"})
+RESERVED_STEMS = frozenset(
+    {"index", "compare", "charts", "assets", "data", "records", "figures", "models", "hardware", "methodology"}
+)
 # A record-supplied name ending like a file would make a folder that shadows a
 # fixed page ('figures/index.md/' beside 'figures/index.md').
 _FILE_SUFFIXES = (".md", ".json", ".svg", ".csv", ".js", ".html", ".htm", ".yml", ".yaml")
@@ -96,7 +97,8 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
         if other_name != record.model.name:
             # Both would get the page models/<stem>.md: one would silently hide the other.
             raise RecordError(
-                path, f"{record.model.name!r} and {other_name!r} ({other_path}) share the page name {stem!r}",
+                path,
+                f"{record.model.name!r} and {other_name!r} ({other_path}) share the page name {stem!r}",
                 "model.name",
             )
         hardware_stem = run_key(record)[0]
@@ -104,8 +106,10 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
         if other_slug != record.hardware.slug:
             # Two machines would be drawn as one run on one page.
             raise RecordError(
-                path, f"hardware slugs {record.hardware.slug!r} and {other_slug!r} ({other_path}) share the "
-                f"page name {hardware_stem!r}", "hardware.slug",
+                path,
+                f"hardware slugs {record.hardware.slug!r} and {other_slug!r} ({other_path}) share the "
+                f"page name {hardware_stem!r}",
+                "hardware.slug",
             )
         loaded.append(LoadedRecord(record=record, source=path, site_path=site_path))
     loaded.sort(key=lambda item: (item.run_key, model_key(item.record)))  # resnet18 before resnet101

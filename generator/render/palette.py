@@ -73,8 +73,22 @@ FAMILY_COLOURS: dict[str, str] = {
     "maxvit": "#393b79",
 }
 SPARE_COLOURS: tuple[str, ...] = (
-    "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#ad494a",
-    "#a55194", "#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#cedb9c",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#5254a3",
+    "#8ca252",
+    "#bd9e39",
+    "#ad494a",
+    "#a55194",
+    "#6b6ecf",
+    "#b5cf6b",
+    "#e7ba52",
+    "#d6616b",
+    "#ce6dbd",
+    "#9c9ede",
+    "#cedb9c",
 )
 UNKNOWN_NETWORK = "#7f7f7f"  # a study name this table does not know (a newer registry's)
 
@@ -92,10 +106,12 @@ def family_colours(families: Iterable[str]) -> dict[str, str]:
 
 def _luminance(colour: str) -> float:
     """WCAG relative luminance of '#rrggbb'."""
+
     def channel(value: int) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
@@ -106,7 +122,7 @@ MIN_DARK_CONTRAST = 3.0  # WCAG's minimum for graphics against their background
 def dark_variant(colour: str) -> str:
     """The colour, lightened (same hue) until it stands out against the dark scheme's background."""
     background = _luminance(DARK_BACKGROUND)
-    r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
     hue, lightness, saturation = colorsys.rgb_to_hls(r, g, b)
     current = colour
     while (_luminance(current) + 0.05) / (background + 0.05) < MIN_DARK_CONTRAST and lightness < 0.95:

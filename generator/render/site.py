@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import altair as alt
 import jinja2
@@ -64,15 +65,18 @@ def navigation(site: pages.SiteModel) -> list[NavItem]:
         return {name: [index, *children]}
 
     # The study's networks first, as on the figures index.
-    figure_pages = sorted((p for p in by_path if p.startswith("figures/") and p != "figures/index.md"),
-                          key=lambda p: (p.rsplit("/", 1)[0], not p.endswith("/study.md")))
+    figure_pages = sorted(
+        (p for p in by_path if p.startswith("figures/") and p != "figures/index.md"),
+        key=lambda p: (p.rsplit("/", 1)[0], not p.endswith("/study.md")),
+    )
     grouped: dict[str, list[NavItem | str]] = {}
     for path in figure_pages:
         figures = by_path[path].model
         scope = "The study's networks" if path.endswith("/study.md") else "All models"
         grouped.setdefault(html.escape(str(figures.run_label)), []).append({scope: path})
-    models = sorted((p for p in by_path if p.startswith("models/") and p != "models/index.md"),
-                    key=lambda p: title(p).lower())
+    models = sorted(
+        (p for p in by_path if p.startswith("models/") and p != "models/index.md"), key=lambda p: title(p).lower()
+    )
     hardware = sorted(p for p in by_path if p.startswith("hardware/") and p != "hardware/index.md")
     return [
         {"Home": "index.md"},
@@ -84,6 +88,12 @@ def navigation(site: pages.SiteModel) -> list[NavItem]:
     ]
 
 
+def _vl_convert_version() -> str:
+    import vl_convert
+
+    return str(vl_convert.__version__)  # type: ignore[attr-defined]  # the type stub leaves it out
+
+
 def _vegalite_version() -> str:
     """The Vega-Lite version Altair writes specs for, as vl-convert names it ('6.4')."""
     import vl_convert
@@ -91,16 +101,20 @@ def _vegalite_version() -> str:
     major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     available = vl_convert.get_vegalite_versions()
     if major_minor not in available:
-        raise CliError(f"vl-convert {vl_convert.__version__} lacks Vega-Lite {major_minor} (has {available}); "
-                       "install matching altair and vl-convert-python versions")
+        raise CliError(
+            f"vl-convert {_vl_convert_version()} lacks Vega-Lite {major_minor} (has {available}); "
+            "install matching altair and vl-convert-python versions"
+        )
     return major_minor
 
 
 def vega_versions() -> str:
     import vl_convert
 
-    return (f"Vega {vl_convert.get_vega_version()}, Vega-Lite {_vegalite_version()}, "
-            f"vega-embed {vl_convert.get_vega_embed_version()} (bundled by vl-convert {vl_convert.__version__})")
+    return (
+        f"Vega {vl_convert.get_vega_version()}, Vega-Lite {_vegalite_version()}, "
+        f"vega-embed {vl_convert.get_vega_embed_version()} (bundled by vl-convert {_vl_convert_version()})"
+    )
 
 
 def _environment(templates_dir: Path) -> jinja2.Environment:
@@ -149,14 +163,18 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
     for run in runs:
         for scope in pages.scopes(run):
-            site.pages.append(pages.Page(pages.figures_path(run, scope), "figures.md.j2",
-                                         pages.figures_page(run, scope, palette, site)))
+            site.pages.append(
+                pages.Page(
+                    pages.figures_path(run, scope), "figures.md.j2", pages.figures_page(run, scope, palette, site)
+                )
+            )
     try:
         home_comparison = pages.home_lines(runs, baseline)
     except BaselineError as error:
         raise CliError(str(error)) from None
-    site.pages.append(pages.Page("index.md", "home.md.j2",
-                                 replace(pages.home_page(items, runs), comparison=home_comparison)))
+    site.pages.append(
+        pages.Page("index.md", "home.md.j2", replace(pages.home_page(items, runs), comparison=home_comparison))
+    )
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:
@@ -167,16 +185,24 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):
         site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
-            [run for run in runs if run.hardware_slug == slug]).encode("utf-8")
+            [run for run in runs if run.hardware_slug == slug]
+        ).encode("utf-8")
     site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):
-        site.pages.append(pages.Page(pages.hardware_path(slug), "hardware.md.j2",
-                                     pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug])))
+        site.pages.append(
+            pages.Page(
+                pages.hardware_path(slug),
+                "hardware.md.j2",
+                pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug]),
+            )
+        )
     if len(run_refs(runs)) > 1:
-        site.pages.append(pages.Page("hardware/compare.md", "compare.md.j2",
-                                     pages.comparison_page(runs, site, baseline)))
-    site.pages.append(pages.Page("methodology.md", "methodology.md.j2",
-                                 pages.methodology_page(records, vega_versions())))
+        site.pages.append(
+            pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs, site, baseline))
+        )
+    site.pages.append(
+        pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
+    )
     site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
     site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
@@ -186,9 +212,9 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     return site
 
 
-
-def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None,
-                 baseline: str | None = None) -> dict[str, bytes]:
+def render_files(
+    items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None, baseline: str | None = None
+) -> dict[str, bytes]:
     """The whole site as {relative path: bytes}; raises before anything is written.
 
     ``previous_dir`` (the folder being re-rendered) only lets an identical Vega
@@ -204,7 +230,8 @@ def render_files(items: list[LoadedRecord], templates_dir: Path, previous_dir: P
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
-            page=page.model, path=page.path,
+            page=page.model,
+            path=page.path,
             front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
         )
         files[page.path] = text.encode("utf-8")
@@ -228,7 +255,7 @@ def _vega_bundle(previous: Path | None) -> bytes:
     import vl_convert
 
     header = f"// {vega_versions()}\n".encode()
-    cache = _cache_dir() / f"vega-bundle-{vl_convert.__version__}-{_vegalite_version()}.js"
+    cache = _cache_dir() / f"vega-bundle-{_vl_convert_version()}-{_vegalite_version()}.js"
     for candidate in (previous, cache):
         if candidate is None:
             continue
@@ -239,7 +266,8 @@ def _vega_bundle(previous: Path | None) -> bytes:
             continue
         if existing.startswith(header):
             return existing
-    bundle = header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")
+    # The type stub marks 'snippet' required; vl-convert makes it optional (the default bundle).
+    bundle = header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")  # type: ignore[call-arg]
     try:
         write_if_changed(cache, bundle)
     except OSError:
@@ -262,8 +290,13 @@ class SyncReport:
 def _check_site_names(files: Mapping[str, bytes]) -> None:
     for name in files:
         pure = PurePosixPath(name)
-        if pure.is_absolute() or not pure.parts or any(part in ("", ".", "..") for part in pure.parts) \
-                or "\\" in name or "\x00" in name:
+        if (
+            pure.is_absolute()
+            or not pure.parts
+            or any(part in ("", ".", "..") for part in pure.parts)
+            or "\\" in name
+            or "\x00" in name
+        ):
             raise ValueError(f"refusing to write outside the site: {name!r}")
     # A file whose path is also a folder of another file cannot exist: say which
     # (the record-supplied names are chosen so this cannot happen; a bug would).
@@ -356,8 +389,10 @@ def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"{out_dir} is not a folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-        raise CliError(f"{out_dir} holds files the render did not write (no {MARKER}); "
-                       "choose an empty or previously rendered folder")
+        raise CliError(
+            f"{out_dir} holds files the render did not write (no {MARKER}); "
+            "choose an empty or previously rendered folder"
+        )
     _check_site_names(files)
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -392,8 +427,14 @@ def sync_tree(files: Mapping[str, bytes], out_dir: Path) -> SyncReport:
     return SyncReport(written, removed, unchanged)
 
 
-def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quiet: bool = False,
-                allow_empty: bool = False, baseline: str | None = None) -> SyncReport:
+def render_site(
+    measurements_dir: Path,
+    templates_dir: Path,
+    out_dir: Path,
+    quiet: bool = False,
+    allow_empty: bool = False,
+    baseline: str | None = None,
+) -> SyncReport:
     """Read and validate every record, render the site in memory, then swap it into ``out_dir``.
 
     Zero records over a site that has pages is refused unless ``allow_empty``:
@@ -404,14 +445,19 @@ def render_site(measurements_dir: Path, templates_dir: Path, out_dir: Path, quie
     if not items and not allow_empty:
         existing = [name for name in _regular_files(out_dir) if name != MARKER]
         if existing:
-            raise CliError(f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
-                           f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)")
-    files = render_files(items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None,
-                         baseline=baseline)
+            raise CliError(
+                f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
+                f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)"
+            )
+    files = render_files(
+        items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None, baseline=baseline
+    )
     report = sync_tree(files, out_dir)
     if not quiet:
-        print(f"rendered {len(items)} records into {out_dir}: {report.written} files written, "
-              f"{report.unchanged} unchanged, {report.removed} removed ({time.perf_counter() - started:.1f} s)")
+        print(
+            f"rendered {len(items)} records into {out_dir}: {report.written} files written, "
+            f"{report.unchanged} unchanged, {report.removed} removed ({time.perf_counter() - started:.1f} s)"
+        )
     return report
 
 
@@ -420,7 +466,7 @@ def _load_config(config_file: Path, strict: bool, docs_dir: Path | None, site_di
 
     if not config_file.is_file():
         raise CliError(f"MkDocs configuration {config_file} not found")
-    overrides: dict[str, object] = {"strict": strict}
+    overrides: dict[str, Any] = {"strict": strict}
     if docs_dir is not None:
         overrides["docs_dir"] = str(docs_dir)
 
@@ -429,8 +475,9 @@ def _load_config(config_file: Path, strict: bool, docs_dir: Path | None, site_di
     return load_config(config_file=str(config_file), **overrides)
 
 
-def build_site(config_file: Path, strict: bool = True, docs_dir: Path | None = None,
-               site_dir: Path | None = None) -> int:
+def build_site(
+    config_file: Path, strict: bool = True, docs_dir: Path | None = None, site_dir: Path | None = None
+) -> int:
     """``mkdocs build`` (strict by default: a broken link or missing page fails); returns an exit code."""
     from mkdocs.commands.build import build
     from mkdocs.exceptions import Abort, ConfigurationError

@@ -23,7 +23,12 @@ from generator.render.pages.common import (
 )
 from generator.render.pages.compare import ComparisonPage, HomeComparison, comparison_page, home_lines
 from generator.render.pages.figures import (
-    FiguresPage, LimitTable, figure_charts, figures_index, figures_page, limit_tables,
+    FiguresPage,
+    LimitTable,
+    figure_charts,
+    figures_index,
+    figures_page,
+    limit_tables,
 )
 from generator.render.pages.hardware import HardwarePage, hardware_index, hardware_page
 from generator.render.pages.home import FindingView, HomePage, home_page
@@ -32,10 +37,43 @@ from generator.render.pages.models import ModelPage, model_page
 from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
 
 __all__ = [
-    "ChartJob", "ChartRef", "ComparisonPage", "DataPage", "FiguresPage", "FindingView", "HardwarePage",
-    "HomeComparison", "HomePage", "IndexPage", "LeaderboardPage", "LimitTable", "Link", "MethodologyPage",
-    "ModelPage", "Page",
-    "SiteModel", "Table", "comparison_page", "data_page", "figure_charts", "figures_index", "figures_page", "figures_path",
-    "hardware_index", "hardware_page", "hardware_path", "home_lines", "home_page", "label", "leaderboard_csv_path",
-    "leaderboard_page", "limit_tables", "methodology_page", "model_page", "model_path", "rel", "scope_records", "scopes",
+    "ChartJob",
+    "ChartRef",
+    "ComparisonPage",
+    "DataPage",
+    "FiguresPage",
+    "FindingView",
+    "HardwarePage",
+    "HomeComparison",
+    "HomePage",
+    "IndexPage",
+    "LeaderboardPage",
+    "LimitTable",
+    "Link",
+    "MethodologyPage",
+    "ModelPage",
+    "Page",
+    "SiteModel",
+    "Table",
+    "comparison_page",
+    "data_page",
+    "figure_charts",
+    "figures_index",
+    "figures_page",
+    "figures_path",
+    "hardware_index",
+    "hardware_page",
+    "hardware_path",
+    "home_lines",
+    "home_page",
+    "label",
+    "leaderboard_csv_path",
+    "leaderboard_page",
+    "limit_tables",
+    "methodology_page",
+    "model_page",
+    "model_path",
+    "rel",
+    "scope_records",
+    "scopes",
 ]

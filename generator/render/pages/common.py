@@ -68,6 +68,7 @@ def rel(page: str, target: str) -> str:
 
 label = names.label  # one rule for a model's name on the site
 
+
 def model_path(record: Record) -> str:
     return f"models/{model_stem(record.model.name)}.md"
 

@@ -73,29 +73,51 @@ def limit_tables(records: Sequence[Record], page: str) -> list[LimitTable]:
     speed_rows = [(r, data.images_per_s(data.ok_batch(r, 1)), data.top1(r)) for r in records]
     for limit in SPEED_LIMITS_IPS:
         title = f"Best top-1 at ≥ {limit} images/s at batch 1"
-        fits = sorted(((r, ips, acc) for r, ips, acc in speed_rows if ips is not None and acc is not None
-                       and ips >= limit), key=lambda row: (-row[2], row[0].model.name))  # type: ignore[operator]
+        fits = sorted(
+            ((r, ips, acc) for r, ips, acc in speed_rows if ips is not None and acc is not None and ips >= limit),
+            key=lambda row: (-row[2], row[0].model.name),
+        )
         if not fits:
             tables.append(LimitTable(title, None, f"No model with a known top-1 reaches {limit} images/s at batch 1."))
             continue
-        tables.append(LimitTable(title, Table(
-            ["model", "top-1", "images/s at batch 1", "95 % interval", "timed iterations, rounds, stopped on"],
-            [[Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.sig(ips), *_timing_cells(r)]
-             for r, ips, acc in fits[:BEST_UNDER_LIMIT]],
-        ), None))
+        tables.append(
+            LimitTable(
+                title,
+                Table(
+                    ["model", "top-1", "images/s at batch 1", "95 % interval", "timed iterations, rounds, stopped on"],
+                    [
+                        [Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.sig(ips), *_timing_cells(r)]
+                        for r, ips, acc in fits[:BEST_UNDER_LIMIT]
+                    ],
+                ),
+                None,
+            )
+        )
     memory_rows = [(r, data.memory_bytes(data.ok_batch(r, 1)), data.top1(r)) for r in records]
     for gigabytes in MEMORY_LIMITS_GB:
         title = f"Best top-1 within {gigabytes} GB peak memory at batch 1"
-        fits = sorted(((r, m, acc) for r, m, acc in memory_rows if m is not None and acc is not None
-                       and m <= gigabytes * 1e9), key=lambda row: (-row[2], row[0].model.name))  # type: ignore[operator]
+        fits = sorted(
+            ((r, m, acc) for r, m, acc in memory_rows if m is not None and acc is not None and m <= gigabytes * 1e9),
+            key=lambda row: (-row[2], row[0].model.name),
+        )
         if not fits:
-            tables.append(LimitTable(title, None, f"No model with a known top-1 stays within {gigabytes} GB at batch 1."))
+            tables.append(
+                LimitTable(title, None, f"No model with a known top-1 stays within {gigabytes} GB at batch 1.")
+            )
             continue
-        tables.append(LimitTable(title, Table(
-            ["model", "top-1", "peak memory at batch 1"],
-            [[Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.megabytes(m)]
-             for r, m, acc in fits[:BEST_UNDER_LIMIT]],
-        ), None))
+        tables.append(
+            LimitTable(
+                title,
+                Table(
+                    ["model", "top-1", "peak memory at batch 1"],
+                    [
+                        [Link(label(r), rel(page, model_path(r))), fmt.percent(acc, 2), fmt.megabytes(m)]
+                        for r, m, acc in fits[:BEST_UNDER_LIMIT]
+                    ],
+                ),
+                None,
+            )
+        )
     return tables
 
 
@@ -107,22 +129,35 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
     for figure in registry.FIGURES:
         drawn = figure.drawable(records)
         if not drawn:
-            refs.append(ChartRef(figure.id, figure.title, figure.caption(records), None, None,
-                                 missing=_missing_reason(run, figure)))
+            refs.append(
+                ChartRef(
+                    figure.id, figure.title, figure.caption(records), None, None, missing=_missing_reason(run, figure)
+                )
+            )
             continue
         stem = registry.chart_stem(run, scope, figure.id)
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
             # The static image is the wide chart: what GitHub and a browser without JavaScript show.
-            site.charts.append(ChartJob(spec_path, f"{stem}.svg" if lay is charts.WIDE else None,
-                                        figure.chart(records, palette, lay)))
+            site.charts.append(
+                ChartJob(spec_path, f"{stem}.svg" if lay is charts.WIDE else None, figure.chart(records, palette, lay))
+            )
         # Models that failed outright are already in the exclusions; list the rest once.
         missing_models = [label(r) for r in records if not figure.needs(r) and r.status == "ok"]
         notes = charts.exclusions(records, figure.batch_sizes(records))
         if missing_models:
             notes.append("not measured or not known, left out: " + ", ".join(sorted(missing_models)))
-        refs.append(ChartRef(figure.id, figure.title, figure.caption(records), rel(page, f"{stem}.vl.json"),
-                             rel(page, f"{stem}.svg"), notes, narrow_spec_href=rel(page, f"{stem}.narrow.vl.json")))
+        refs.append(
+            ChartRef(
+                figure.id,
+                figure.title,
+                figure.caption(records),
+                rel(page, f"{stem}.vl.json"),
+                rel(page, f"{stem}.svg"),
+                notes,
+                narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"),
+            )
+        )
     return refs
 
 
@@ -134,18 +169,25 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
     study_count = len(run.study_records())
     scope_text = (
         f"The study's networks measured on this hardware ({study_count} of its 14)."
-        if scope == "study" else f"All {len(records)} models measured on this hardware."
+        if scope == "study"
+        else f"All {len(records)} models measured on this hardware."
     )
-    other = Link("all models" if others[0] == "all" else "the study's networks only",
-                 rel(page, figures_path(run, others[0]))) if others else None
+    other = (
+        Link(
+            "all models" if others[0] == "all" else "the study's networks only", rel(page, figures_path(run, others[0]))
+        )
+        if others
+        else None
+    )
     return FiguresPage(
         title=f"Figures: {run.label}" + (" (the study's networks)" if scope == "study" else " (all models)"),
-        run_label=run.label, scope_text=scope_text, other_scope=other,
+        run_label=run.label,
+        scope_text=scope_text,
+        other_scope=other,
         hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
-        charts=refs, limits=limit_tables(records, page),
+        charts=refs,
+        limits=limit_tables(records, page),
     )
-
-
 
 
 def figures_index(runs: Sequence[Run]) -> IndexPage:
@@ -154,9 +196,16 @@ def figures_index(runs: Sequence[Run]) -> IndexPage:
     for run in runs:
         # One row per scope: a second link column would have no header of its own.
         for s in scopes(run):
-            rows.append([run.hardware.name, run.config_slug, str(len(scope_records(run, s))),
-                         Link("the study's networks" if s == "study" else "all models", rel(page, figures_path(run, s)))])
+            rows.append(
+                [
+                    run.hardware.name,
+                    run.config_slug,
+                    str(len(scope_records(run, s))),
+                    Link("the study's networks" if s == "study" else "all models", rel(page, figures_path(run, s))),
+                ]
+            )
     return IndexPage(
-        "Figures", "The study's ten figures, redrawn for every hardware and configuration measured.",
+        "Figures",
+        "The study's ten figures, redrawn for every hardware and configuration measured.",
         Table(["hardware", "configuration", "records", "figures"], rows) if rows else None,
     )

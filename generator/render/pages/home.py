@@ -73,10 +73,16 @@ def _finding_view(finding: findings.Finding, page: str, run: Run | None) -> Find
             figure = registry.BY_ID.get(figure_id)
             # The registry knows, from the records alone, whether the figures page draws this figure.
             if figure is not None and figure.drawable(records):
-                images.append(FigureImage(figure.name, rel(page, registry.chart_stem(run, scope, figure_id) + ".svg"),
-                                          rel(page, figures_page) + f"#{figure_id}"))
-    return FindingView(finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links,
-                       images)
+                images.append(
+                    FigureImage(
+                        figure.name,
+                        rel(page, registry.chart_stem(run, scope, figure_id) + ".svg"),
+                        rel(page, figures_page) + f"#{figure_id}",
+                    )
+                )
+    return FindingView(
+        finding.title, finding.claim, finding.verdict, finding.sentences, finding.criterion, links, images
+    )
 
 
 def _verdicts(runs: Sequence[Run], per_run: list[list[findings.Finding]]) -> Table:
@@ -98,22 +104,34 @@ def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
     for run, found in zip(runs, per_run, strict=True):
         first_scope = scopes(run)[0]
         figures_page = figures_path(run, first_scope)
-        run_views.append(RunFindings(
-            label=run.label,
-            figures=Link(f"figures ({'the study' if first_scope == 'study' else 'all models'})", rel(page, figures_page)),
-            hardware=Link("hardware and software", rel(page, hardware_path(run.hardware_slug))),
-            findings=[_finding_view(f, page, run) for f in found],
-        ))
+        run_views.append(
+            RunFindings(
+                label=run.label,
+                figures=Link(
+                    f"figures ({'the study' if first_scope == 'study' else 'all models'})", rel(page, figures_page)
+                ),
+                hardware=Link("hardware and software", rel(page, hardware_path(run.hardware_slug))),
+                findings=[_finding_view(f, page, run) for f in found],
+            )
+        )
     density_finding = findings.information_density(records) if records else None
     density = None if density_finding is None else _finding_view(density_finding, page, runs[0] if runs else None)
     failed = [
         f"{record.model.name} on {record.hardware.name} ({record.config.slug}): {record.error or 'no message recorded'}"
-        for record in records if record.status != "ok"
+        for record in records
+        if record.status != "ok"
     ]
     summary = (
         f"{fmt.plural(len(records), 'record')}: {fmt.plural(len(models), 'model')} measured on "
         f"{fmt.plural(len({r.hardware_slug for r in runs}), 'machine')} in "
         f"{fmt.plural(len(runs), 'hardware × configuration run')}."
     )
-    return HomePage("Deep network models for practical applications, re-measured", summary,
-                    _verdicts(runs, per_run), run_views, density, failed, not records)
+    return HomePage(
+        "Deep network models for practical applications, re-measured",
+        summary,
+        _verdicts(runs, per_run),
+        run_views,
+        density,
+        failed,
+        not records,
+    )

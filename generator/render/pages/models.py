@@ -9,12 +9,18 @@ from generator.render import charts, data, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord, model_stem
 from generator.render.pages.alternatives import Alternative, alternatives, measured_when
-from generator.schema import Record
 from generator.render.pages.common import (
-    Link, Table, ChartRef, ChartJob, SiteModel, rel, label, model_path, hardware_path,
+    ChartJob,
+    ChartRef,
+    Link,
+    SiteModel,
+    Table,
+    hardware_path,
+    label,
+    model_path,
+    rel,
 )
-
-
+from generator.schema import Record
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,7 @@ def _batch_table(record: Record) -> Table:
     rows: list[list[str | Link]] = []
     for result in sorted(record.batches, key=lambda b: b.batch_size):
         if result.status != "ok":
-            rows.append([str(result.batch_size), f"{result.status}: {result.error or 'no message'}",
-                         *(["—"] * 9)])
+            rows.append([str(result.batch_size), f"{result.status}: {result.error or 'no message'}", *(["—"] * 9)])
             continue
         latency = result.latency
         power = result.power
@@ -75,33 +80,58 @@ def _batch_table(record: Record) -> Table:
             watts = fmt.with_unit(power.net_w, "W")
             energy = fmt.with_unit(power.energy_j_per_image, "J")
         point = data.timing_point(record, result)
-        rows.append([
-            str(result.batch_size), "ok",
-            "not measured" if latency is None else
-            f"{fmt.sig(latency.median_ms_per_batch, 4)} ({fmt.sig(latency.p10_ms_per_batch, 4)}–"
-            f"{fmt.sig(latency.p90_ms_per_batch, 4)})",
-            fmt.with_interval(data.ms_per_image(result), data.ms_per_image_low(result),
-                              data.ms_per_image_high(result), 4),
-            fmt.with_interval(data.images_per_s(result), data.images_per_s_low(result),
-                              data.images_per_s_high(result), 4),
-            "—" if point is None else f"{point.timed_iterations:,}",
-            "—" if point is None else str(point.rounds),
-            "—" if point is None else STOP_REASONS.get(point.stop_reason, point.stop_reason),
-            fmt.megabytes(data.memory_bytes(result)), watts, energy,
-        ])
-    return Table(["batch", "status", "ms per batch: median (p10–p90)", "ms per image (95 % interval)",
-                  "images/s (95 % interval)", "timed iterations", "rounds", "stopped on",
-                  "peak memory", "net power", "energy per image"], rows)
+        rows.append(
+            [
+                str(result.batch_size),
+                "ok",
+                "not measured"
+                if latency is None
+                else f"{fmt.sig(latency.median_ms_per_batch, 4)} ({fmt.sig(latency.p10_ms_per_batch, 4)}–"
+                f"{fmt.sig(latency.p90_ms_per_batch, 4)})",
+                fmt.with_interval(
+                    data.ms_per_image(result), data.ms_per_image_low(result), data.ms_per_image_high(result), 4
+                ),
+                fmt.with_interval(
+                    data.images_per_s(result), data.images_per_s_low(result), data.images_per_s_high(result), 4
+                ),
+                "—" if point is None else f"{point.timed_iterations:,}",
+                "—" if point is None else str(point.rounds),
+                "—" if point is None else STOP_REASONS.get(point.stop_reason, point.stop_reason),
+                fmt.megabytes(data.memory_bytes(result)),
+                watts,
+                energy,
+            ]
+        )
+    return Table(
+        [
+            "batch",
+            "status",
+            "ms per batch: median (p10–p90)",
+            "ms per image (95 % interval)",
+            "images/s (95 % interval)",
+            "timed iterations",
+            "rounds",
+            "stopped on",
+            "peak memory",
+            "net power",
+            "energy per image",
+        ],
+        rows,
+    )
 
 
 def _accuracy_note(weights: str | None, any_accuracy: bool) -> str:
     """Whose accuracy the table shows: never point at weights the page does not name."""
     if weights:
-        return (f"Timing uses random weights: accuracy belongs to the weights named above ({weights}), "
-                "not to the timed model.")
+        return (
+            f"Timing uses random weights: accuracy belongs to the weights named above ({weights}), "
+            "not to the timed model."
+        )
     if any_accuracy:
-        return ("Timing uses random weights: accuracy belongs to the trained model given as the source in the "
-                "table, not to the timed model.")
+        return (
+            "Timing uses random weights: accuracy belongs to the trained model given as the source in the "
+            "table, not to the timed model."
+        )
     return "No trained weights are named for this model and no accuracy is known; timing uses random weights."
 
 
@@ -112,8 +142,10 @@ def interval_note(record: Record) -> str:
     if "within and across rounds" in bases:
         parts.append("95 % intervals of the median over rounds, from the spread within and across rounds")
     if "within one round" in bases:
-        parts.append("95 % intervals from the spread within a single round only (timed in one round, or "
-                     "measured before rounds: drift between runs, 10–25 % on a shared machine, is not in them)")
+        parts.append(
+            "95 % intervals from the spread within a single round only (timed in one round, or "
+            "measured before rounds: drift between runs, 10–25 % on a shared machine, is not in them)"
+        )
     if "none" in bases:
         parts.append("'no interval': the timing stopped before an interval could be computed")
     return "; ".join(parts).capitalize() + "." if parts else ""
@@ -125,41 +157,57 @@ def _accuracy_rows(first: Record, evaluated: Record) -> tuple[list[list[str | Li
     published = first.accuracy.published
     rows: list[list[str | Link]] = []
     if original is not None:
-        rows.append([
-            "original training recipe (used in the study's figures)",
-            fmt.percent(original.top1_percent, 2), fmt.percent(original.top5_percent, 2),
-            f"{original.source}; {original.dataset}",
-        ])
-    rows.append([
-        "published, later recipe" if original is not None else "published",
-        fmt.percent(published.top1_percent if published else None, 2),
-        fmt.percent(published.top5_percent if published else None, 2),
-        f"{published.source}; {published.dataset}" if published else "no published figure recorded",
-    ])
+        rows.append(
+            [
+                "original training recipe (used in the study's figures)",
+                fmt.percent(original.top1_percent, 2),
+                fmt.percent(original.top5_percent, 2),
+                f"{original.source}; {original.dataset}",
+            ]
+        )
+    rows.append(
+        [
+            "published, later recipe" if original is not None else "published",
+            fmt.percent(published.top1_percent if published else None, 2),
+            fmt.percent(published.top5_percent if published else None, 2),
+            f"{published.source}; {published.dataset}" if published else "no published figure recorded",
+        ]
+    )
     measured = evaluated.accuracy.measured
     if measured is not None:
         reference = published.top1_percent if published is not None else None
-        difference = "" if reference is None else \
-            f"; top-1 {fmt.signed(measured.top1_percent - reference)} points vs published"
+        difference = (
+            "" if reference is None else f"; top-1 {fmt.signed(measured.top1_percent - reference)} points vs published"
+        )
         full = data.full_evaluation(evaluated) is not None
         plural = "s" if measured.images != 1 else ""
-        where = (f"{measured.images:,} of {data.IMAGENET_VAL_IMAGES:,} validation images in {measured.dataset_dir}, "
-                 f"weights {measured.weights_file}, {measured.date}{difference}")
-        rows.append([
-            "measured" if full else f"measured on {measured.images:,} image{plural} only (limited: not used)",
-            fmt.percent(measured.top1_percent, 2), fmt.percent(measured.top5_percent, 2), where,
-        ])
+        where = (
+            f"{measured.images:,} of {data.IMAGENET_VAL_IMAGES:,} validation images in {measured.dataset_dir}, "
+            f"weights {measured.weights_file}, {measured.date}{difference}"
+        )
+        rows.append(
+            [
+                "measured" if full else f"measured on {measured.images:,} image{plural} only (limited: not used)",
+                fmt.percent(measured.top1_percent, 2),
+                fmt.percent(measured.top5_percent, 2),
+                where,
+            ]
+        )
     gain = None
     later = data.later_recipe_top1(first)
     if original is not None and original.top1_percent is not None and later is not None:
         named = published.weights if published is not None and published.weights else "the published weights"
         points = later - original.top1_percent
         direction = "more" if points >= 0 else "fewer"
-        gain = (f"Recipe gain: the same network scores {abs(points):.2f} top-1 points {direction} with the later "
-                f"training recipe ({named}) than with the original: a gain from training alone.")
+        gain = (
+            f"Recipe gain: the same network scores {abs(points):.2f} top-1 points {direction} with the later "
+            f"training recipe ({named}) than with the original: a gain from training alone."
+        )
     elif data.accuracy_recipe(first) == "later":
-        gain = ("The published figure is a later training recipe's; this record predates the original recipe's "
-                "figure, so the study's figures mark this network's point as a later recipe.")
+        gain = (
+            "The published figure is a later training recipe's; this record predates the original recipe's "
+            "figure, so the study's figures mark this network's point as a later recipe."
+        )
     return rows, gain
 
 
@@ -170,8 +218,9 @@ def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) 
     return f"{better + 1} of {len(values)}"
 
 
-def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record],
-               site: SiteModel) -> ModelPage:
+def model_page(
+    records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record], site: SiteModel
+) -> ModelPage:
     records = [item.record for _, item in records_by_run]
     first = records[0]
     page = model_path(first)
@@ -181,34 +230,51 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
     counted = next((r for r in records if r.operations is not None), first)
     sized = next((r for r in records if r.parameters is not None), first)
     evaluated = next((r for r in records if r.accuracy.measured is not None), first)
-    about = Table(["field", "value"], [
-        ["registry name", info.name], ["family", info.family], ["source library", info.source],
-        ["builder", info.builder], ["weights whose metadata applies", info.weights or "none named"],
-        ["input resolution", f"{info.input_size_px} px"], ["architecture source", info.architecture_source],
-        ["in the study as", info.study_name or "not one of the study's 14 networks"],
-    ])
+    about = Table(
+        ["field", "value"],
+        [
+            ["registry name", info.name],
+            ["family", info.family],
+            ["source library", info.source],
+            ["builder", info.builder],
+            ["weights whose metadata applies", info.weights or "none named"],
+            ["input resolution", f"{info.input_size_px} px"],
+            ["architecture source", info.architecture_source],
+            ["in the study as", info.study_name or "not one of the study's 14 networks"],
+        ],
+    )
     accuracy_rows, recipe_gain = _accuracy_rows(first, evaluated)
     params = sized.parameters
-    size = Table(["quantity", "value"], [
-        ["parameters", fmt.count(params.count if params else None)],
-        ["parameter bytes (measured precision)", fmt.megabytes(params.parameters_bytes if params else None)],
-        ["buffer bytes", fmt.megabytes(params.buffers_bytes if params else None)],
-        ["published checkpoint", fmt.megabytes(params.checkpoint_bytes if params else None, "not known")],
-        ["accuracy per parameter", fmt.with_unit(data.density(sized), "top-1 % per million parameters")],
-    ])
+    size = Table(
+        ["quantity", "value"],
+        [
+            ["parameters", fmt.count(params.count if params else None)],
+            ["parameter bytes (measured precision)", fmt.megabytes(params.parameters_bytes if params else None)],
+            ["buffer bytes", fmt.megabytes(params.buffers_bytes if params else None)],
+            ["published checkpoint", fmt.megabytes(params.checkpoint_bytes if params else None, "not known")],
+            ["accuracy per parameter", fmt.with_unit(data.density(sized), "top-1 % per million parameters")],
+        ],
+    )
     ops = counted.operations
     operations = by_operator = by_module = None
     uncounted = None
     if ops is not None:
-        operations = Table(["convention", "value per image at batch 1"], [
-            ["GMACs, all operators fvcore counts (10^9 multiply-accumulates)", fmt.sig(ops.gmacs, 4)],
-            ["GFLOPs = 2 × GMACs", fmt.sig(ops.gflops, 4)],
-            ["GMACs of convolution, linear and matmul only (torchvision's _ops)",
-             fmt.sig(ops.gmacs_conv_linear_matmul, 4)],
-            ["GFLOPs by torch.utils.flop_counter (cross-check, 2 × conv/linear/matmul MACs)",
-             fmt.sig(ops.flop_counter_gflops, 4)],
-            ["activations (10^6 elements, fvcore)", fmt.sig(ops.activations_millions, 4)],
-        ])
+        operations = Table(
+            ["convention", "value per image at batch 1"],
+            [
+                ["GMACs, all operators fvcore counts (10^9 multiply-accumulates)", fmt.sig(ops.gmacs, 4)],
+                ["GFLOPs = 2 × GMACs", fmt.sig(ops.gflops, 4)],
+                [
+                    "GMACs of convolution, linear and matmul only (torchvision's _ops)",
+                    fmt.sig(ops.gmacs_conv_linear_matmul, 4),
+                ],
+                [
+                    "GFLOPs by torch.utils.flop_counter (cross-check, 2 × conv/linear/matmul MACs)",
+                    fmt.sig(ops.flop_counter_gflops, 4),
+                ],
+                ["activations (10^6 elements, fvcore)", fmt.sig(ops.activations_millions, 4)],
+            ],
+        )
         by_operator = _breakdown(ops.by_operator_gmacs, ops.gmacs)
         by_module = _breakdown(ops.by_module_gmacs, ops.gmacs)
         if ops.uncounted_operators:
@@ -222,25 +288,30 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         distinct = {r.model.name: r for r in all_records}
         tops = [v for r in distinct.values() if (v := data.top1(r)) is not None]
         densities = [v for r in distinct.values() if (v := data.density(r)) is not None]
+        time_rank = _rank(data.ms_per_image(data.ok_batch(record, 1)), [v for v in b1 if v is not None], False)
+        density_rank = _rank(data.density(record), densities, True)
         ranks = [
-            f"time per image at batch 1: {_rank(data.ms_per_image(data.ok_batch(record, 1)), [v for v in b1 if v is not None], False)} "
-            "on this hardware (1 = fastest)",
+            f"time per image at batch 1: {time_rank} on this hardware (1 = fastest)",
             f"top-1: {_rank(data.top1(record), tops, True)} models with a top-1 (1 = most accurate)",
-            f"accuracy per parameter: {_rank(data.density(record), densities, True)} models (1 = most accurate per parameter)",
+            f"accuracy per parameter: {density_rank} models (1 = most accurate per parameter)",
         ]
-        run_views.append(RunResults(
-            label=run.label,
-            hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
-            record=Link(f"record ({str(item.site_path).split('/')[-1]})", rel(page, str(item.site_path))),
-            memory_kind=data.memory_kind(record),
-            table=_batch_table(record),
-            interval_note=interval_note(record),
-            ranks=ranks,
-            failures=[f"{'model' if s is None else f'batch {s}'}: {status} ({message})"
-                      for s, status, message in data.failures(record)],
-            measured=measured_when(record),
-            instead=alternatives(record, run, page),
-        ))
+        run_views.append(
+            RunResults(
+                label=run.label,
+                hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
+                record=Link(f"record ({str(item.site_path).split('/')[-1]})", rel(page, str(item.site_path))),
+                memory_kind=data.memory_kind(record),
+                table=_batch_table(record),
+                interval_note=interval_note(record),
+                ranks=ranks,
+                failures=[
+                    f"{'model' if s is None else f'batch {s}'}: {status} ({message})"
+                    for s, status, message in data.failures(record)
+                ],
+                measured=measured_when(record),
+                instead=alternatives(record, run, page),
+            )
+        )
         if record.batches:
             chart_records.append(record)
             chart_labels.append(run.label)
@@ -250,23 +321,41 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
             site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels, lay)))
-        chart = ChartRef("batches", "Time per image and peak memory vs batch size",
-                         "One line per hardware and configuration, with each time's 95 % interval; failed batch "
-                         "sizes are left out (see the tables).",
-                         rel(page, f"{stem}.vl.json"), None, narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"))
+        chart = ChartRef(
+            "batches",
+            "Time per image and peak memory vs batch size",
+            "One line per hardware and configuration, with each time's 95 % interval; failed batch "
+            "sizes are left out (see the tables).",
+            rel(page, f"{stem}.vl.json"),
+            None,
+            narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"),
+        )
     return ModelPage(
         title=label(first) + (f" ({info.name})" if info.study_name else ""),
         about=about,
         accuracy=Table(["", "top-1", "top-5", "source"], accuracy_rows),
-        accuracy_note=" ".join(filter(None, [
-            recipe_gain,
-            "The study's figures and claims use the original training recipe where a network has several "
-            "(as the study did); an evaluation over fewer than "
-            f"{data.IMAGENET_VAL_IMAGES:,} validation images is shown but used nowhere.",
-            _accuracy_note(info.weights, first.accuracy.published is not None
-                           or evaluated.accuracy.measured is not None),
-        ])),
-        size=size, operations=operations, by_operator=by_operator, by_module=by_module, uncounted=uncounted,
-        operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
-        runs=run_views, chart=chart,
+        accuracy_note=" ".join(
+            filter(
+                None,
+                [
+                    recipe_gain,
+                    "The study's figures and claims use the original training recipe where a network has several "
+                    "(as the study did); an evaluation over fewer than "
+                    f"{data.IMAGENET_VAL_IMAGES:,} validation images is shown but used nowhere.",
+                    _accuracy_note(
+                        info.weights, first.accuracy.published is not None or evaluated.accuracy.measured is not None
+                    ),
+                ],
+            )
+        ),
+        size=size,
+        operations=operations,
+        by_operator=by_operator,
+        by_module=by_module,
+        uncounted=uncounted,
+        operations_note=f"Counted by {ops.counter}."
+        if ops
+        else "Operations not counted: " + (first.error or "no count in the record") + ".",
+        runs=run_views,
+        chart=chart,
     )
