@@ -103,6 +103,7 @@ def _measure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "cooldown": args.cooldown,
         "rounds": args.rounds,
         "machine": args.machine,
+        "max_iteration_s": args.max_iteration_s,
     }
 
 
@@ -243,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-budget", type=float, default=None, metavar="SECONDS",
         help="timing budget per batch size before giving up on the 2%% confidence target "
         f"(default: {_per_device(lambda d: f'{d.time_budget_s:g}')}; at least 5 iterations are always timed)",
+    )
+    measure.add_argument(
+        "--max-iteration-s", type=float, default=None, metavar="SECONDS",
+        help="record a batch size as skipped (with the estimate) when one iteration is estimated above this: "
+        "batch 1's time per image x batch size, or the model's FLOPs at the machine's measured peak when no "
+        "batch size was timed (default: "
+        f"{_per_device(lambda d: f'{d.max_iteration_s:g} s' if d.max_iteration_s else 'none')})",
     )
     measure.add_argument(
         "--power-window", type=float, default=1.0, metavar="SECONDS",

@@ -24,6 +24,7 @@ parent says 'go' (once the GPU is free).
 from __future__ import annotations
 
 import dataclasses
+import math
 import multiprocessing
 import os
 import re
@@ -82,6 +83,8 @@ class RunOptions:
     prefetch: bool = False
     rounds: int = 1
     machine: str | None = None  # hardware folder name; None: derived from the hardware
+    # Per-iteration cap in seconds (None: none): see generator.worker.iteration_estimate.
+    max_iteration_s: float | None = None
     # Between models: wait until the GPU is at or below this temperature (°C, None:
     # no bound), at most cooldown_max_s seconds; None: no wait.
     cooldown: tuple[float | None, float] | None = None
@@ -290,6 +293,9 @@ class Runner:
         self.config = config_for(options.device, options.precision, options.channels_last, options.compile_model,
                                  self._measuring_threads(), flags.tf32, flags.cudnn_benchmark)
         self.software_folder = software_slug(self.software, self.hardware.gpu)
+        # The machine's measured peak matmul rate, for the per-iteration cap's estimate
+        # of a model with no batch size timed yet (None: not measured).
+        self.peak_gflops: float | None = None
 
     def _measuring_threads(self) -> int:
         """The threads a worker measures with: all it is given on CPU, torch's default elsewhere."""
@@ -307,6 +313,7 @@ class Runner:
             min_iterations=timing.min_iterations, target_ci_relative=timing.target_relative,
             warmup_s=_warmup_s(self.backend),
             power_window_s=o.power_window_s, power_batch_sizes=power_sizes_for(spec, o),
+            max_iteration_s=o.max_iteration_s,
         )
 
     def expected_fingerprint(self, spec: ModelSpec) -> dict[str, Any]:
@@ -477,6 +484,8 @@ class Runner:
             round_index=round_index,
             operations=operations or reusable_operations(self.store, spec, self.software),
             wait_for_go=o.prefetch,
+            max_iteration_s=o.max_iteration_s,
+            peak_gflops=self.peak_gflops,
         )
         # Empty in real runs; passed on explicitly, since the fork server's
         # environment dates from when it started.
@@ -667,9 +676,12 @@ def measure(
     machine: str | None = None,
     out_option: str = "--measurements",
     cooldown: str | None = None,
+    max_iteration_s: float | None = None,
 ) -> int:
     """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
     _validate(threads, time_budget_s, power_window_s)
+    if max_iteration_s is not None and not (max_iteration_s > 0 and math.isfinite(max_iteration_s)):
+        raise CliError(f"--max-iteration-s must be a positive number of seconds, got {max_iteration_s}")
     if rounds is not None and rounds < 1:
         raise CliError(f"--rounds must be a positive integer, got {rounds}")
     _check_machine(machine)
@@ -695,6 +707,7 @@ def measure(
         rounds=rounds or defaults.rounds,
         machine=machine,
         cooldown=_parse_cooldown(cooldown),
+        max_iteration_s=max_iteration_s if max_iteration_s is not None else defaults.max_iteration_s,
     )
     if options.power_batch_sizes is not None:
         missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]

@@ -189,6 +189,12 @@ class MeasureSettings(_Strict):
     power_batch_sizes: list[Annotated[int, Field(gt=0)]] = Field(
         description="Batch sizes given a power window (for this model)."
     )
+    max_iteration_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Per-iteration cap: a batch size whose one iteration was estimated above it is 'skipped' "
+        "(estimate in BatchResult.estimated_iteration_s); None: no cap.",
+    )
 
 
 class Parameters(_Strict):
@@ -337,6 +343,12 @@ class BatchResult(_Strict):
     batch_size: int = Field(gt=0)
     status: Status
     error: str | None = Field(default=None, description="Message for 'oom', 'error' and 'skipped'.")
+    estimated_iteration_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Only for a batch size skipped by the per-iteration cap (settings.max_iteration_s): the "
+        "estimated seconds of one iteration that exceeded it (how it was estimated is in 'error').",
+    )
     latency: Latency | None = None
     memory: Memory | None = None
     power: Power | None = None
@@ -569,6 +581,9 @@ def record_problems(record: Record) -> list[Problem]:
         if batch.batch_size in seen:
             problems.append(Problem(f"{prefix}.batch_size", f"batch size {batch.batch_size} appears twice"))
         seen.add(batch.batch_size)
+        if batch.estimated_iteration_s is not None and batch.status != "skipped":
+            problems.append(Problem(f"{prefix}.estimated_iteration_s",
+                                    f"an estimate belongs to a batch size skipped by the cap, not {batch.status!r}"))
         if batch.status == "ok" and batch.latency is None:
             problems.append(Problem(f"{prefix}.latency", "status 'ok' without a latency"))
         if batch.latency is not None:

@@ -69,6 +69,10 @@ class Job:
     round_index: int = 1  # 1-based; the parent asks for power windows in the first round only
     operations: dict[str, Any] | None = None  # reused from an earlier record of the same model
     wait_for_go: bool = False
+    # Per-iteration cap (seconds; None: none) and the machine's measured peak
+    # matmul GFLOP/s (generator.ceilings; None: not measured) for the estimate.
+    max_iteration_s: float | None = None
+    peak_gflops: float | None = None
     # Test hooks for the backend (generator.backends.for_worker); empty in real runs.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -204,9 +208,17 @@ class Worker:
         batches: list[BatchResult] = []
         oom_at: int | None = None
         for batch_size in job.batch_sizes:
+            over_cap = over_iteration_cap(batch_size, batches, operations, job.max_iteration_s, job.peak_gflops)
             if oom_at is not None:
                 result = BatchResult(
                     batch_size=batch_size, status="skipped", error=f"batch size {oom_at} ran out of memory"
+                )
+            elif over_cap is not None:
+                estimate_s, how = over_cap
+                result = BatchResult(
+                    batch_size=batch_size, status="skipped", estimated_iteration_s=estimate_s,
+                    error=f"one iteration estimated at {estimate_s:.3g} s ({how}), above the per-iteration "
+                    f"cap of {job.max_iteration_s:g} s (measure --max-iteration-s)",
                 )
             else:
                 self.emit(event="batch_start", batch_size=batch_size)
@@ -331,6 +343,47 @@ class Worker:
         )
         self.emit(event="done", status=status, record=record.model_dump(mode="json"))
         return 0
+
+
+def iteration_estimate(
+    batch_size: int, measured: list[BatchResult], operations: Operations | None, peak_gflops: float | None
+) -> tuple[float, str] | None:
+    """Seconds one iteration of ``batch_size`` should take, and how that was estimated; None: no basis.
+
+    From the smallest batch size already timed in this worker (batch 1 normally):
+    its per-image time x ``batch_size``. Per-image time falls with batch size, so
+    this errs high. Without a timed batch size: the model's FLOPs at the machine's
+    measured peak matmul rate, a lower bound (no network runs at peak).
+    """
+    timed = [b for b in measured if b.status == "ok" and b.latency is not None]
+    if timed:
+        smallest = min(timed, key=lambda b: b.batch_size)
+        assert smallest.latency is not None
+        per_image_s = smallest.latency.median_ms_per_image / 1000.0
+        return per_image_s * batch_size, (
+            f"{smallest.latency.median_ms_per_image:.4g} ms per image at batch size {smallest.batch_size} "
+            f"x {batch_size}"
+        )
+    if operations is not None and peak_gflops:
+        seconds = operations.gflops * batch_size / peak_gflops
+        return seconds, (
+            f"{operations.gflops:.4g} GFLOPs per image x {batch_size} at the machine's measured peak of "
+            f"{peak_gflops:.4g} GFLOP/s, a lower bound"
+        )
+    return None
+
+
+def over_iteration_cap(
+    batch_size: int, measured: list[BatchResult], operations: Operations | None, cap_s: float | None,
+    peak_gflops: float | None,
+) -> tuple[float, str] | None:
+    """The estimate and its basis when one iteration of ``batch_size`` would exceed ``cap_s``; else None."""
+    if cap_s is None:
+        return None
+    estimate = iteration_estimate(batch_size, measured, operations, peak_gflops)
+    if estimate is None or estimate[0] <= cap_s:
+        return None
+    return estimate
 
 
 @dataclass(frozen=True)

@@ -304,3 +304,27 @@ def test_sigterm_stops_the_run_and_leaves_no_worker_logs(tmp_path: Path) -> None
     assert not list(temporary.glob("generator-worker-*.log"))
     for path in out.rglob("*.json"):
         load_record(path)  # whole records only
+
+
+def test_batch_sizes_over_the_iteration_cap_are_recorded_as_skipped_with_the_estimate(tmp_path: Path) -> None:
+    # Batch 1 is timed; batch 256 is estimated from it (256 x its time per image,
+    # over 0.5 s unless batch 1 ran under 2 ms) and must be written down, not dropped.
+    code = main(["measure", "--models", "squeezenet1_1", "--device", "cpu", "--out", str(tmp_path),
+                 "--batch-sizes", "1,256", "--max-iteration-s", "0.5", "--rounds", "1", "--time-budget", "0.05",
+                 "--power-window", "0.05", "--threads", "1", "--no-progress"])
+    assert code == 0
+    record = _records(tmp_path)["squeezenet1_1"]
+    assert record.settings is not None and record.settings.max_iteration_s == 0.5
+    one, big = record.batches
+    assert one.status == "ok" and one.estimated_iteration_s is None
+    assert big.status == "skipped" and big.latency is None
+    assert one.latency is not None and big.estimated_iteration_s is not None
+    assert big.estimated_iteration_s == pytest.approx(one.latency.median_ms_per_image * 256 / 1000)
+    assert big.estimated_iteration_s > 0.5
+    assert "above the per-iteration cap of 0.5 s" in big.error and "at batch size 1" in big.error
+
+
+def test_max_iteration_s_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", "--models", "squeezenet1_1", "--out", str(tmp_path), "--max-iteration-s", "0"]) == 2
+    assert "--max-iteration-s" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))

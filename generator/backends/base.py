@@ -36,6 +36,9 @@ class Defaults:
     prefetch: bool
     # Timing rounds, interleaved across models, each in a fresh worker (generator.rounds).
     rounds: int = 1
+    # Per-iteration cap (generator.worker.iteration_estimate): a batch size whose
+    # one iteration is estimated above it is recorded as skipped. None: no cap.
+    max_iteration_s: float | None = None
 
 
 @dataclass(frozen=True)
