@@ -145,6 +145,12 @@ class GpuInfo(_Strict):
     energy_counter_update_period_s: float | None = Field(
         default=None, ge=0, description="Update period of NVML's energy counter, measured at the run's start."
     )
+    # Clocks and limits that bound what the GPU can reach (NVML; None: not readable).
+    sm_clock_max_mhz: float | None = Field(default=None, ge=0, description="Maximum SM clock (NVML).")
+    memory_clock_max_mhz: float | None = Field(default=None, ge=0, description="Maximum memory clock (NVML).")
+    power_limit_default_w: float | None = Field(
+        default=None, ge=0, description="The board's default power limit; power_limit_w is the one enforced."
+    )
 
 
 class Hardware(_Strict):
@@ -157,6 +163,24 @@ class Hardware(_Strict):
     cpu_logical_cores: int | None = Field(gt=0)
     ram_bytes: int | None = Field(ge=0)
     gpu: GpuInfo | None = None
+    # The host CPU identified beyond its marketing name, which a virtual machine may
+    # reduce to "Intel(R) Xeon(R) Processor" (all optional: older records lack them).
+    cpu_vendor: str | None = Field(default=None, description="/proc/cpuinfo vendor_id, e.g. 'GenuineIntel'.")
+    cpu_family: int | None = Field(default=None, ge=0, description="/proc/cpuinfo 'cpu family'.")
+    cpu_model_number: int | None = Field(default=None, ge=0, description="/proc/cpuinfo 'model' (a number).")
+    cpu_stepping: int | None = Field(default=None, ge=0)
+    cpu_microarchitecture: str | None = Field(
+        default=None, description="Server core named from vendor, family and model (generator.environment's "
+        "table of the vendors' published numbers), e.g. 'Emerald Rapids'; None when not in the table."
+    )
+    cpu_isa_extensions: list[str] = Field(
+        default_factory=list, description="Instruction-set extensions that matter for inference, as the kernel "
+        "lists them in /proc/cpuinfo flags (avx2, avx512f, avx512_vnni, avx512_bf16, amx_tile, ...)."
+    )
+    cpu_hypervisor: bool | None = Field(default=None, description="Running under a hypervisor ('hypervisor' flag).")
+    cpu_frequency_governor: str | None = Field(
+        default=None, description="cpufreq scaling governor of CPU 0; None where the kernel exposes none (VMs)."
+    )
 
 
 class Software(_Strict):
@@ -168,6 +192,15 @@ class Software(_Strict):
     cuda: str | None = None
     cudnn: str | None = None
     platform: str
+    # How torch was built for the CPU (torch.__config__.show(); None: not stated there).
+    torch_blas: str | None = Field(default=None, description="BLAS torch was built with, e.g. 'Intel(R) oneAPI Math "
+                                   "Kernel Library Version 2024.2' or 'OpenBLAS'.")
+    torch_onednn: str | None = Field(default=None, description="oneDNN (MKL-DNN) build, e.g. 'v3.12.0'; None: not "
+                                     "built in or not available.")
+    torch_cpu_capability: str | None = Field(
+        default=None, description="The vector ISA torch's CPU kernels dispatch to here, e.g. 'AVX512'."
+    )
+    torch_parallel_backend: str | None = Field(default=None, description="ATen parallel backend, e.g. 'OpenMP'.")
 
 
 class RunInfo(_Strict):

@@ -103,6 +103,11 @@ def read_memory(
     )
 
 
+# nvmlClockType_t: the SM and memory clock domains.
+NVML_CLOCK_SM = 1
+NVML_CLOCK_MEM = 2
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -123,6 +128,9 @@ def gpu_info(
     limit_mw = optional(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
     memory = optional(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
     driver = optional(nvml.nvmlSystemGetDriverVersion)
+    sm_max = optional(lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, NVML_CLOCK_SM))
+    memory_max = optional(lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, NVML_CLOCK_MEM))
+    default_limit_mw = optional(lambda: nvml.nvmlDeviceGetPowerManagementDefaultLimit(handle))
     return GpuInfo(
         name=_text(nvml.nvmlDeviceGetName(handle)),
         memory_bytes=int(memory.total) if memory is not None else None,
@@ -131,6 +139,9 @@ def gpu_info(
         power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
         energy_counter_available=energy_counter_available,
         energy_counter_update_period_s=energy_counter_period_s,
+        sm_clock_max_mhz=float(sm_max) if isinstance(sm_max, int | float) else None,
+        memory_clock_max_mhz=float(memory_max) if isinstance(memory_max, int | float) else None,
+        power_limit_default_w=default_limit_mw / 1000.0 if isinstance(default_limit_mw, int | float) else None,
     )
 
 

@@ -19,6 +19,7 @@ from generator.render.pages.common import (
     scopes,
 )
 from generator.render.pages.compare import MachineHistory, machine_history
+from generator.schema import Hardware
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,50 @@ class HardwarePage:
     history: MachineHistory | None = None  # runs by date and what changed between them
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _cpu_identity(hw: Hardware) -> str:
+    """'GenuineIntel family 6 model 207 (0xcf) stepping 2: Emerald Rapids'; the vendor's numbers, as recorded."""
+    if hw.cpu_vendor is None and hw.cpu_family is None:
+        return NOT_RECORDED
+    parts = [hw.cpu_vendor or "unknown vendor"]
+    if hw.cpu_family is not None:
+        parts.append(f"family {hw.cpu_family}")
+    if hw.cpu_model_number is not None:
+        parts.append(f"model {hw.cpu_model_number} ({hw.cpu_model_number:#x})")
+    if hw.cpu_stepping is not None:
+        parts.append(f"stepping {hw.cpu_stepping}")
+    core = f": {hw.cpu_microarchitecture}" if hw.cpu_microarchitecture else " (core not in the table)"
+    return " ".join(parts) + core
+
+
+def _run_dates(run: Run) -> list[list[str | Link]]:
+    """When the run was measured and by which commit of this project (from its records)."""
+    dates = sorted(r.run.date for r in run.records)
+    commits = sorted({(r.run.git_commit or "")[:12] for r in run.records})
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    named = [c for c in commits if c]
+    commit = ", ".join(named) if named else NOT_RECORDED
+    if named and "" in commits:
+        commit += " (some records name none)"
+    return [["measured", when], ["project commit", commit]]
+
+
 def _fingerprint(run: Run) -> tuple[Table, list[str]]:
     hw, sw, config = run.hardware, run.software, run.config
     gpu = hw.gpu
     rows: list[list[str | Link]] = [
-        ["hardware name", hw.name],
-        ["hardware slug", hw.slug],
-        ["CPU", hw.cpu_model or "not recorded"],
-        ["CPU logical cores", fmt.count(hw.cpu_logical_cores, "not recorded")],
-        ["RAM", fmt.megabytes(hw.ram_bytes, "not recorded")],
+        *_run_dates(run),
+        ["hardware name", hw.name], ["hardware slug", hw.slug],
+        ["CPU", hw.cpu_model or NOT_RECORDED],
+        ["CPU identity", _cpu_identity(hw)],
+        ["virtual machine", NOT_RECORDED if hw.cpu_hypervisor is None else "yes" if hw.cpu_hypervisor else "no"],
+        ["ISA extensions for inference", ", ".join(hw.cpu_isa_extensions) or NOT_RECORDED],
+        ["frequency governor", hw.cpu_frequency_governor or "not readable (no cpufreq, as in most VMs)"
+         if hw.cpu_vendor is not None else hw.cpu_frequency_governor or NOT_RECORDED],
+        ["CPU logical cores", fmt.count(hw.cpu_logical_cores, NOT_RECORDED)],
+        ["RAM", fmt.megabytes(hw.ram_bytes, NOT_RECORDED)],
     ]
     if gpu is not None:
         rows += [
@@ -53,13 +89,13 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
             ["GPU memory", fmt.megabytes(gpu.memory_bytes, "not recorded")],
             ["driver", gpu.driver_version or "not recorded"],
             ["compute capability", gpu.compute_capability or "not recorded"],
-            ["power limit", fmt.with_unit(gpu.power_limit_w, "W", missing="not recorded")],
-            [
-                "energy counter",
-                "not recorded"
-                if gpu.energy_counter_available is None
-                else ("available" if gpu.energy_counter_available else "not available"),
-            ],
+            ["power limit", fmt.with_unit(gpu.power_limit_w, "W", missing="not recorded")
+             + (f" (default {fmt.with_unit(gpu.power_limit_default_w, 'W')})"
+                if gpu.power_limit_default_w is not None and gpu.power_limit_default_w != gpu.power_limit_w else "")],
+            ["maximum SM clock", fmt.with_unit(gpu.sm_clock_max_mhz, "MHz", digits=4, missing=NOT_RECORDED)],
+            ["maximum memory clock", fmt.with_unit(gpu.memory_clock_max_mhz, "MHz", digits=4, missing=NOT_RECORDED)],
+            ["energy counter", "not recorded" if gpu.energy_counter_available is None
+             else ("available" if gpu.energy_counter_available else "not available")],
         ]
     rows += [
         ["device", config.device],
@@ -69,15 +105,18 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
         ["threads", str(config.threads)],
         ["TF32", "allowed" if config.tf32 else "off"],
         ["cuDNN benchmark", "on" if config.cudnn_benchmark else "off"],
-        ["Python", sw.python],
-        ["torch", sw.torch or "not installed"],
+        ["Python", sw.python], ["torch", sw.torch or "not installed"],
         ["torchvision", sw.torchvision or "not installed"],
-        ["fvcore", sw.fvcore or "not installed"],
-        ["timm", sw.timm or "not installed"],
-        ["CUDA", sw.cuda or "none"],
-        ["cuDNN", sw.cudnn or "none"],
-        ["platform", sw.platform],
+        ["fvcore", sw.fvcore or "not installed"], ["timm", sw.timm or "not installed"],
+        ["torch BLAS", sw.torch_blas or NOT_RECORDED],
+        ["torch oneDNN", sw.torch_onednn or NOT_RECORDED],
+        ["torch CPU kernels", sw.torch_cpu_capability or NOT_RECORDED],
+        ["torch parallel backend", sw.torch_parallel_backend or NOT_RECORDED],
     ]
+    if config.device == "cuda":
+        # A CPU run has no CUDA line: a CUDA build of torch on a CPU says nothing about the run.
+        rows += [["CUDA", sw.cuda or "none"], ["cuDNN", sw.cudnn or "none"]]
+    rows += [["platform", sw.platform]]
     varies = []
     for name, getter in (
         ("software", lambda r: r.software),
