@@ -104,7 +104,17 @@ def _measure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "machine": args.machine,
         "max_iteration_s": args.max_iteration_s,
+        "ceilings": not args.no_ceilings,
     }
+
+
+def _cmd_ceilings(args: argparse.Namespace) -> int:
+    from generator.measure import ceilings_command
+
+    return ceilings_command(
+        args.measurements, device=args.device, precision=args.precision, channels_last=args.channels_last,
+        compile_model=args.compile, threads=args.threads, machine=args.machine, force=args.force,
+    )
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -266,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="between models, wait for the GPU to cool: a temperature (45C, at most 120 s), a time (20s), "
         "or both (45C,60s); default: no wait",
     )
+    measure.add_argument(
+        "--no-ceilings", action="store_true",
+        help="do not measure the machine's ceilings (peak matmul GFLOP/s, memory bandwidth) when the run folder "
+        "has none; pages then say 'not measured' (see the 'ceilings' command)",
+    )
     measure.add_argument("--no-progress", action="store_true", help="no progress bar")
     fleet = measure.add_argument_group(
         "Slurm", "--executor slurm: one job per model as a job array (pip install '.[fleet]'); each job measures "
@@ -288,6 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--slurm-option", action="append", metavar="KEY=VALUE",
                        help="any other sbatch option, repeatable, e.g. reservation=lab")
     measure.set_defaults(handler=_cmd_measure)
+
+    ceilings = commands.add_parser(
+        "ceilings", help="measure this machine's peak matmul GFLOP/s and memory bandwidth into a run folder's "
+        "machine.json (measure does it once per run; this gives an existing run its ceilings)",
+    )
+    ceilings.add_argument("--measurements", type=Path, default=REPO_ROOT / "measurements",
+                          help="records folder (the run folder inside it is found as measure finds it)")
+    ceilings.add_argument("--out", dest="measurements", type=Path, help=argparse.SUPPRESS)
+    ceilings.add_argument("--machine", default=None, metavar="NAME", help="machine folder, as for measure")
+    ceilings.add_argument("--device", choices=["auto", *backends.names()], default="auto")
+    ceilings.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    ceilings.add_argument("--channels-last", action="store_true", help="the run's configuration, as for measure")
+    ceilings.add_argument("--compile", action="store_true", help="the run's configuration, as for measure")
+    ceilings.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    ceilings.add_argument("--force", action="store_true", help="measure again over an existing machine.json")
+    ceilings.set_defaults(handler=_cmd_ceilings)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a measurement record")
     schema.set_defaults(handler=_cmd_schema)

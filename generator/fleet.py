@@ -84,7 +84,10 @@ def measure_one(model: str, measure_kwargs: dict[str, Any]) -> dict[str, Any]:
     work = out_dir / STATE_FOLDER / "work" / f"{job or os.getpid()}-{model_file_stem(model)}"
     shutil.rmtree(work, ignore_errors=True)  # a requeued job starts clean
     try:
-        code = measure.measure(selectors=[model], show_progress=False, **{**measure_kwargs, "out_dir": work})
+        # A job measures one model in a scratch folder: the machine's ceilings belong to
+        # the shared run folder ('python -m generator ceilings' on a node), not to each job.
+        code = measure.measure(selectors=[model], show_progress=False,
+                               **{**measure_kwargs, "out_dir": work, "ceilings": False})
         placed = [str(publish(path, out_dir)) for path in walk_json_files(work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -47,6 +47,7 @@ from generator.rounds import merge_records
 from generator.schema import (
     Accuracy,
     BatchResult,
+    MachineCeilings,
     MeasureSettings,
     Operations,
     Parameters,
@@ -677,6 +678,7 @@ def measure(
     out_option: str = "--measurements",
     cooldown: str | None = None,
     max_iteration_s: float | None = None,
+    ceilings: bool = True,
 ) -> int:
     """Measure the selected models (default: the paper line-up) into ``out_dir``; the exit code."""
     _validate(threads, time_budget_s, power_window_s)
@@ -722,6 +724,8 @@ def measure(
             started = time.perf_counter()
             runner = Runner(Path(out_dir), options, show_progress)
             runner.check_run_folder(specs)
+            known = runner_ceilings(runner, measure_if_missing=ceilings)
+            runner.peak_gflops = known.matmul.gflops if known is not None else None
             outcomes = runner.run_all(specs)
             wall = time.perf_counter() - started
     except StoreLocked as error:
@@ -729,6 +733,81 @@ def measure(
     finally:
         signal.signal(signal.SIGTERM, previous)
     return report(outcomes, runner, wall)
+
+
+def _ceilings_job(runner: Runner) -> Any:
+    from generator.ceilings import CeilingsJob
+
+    return CeilingsJob(
+        device=runner.options.device, precision=runner.options.precision, threads=runner.config.threads,
+        hardware_slug=runner.hardware.slug, git_commit=runner.run.get("git_commit"),
+        command=str(runner.run.get("command", "")),
+    )
+
+
+def runner_ceilings(runner: Runner, measure_if_missing: bool, force: bool = False) -> MachineCeilings | None:
+    """The run folder's ceilings: read, or measured once and written when absent (or unusable, or ``force``).
+
+    A failure to measure them is reported and the run goes on without them (the
+    pages then say "not measured").
+    """
+    from generator.ceilings import measure_in_subprocess, summary
+
+    store, run_dir = runner.store, runner.run_dir
+    if not force:
+        try:
+            existing = store.read_ceilings(run_dir)
+        except RecordError as error:
+            print(f"warning: {error}; measuring the ceilings again", file=sys.stderr)
+            existing = None
+        if existing is not None:
+            return existing
+    if not measure_if_missing:
+        return None
+    print("measuring the machine's ceilings (peak matmul, memory bandwidth) once for this run...", file=sys.stderr)
+    try:
+        ceilings = measure_in_subprocess(_ceilings_job(runner))
+    except CliError as error:
+        print(f"warning: {error}; the run goes on without them", file=sys.stderr)
+        return None
+    path = store.write_ceilings(run_dir, ceilings)
+    print(f"{summary(ceilings)} -> {path}", file=sys.stderr)
+    return ceilings
+
+
+def ceilings_command(
+    out_dir: Path, device: str = "auto", precision: str = "fp32", channels_last: bool = False,
+    compile_model: bool = False, threads: int | None = None, machine: str | None = None, force: bool = False,
+    out_option: str = "--measurements",
+) -> int:
+    """``python -m generator ceilings``: give a run folder (this machine, configuration, software) its ceilings."""
+    _validate(threads, None, 1.0)
+    _check_machine(machine)
+    store = ResultsStore(Path(out_dir))
+    _check_out(store, out_option)
+    backend = backends.resolve(device)
+    defaults = backend.defaults
+    options = RunOptions(
+        device=backend.name, batch_sizes=list(defaults.batch_sizes), precision=precision,
+        channels_last=channels_last, compile_model=compile_model, threads=threads or default_threads(),
+        time_budget_s=defaults.time_budget_s, power_window_s=1.0, power_batch_sizes=None, force=force,
+        machine=machine,
+    )
+    try:
+        with store.lock():
+            runner = Runner(Path(out_dir), options, show_progress=False)
+            before = None if force else runner_ceilings(runner, measure_if_missing=False)
+            if before is not None:
+                from generator.ceilings import summary
+
+                print(f"{store.ceilings_path(runner.run_dir)} already holds {summary(before)} "
+                      "(--force measures again)", file=sys.stderr)
+                return 0
+            if runner_ceilings(runner, measure_if_missing=True, force=True) is None:
+                return 1
+    except StoreLocked as error:
+        raise CliError(str(error), exit_code=1) from None
+    return 0
 
 
 def idle_drift(outcomes: Sequence[Outcome]) -> str | None:

@@ -30,7 +30,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from generator.schema import RecordError, parse_json
+from generator.schema import CEILINGS_FILE_NAME, RecordError, parse_json
 
 # Far above any real record (10-100 kB with every sample kept), far below what
 # would make a page or the data download exceed GitHub's 100 MB file limit.
@@ -161,5 +161,7 @@ def walk_json_files(root: Path) -> list[Path]:
         linked = [name for name in subfolders if (base / name).is_symlink()]
         subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name not in linked)
         found.extend(base / name for name in linked if not name.startswith("."))
-        found.extend(base / name for name in files if name.endswith(".json") and not name.startswith("."))
+        # A run folder's ceilings file is not a record: the store reads it on its own.
+        found.extend(base / name for name in files
+                     if name.endswith(".json") and not name.startswith(".") and name != CEILINGS_FILE_NAME)
     return sorted(found)

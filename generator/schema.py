@@ -743,3 +743,101 @@ def json_schema() -> dict[str, Any]:
     schema = Record.model_json_schema()
     schema["$id"] = f"https://canziani-report/schema/record-v{SCHEMA_VERSION}.json"
     return schema
+
+
+# --------------------------------------------------------------------------- the machine's ceilings
+
+# One file per run folder (<machine>/<config>/<software>/), beside the records
+# and owned by generator.store: what the machine itself can reach, measured once
+# per run. Versioned on its own (a reader of records need not know it).
+CEILINGS_FILE_NAME = "machine.json"
+CEILINGS_SCHEMA_VERSION = 1
+
+
+class MatmulCeiling(_Strict):
+    """Peak matrix-product rate: the best of a few repetitions of one large square GEMM."""
+
+    gflops: float = Field(gt=0, description="2 x n^3 / best time, in 10^9 floating-point operations per second.")
+    median_gflops: float = Field(gt=0, description="The same from the median repetition (the spread).")
+    n: int = Field(gt=0, description="Square matrix size: an n x n by n x n product.")
+    dtype: str = Field(description="torch dtype of the matrices, e.g. 'float32' (the run's precision).")
+    repetitions: int = Field(ge=1, description="Timed repetitions after one warm-up.")
+    samples_ms: list[Annotated[float, Field(gt=0)]] = Field(min_length=1, description="Every repetition, in order.")
+
+
+class BandwidthCeiling(_Strict):
+    """Memory bandwidth: the best of a few copies of one buffer far larger than the caches."""
+
+    gb_per_s: float = Field(
+        gt=0, description="2 x buffer bytes / best time (a copy reads and writes each byte), in 10^9 bytes/s."
+    )
+    median_gb_per_s: float = Field(gt=0)
+    buffer_bytes: int = Field(gt=0, description="Bytes of the source buffer (the destination is as large).")
+    repetitions: int = Field(ge=1)
+    samples_ms: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
+
+
+class MachineCeilings(_Strict):
+    """The ceilings of one run: peak matmul GFLOP/s in its precision and memory bandwidth."""
+
+    schema_version: Literal[1] = 1  # CEILINGS_SCHEMA_VERSION
+    hardware_slug: str
+    device: Device
+    precision: Precision
+    threads: int = Field(gt=0, description="torch.get_num_threads() while measuring.")
+    date: str = Field(description="ISO 8601 date-time of the measurement (UTC).")
+    git_commit: str | None
+    command: str
+    clock: str = Field(description="'perf_counter' (CPU) or 'cuda_events'.")
+    matmul: MatmulCeiling
+    bandwidth: BandwidthCeiling
+
+
+def _ceilings_problems(ceilings: MachineCeilings) -> list[Problem]:
+    problems = []
+    for name, part in (("matmul", ceilings.matmul), ("bandwidth", ceilings.bandwidth)):
+        if part.repetitions != len(part.samples_ms):
+            problems.append(Problem(f"{name}.repetitions", f"{part.repetitions} but {len(part.samples_ms)} samples"))
+    m = ceilings.matmul
+    if not _close(m.gflops, 2 * m.n**3 / (min(m.samples_ms) / 1000) / 1e9, 1e-3):
+        problems.append(Problem("matmul.gflops", f"{m.gflops} is not 2 x n^3 / the best sample"))
+    if m.median_gflops > m.gflops * (1 + 1e-6):
+        problems.append(Problem("matmul.median_gflops", f"{m.median_gflops} is above the best {m.gflops}"))
+    b = ceilings.bandwidth
+    if not _close(b.gb_per_s, 2 * b.buffer_bytes / (min(b.samples_ms) / 1000) / 1e9, 1e-3):
+        problems.append(Problem("bandwidth.gb_per_s", f"{b.gb_per_s} is not 2 x buffer bytes / the best sample"))
+    if b.median_gb_per_s > b.gb_per_s * (1 + 1e-6):
+        problems.append(Problem("bandwidth.median_gb_per_s", f"{b.median_gb_per_s} is above the best {b.gb_per_s}"))
+    return problems
+
+
+def parse_ceilings(document: Any, path: Path | str = "<ceilings>") -> MachineCeilings:
+    """Validate a decoded machine.json document as strictly as a record; raise RecordError."""
+    if not isinstance(document, dict):
+        raise RecordError(path, "expected a JSON object at the top level")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RecordError(path, f"must be an integer, got {version!r}", "schema_version")
+    if version != CEILINGS_SCHEMA_VERSION:
+        newer = "newer than this generator understands" if version > CEILINGS_SCHEMA_VERSION else "not supported"
+        raise RecordError(path, f"ceilings version {version} is {newer} (current {CEILINGS_SCHEMA_VERSION}); "
+                          "measure again with 'python -m generator ceilings --force'", "schema_version")
+    try:
+        ceilings = MachineCeilings.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+        raise RecordError(path, f"{first['msg']}{more}", field) from None
+    problems = _ceilings_problems(ceilings)
+    if problems:
+        raise RecordError(path, problems[0].message, problems[0].field)
+    return ceilings
+
+
+def ceilings_to_json(ceilings: MachineCeilings) -> str:
+    problems = _ceilings_problems(ceilings)
+    if problems:
+        raise ValueError(f"{problems[0].field}: {problems[0].message}")
+    return json.dumps(ceilings.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False,
+                      allow_nan=False) + "\n"

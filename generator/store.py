@@ -38,14 +38,18 @@ from typing import Any
 
 from generator.files import write_text_atomic
 from generator.schema import (
+    CEILINGS_FILE_NAME,
     Accuracy,
     GpuInfo,
+    MachineCeilings,
     Record,
     RecordError,
     Software,
+    ceilings_to_json,
     check_record,
     load_record,
     model_file_stem,
+    parse_ceilings,
     record_to_json,
     safe_slug,
 )
@@ -257,6 +261,27 @@ class ResultsStore:
         if folder.is_dir():
             for stale in folder.glob(".*.json.*.tmp"):
                 stale.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- the run's ceilings
+
+    @staticmethod
+    def ceilings_path(run_dir: Path) -> Path:
+        """The run-level file of the machine's ceilings, beside the run's records."""
+        return Path(run_dir) / CEILINGS_FILE_NAME
+
+    def read_ceilings(self, run_dir: Path) -> MachineCeilings | None:
+        """The run's ceilings, or None when they were never measured; RecordError when the file is unusable."""
+        from generator.safe_read import read_json
+
+        path = self.ceilings_path(run_dir)
+        if not os.path.lexists(path):
+            return None
+        return parse_ceilings(read_json(path), path)
+
+    def write_ceilings(self, run_dir: Path, ceilings: MachineCeilings) -> Path:
+        path = self.ceilings_path(run_dir)
+        write_text_atomic(path, ceilings_to_json(ceilings))
+        return path
 
     # ----------------------------------------------------------------- the folder itself
 

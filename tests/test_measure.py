@@ -322,6 +322,9 @@ def test_batch_sizes_over_the_iteration_cap_are_recorded_as_skipped_with_the_est
     assert big.estimated_iteration_s == pytest.approx(one.latency.median_ms_per_image * 256 / 1000)
     assert big.estimated_iteration_s > 0.5
     assert "above the per-iteration cap of 0.5 s" in big.error and "at batch size 1" in big.error
+    # The machine's ceilings were measured once for the run, beside its records.
+    (ceilings,) = tmp_path.rglob("machine.json")
+    assert ceilings.parent == next(tmp_path.rglob("squeezenet1_1.json")).parent
 
 
 def test_max_iteration_s_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

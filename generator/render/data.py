@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from generator.render.load import LoadedRecord
@@ -17,6 +18,7 @@ from generator.schema import (
     BatchResult,
     Config,
     Hardware,
+    MachineCeilings,
     MeasuredAccuracy,
     PublishedAccuracy,
     Record,
@@ -441,6 +443,49 @@ def failures(record: Record) -> list[tuple[int | None, str, str]]:
     return found
 
 
+# --- the machine's ceilings: achieved rate, fraction of peak, arithmetic intensity ---------------------------------
+
+BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2}
+
+
+def achieved_gflops(record: Record, result: BatchResult | None) -> float | None:
+    """GFLOP/s one batch size reached: 2 x GMACs (fvcore, all operators) x batch size / median time per batch."""
+    ips = images_per_s(result)
+    per_image = gflops(record)
+    return None if ips is None or per_image is None else per_image * ips
+
+
+def fraction_of_peak(record: Record, result: BatchResult | None, ceilings: MachineCeilings | None) -> float | None:
+    """Achieved GFLOP/s over the machine's measured peak matmul GFLOP/s (None: either not measured)."""
+    achieved = achieved_gflops(record, result)
+    return None if achieved is None or ceilings is None else achieved / ceilings.matmul.gflops
+
+
+def bytes_moved(record: Record, batch_size: int) -> float | None:
+    """Bytes of one batch for the roofline: parameter and buffer bytes once per batch, plus fvcore's activation
+    count per image x batch size x the run's bytes per element (each activation counted once; caches ignored).
+    A convention for placing models on the roofline, not a measurement of memory traffic."""
+    operations, parameters = record.operations, record.parameters
+    if operations is None or parameters is None or operations.activations_millions is None:
+        return None
+    element = BYTES_PER_ELEMENT[record.config.precision]
+    return (parameters.parameters_bytes + parameters.buffers_bytes
+            + operations.activations_millions * 1e6 * batch_size * element)
+
+
+def arithmetic_intensity(record: Record, batch_size: int) -> float | None:
+    """FLOPs per byte of one batch: 2 x GMACs x 10^9 x batch size / ``bytes_moved``."""
+    moved, per_image = bytes_moved(record, batch_size), gflops(record)
+    if moved is None or per_image is None or moved <= 0:
+        return None
+    return per_image * 1e9 * batch_size / moved
+
+
+def roofline_gflops(ceilings: MachineCeilings, intensity: float) -> float:
+    """The roof at ``intensity`` FLOP/byte: min(peak, bandwidth x intensity)."""
+    return min(ceilings.matmul.gflops, ceilings.bandwidth.gb_per_s * intensity)
+
+
 @dataclass
 class Run:
     """All records of one hardware and one configuration."""
@@ -479,6 +524,17 @@ class Run:
 
     def study_records(self) -> list[Record]:
         return [record for record in self.records if record.model.study_name is not None]
+
+    @property
+    def ceilings(self) -> MachineCeilings | None:
+        """The ceilings of the run folder holding most of this run's records (None: not measured)."""
+        by_folder: dict[Path, list[LoadedRecord]] = {}
+        for item in self.items:
+            by_folder.setdefault(item.source.parent, []).append(item)
+        if not by_folder:
+            return None
+        largest = max(by_folder.values(), key=len)
+        return largest[0].ceilings
 
 
 def group_runs(items: Sequence[LoadedRecord]) -> list[Run]:

@@ -169,7 +169,7 @@ def leaderboard_csv(runs: Sequence[data.Run]) -> str:
                 None if memory is None else int(memory),
                 data.memory_kind(record),
                 data.energy_j(b1),
-                fraction_of_peak(record),
+                fraction_of_peak(record, item.ceilings),
                 record.status,
                 record.run.date,
                 record.run.git_commit,

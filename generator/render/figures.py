@@ -20,9 +20,14 @@ import altair as alt
 from generator.render import charts, data, fmt, stats
 from generator.render.data import MB, STUDY_LARGE_BATCH
 from generator.render.names import label
-from generator.schema import Record
+from generator.render.roofline_chart import roofline
+from generator.schema import MachineCeilings, Record
 
 ChartFunction = Callable[[Sequence[Record], charts.Palette, charts.Layout], alt.TopLevelMixin]
+# A chart of the records against the run's measured ceilings (None: not measured).
+CeilingsChartFunction = Callable[
+    [Sequence[Record], MachineCeilings | None, charts.Palette, charts.Layout], alt.TopLevelMixin
+]
 
 
 class Batches(enum.Enum):
@@ -45,6 +50,15 @@ class Figure:
     summary: Callable[[Sequence[Record]], str]  # what to look at, computed from the drawable records
     conventions: str  # units and conventions, fixed text
     needs_power: bool = False
+    # Figures drawn against the machine's ceilings (machine.json of the run): chart and caption take them.
+    ceilings_chart: CeilingsChartFunction | None = None
+    ceilings_summary: Callable[[Sequence[Record], MachineCeilings | None], str] | None = None
+
+    def draw(self, records: Sequence[Record], ceilings: MachineCeilings | None, pal: charts.Palette,
+             lay: charts.Layout) -> alt.TopLevelMixin:
+        if self.ceilings_chart is not None:
+            return self.ceilings_chart(records, ceilings, pal, lay)
+        return self.chart(records, pal, lay)
 
     def drawable(self, records: Sequence[Record]) -> list[Record]:
         return [record for record in records if self.needs(record)]
@@ -59,9 +73,12 @@ class Figure:
             return charts.study_pair(records)
         return ()
 
-    def caption(self, records: Sequence[Record]) -> str:
+    def caption(self, records: Sequence[Record], ceilings: MachineCeilings | None = None) -> str:
         drawn = self.drawable(records)
-        parts = [self.summary(drawn) if drawn else "", self.conventions]
+        summary = self.summary(drawn) if drawn else ""
+        if self.ceilings_summary is not None:
+            summary = self.ceilings_summary(drawn, ceilings)
+        parts = [summary, self.conventions]
         if self.id in ACCURACY_FIGURES:
             # Never mix training recipes silently: name the points that are not the original recipe.
             parts.append(data.recipe_note(drawn) or "")
@@ -237,6 +254,28 @@ def _front_summary(cost: Callable[[Record], float | None], unit: str) -> Callabl
     return summary
 
 
+def _roofline_summary(records: Sequence[Record], ceilings: MachineCeilings | None) -> str:
+    if ceilings is None:
+        return ("The machine's ceilings were not measured for this run (it has no machine.json; "
+                "'python -m generator ceilings' measures them): the points are drawn without a roof.")
+    peak, bandwidth = ceilings.matmul, ceilings.bandwidth
+    text = (f"Roof: peak matmul {fmt.sig(peak.gflops, 4)} GFLOP/s ({peak.dtype}, best of {peak.repetitions} "
+            f"{peak.n} × {peak.n} products) and memory bandwidth {fmt.sig(bandwidth.gb_per_s, 4)} GB/s (best of "
+            f"{bandwidth.repetitions} copies of {fmt.megabytes(bandwidth.buffer_bytes)}, read + write counted), "
+            f"measured {ceilings.date} with {ceilings.threads} threads.")
+    best = [(f, label(r), b.batch_size) for r in records for b in r.batches
+            if (f := data.fraction_of_peak(r, b, ceilings)) is not None]
+    if best:
+        fraction, name, size = max(best)
+        text += f" Closest to the peak: {name} at batch {size}, {fmt.percent(fraction * 100, 1)} of it."
+    return text
+
+
+def _roofline_needs(record: Record) -> bool:
+    return any(data.achieved_gflops(record, b) is not None and data.arithmetic_intensity(record, b.batch_size)
+               is not None for b in record.batches)
+
+
 def _time_b1(record: Record) -> float | None:
     return data.ms_per_image(data.ok_batch(record, 1))
 
@@ -386,5 +425,16 @@ FIGURES: tuple[Figure, ...] = (
         "over the timed window.",
         needs_power=True,
     ),
+)
+FIGURES += (
+    Figure("roofline", "roofline", "Roofline: achieved GFLOP/s vs arithmetic intensity, every batch size",
+           lambda records, pal, lay: roofline(records, None, pal, lay), Batches.ALL, _roofline_needs,
+           lambda records: "",
+           "Achieved GFLOP/s = 2 × GMACs (fvcore, all operators) × batch size / median time per batch. "
+           "Arithmetic intensity = those FLOPs / bytes, where bytes = parameter and buffer bytes once per batch + "
+           "fvcore's activation count × batch size × bytes per element of the run's precision (a convention, "
+           "not measured traffic). Solid line: min(peak, bandwidth × intensity), both measured on this machine "
+           "in this run. Log-log axes; one point per model and batch size, named at its largest batch.",
+           ceilings_chart=roofline, ceilings_summary=_roofline_summary),
 )
 BY_ID: dict[str, Figure] = {figure.id: figure for figure in FIGURES}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from generator.render.order import model_key
-from generator.schema import Record, RecordError, model_file_stem, safe_slug
+from generator.schema import MachineCeilings, Record, RecordError, model_file_stem, safe_slug
 from generator.store import ResultsStore
 
 # Names the site's fixed pages and folders use where record-supplied names also
@@ -52,10 +52,22 @@ class LoadedRecord:
     # Where the copy of the record lives in the site, relative to the site root:
     # rebuilt from sanitised record fields, never from the file name on disk.
     site_path: PurePosixPath
+    # The machine's ceilings of the run folder the record sits in (its machine.json), None: not measured.
+    ceilings: MachineCeilings | None = None
 
     @property
     def run_key(self) -> tuple[str, str]:
         return run_key(self.record)
+
+
+def _check_ceilings_match(ceilings: MachineCeilings, record: Record, path: Path) -> None:
+    """A run folder's ceilings must be of the machine, device and precision its records were measured on."""
+    for field, theirs, ours in (("hardware_slug", ceilings.hardware_slug, record.hardware.slug),
+                                ("device", ceilings.device, record.config.device),
+                                ("precision", ceilings.precision, record.config.precision)):
+        if theirs != ours:
+            raise RecordError(path, f"{theirs!r} but the records of this run folder say {ours!r} "
+                              "(measure the ceilings again with 'python -m generator ceilings --force')", field)
 
 
 def run_key(record: Record) -> tuple[str, str]:
@@ -76,8 +88,15 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
     hardware: dict[str, tuple[str, Path]] = {}  # site hardware name -> (hardware slug, first file)
     # The store finds and reads every record (strictly, as untrusted input) and
     # refuses a run folder whose records describe different machines or software.
-    for stored in ResultsStore(measurements_dir).load_all():
+    store = ResultsStore(measurements_dir)
+    ceilings_of: dict[Path, MachineCeilings | None] = {}
+    for stored in store.load_all():
         path, record = stored.path, stored.record
+        if path.parent not in ceilings_of:
+            ceilings_of[path.parent] = store.read_ceilings(path.parent)
+        ceilings = ceilings_of[path.parent]
+        if ceilings is not None:
+            _check_ceilings_match(ceilings, record, store.ceilings_path(path.parent))
         # A machine and configuration measured under several software stacks keeps a copy per stack.
         stack = () if stored.software is None else (site_stem(stored.software),)
         site_path = PurePosixPath(
@@ -111,6 +130,6 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
                 f"page name {hardware_stem!r}",
                 "hardware.slug",
             )
-        loaded.append(LoadedRecord(record=record, source=path, site_path=site_path))
+        loaded.append(LoadedRecord(record=record, source=path, site_path=site_path, ceilings=ceilings))
     loaded.sort(key=lambda item: (item.run_key, model_key(item.record)))  # resnet18 before resnet101
     return loaded

@@ -131,7 +131,12 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
         if not drawn:
             refs.append(
                 ChartRef(
-                    figure.id, figure.title, figure.caption(records), None, None, missing=_missing_reason(run, figure)
+                    figure.id,
+                    figure.title,
+                    figure.caption(records, run.ceilings),
+                    None,
+                    None,
+                    missing=_missing_reason(run, figure),
                 )
             )
             continue
@@ -140,7 +145,11 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
             # The static image is the wide chart: what GitHub and a browser without JavaScript show.
             site.charts.append(
-                ChartJob(spec_path, f"{stem}.svg" if lay is charts.WIDE else None, figure.chart(records, palette, lay))
+                ChartJob(
+                    spec_path,
+                    f"{stem}.svg" if lay is charts.WIDE else None,
+                    figure.draw(records, run.ceilings, palette, lay),
+                )
             )
         # Models that failed outright are already in the exclusions; list the rest once.
         missing_models = [label(r) for r in records if not figure.needs(r) and r.status == "ok"]
@@ -151,7 +160,7 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
             ChartRef(
                 figure.id,
                 figure.title,
-                figure.caption(records),
+                figure.caption(records, run.ceilings),
                 rel(page, f"{stem}.vl.json"),
                 rel(page, f"{stem}.svg"),
                 notes,

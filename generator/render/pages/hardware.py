@@ -19,7 +19,7 @@ from generator.render.pages.common import (
     scopes,
 )
 from generator.render.pages.compare import MachineHistory, machine_history
-from generator.schema import Hardware
+from generator.schema import BatchResult, Hardware, Record
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,21 @@ def _run_dates(run: Run) -> list[list[str | Link]]:
     if named and "" in commits:
         commit += " (some records name none)"
     return [["measured", when], ["project commit", commit]]
+
+
+def _ceiling_rows(run: Run) -> list[list[str | Link]]:
+    """The machine's ceilings measured for this run (its machine.json), or that they were not."""
+    ceilings = run.ceilings
+    if ceilings is None:
+        missing = "not measured (this run has no machine.json; 'python -m generator ceilings' measures it)"
+        return [["peak matmul", missing], ["memory bandwidth", missing]]
+    m, b = ceilings.matmul, ceilings.bandwidth
+    return [
+        ["peak matmul", f"{fmt.sig(m.gflops, 4)} GFLOP/s ({m.dtype}, {m.n} × {m.n} GEMM, best of {m.repetitions}; "
+                        f"median {fmt.sig(m.median_gflops, 4)}), measured {ceilings.date}"],
+        ["memory bandwidth", f"{fmt.sig(b.gb_per_s, 4)} GB/s (copy of {fmt.megabytes(b.buffer_bytes)}, read + "
+                             f"write counted, best of {b.repetitions}; median {fmt.sig(b.median_gb_per_s, 4)})"],
+    ]
 
 
 def _fingerprint(run: Run) -> tuple[Table, list[str]]:
@@ -116,7 +131,7 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
     if config.device == "cuda":
         # A CPU run has no CUDA line: a CUDA build of torch on a CPU says nothing about the run.
         rows += [["CUDA", sw.cuda or "none"], ["cuDNN", sw.cudnn or "none"]]
-    rows += [["platform", sw.platform]]
+    rows += [["platform", sw.platform], *_ceiling_rows(run)]
     varies = []
     for name, getter in (
         ("software", lambda r: r.software),
@@ -131,6 +146,16 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
     return Table(["field", "value"], rows), varies
 
 
+def _rate_cell(record: Record, result: BatchResult | None, run: Run) -> str:
+    """Achieved GFLOP/s of one batch size and its share of the run's measured peak."""
+    rate = data.achieved_gflops(record, result)
+    if rate is None:
+        return "not measured"
+    fraction = data.fraction_of_peak(record, result, run.ceilings)
+    share = "peak not measured" if fraction is None else fmt.percent(fraction * 100, 1)
+    return f"{fmt.sig(rate, 3)} ({share})"
+
+
 def _results_table(run: Run, page: str) -> Table:
     largest = max(run.batch_sizes) if run.batch_sizes else None
     rows: list[list[str | Link]] = []
@@ -138,12 +163,17 @@ def _results_table(run: Run, page: str) -> Table:
         b1 = data.ok_batch(record, 1)
         best_ips = max((v for b in record.batches if (v := data.images_per_s(b)) is not None), default=None)
         failed = data.failures(record)
+        best_rate = max(((rate, b.batch_size) for b in record.batches
+                         if (rate := data.achieved_gflops(record, b)) is not None), default=None)
         rows.append(
             [
                 Link(label(record), rel(page, model_path(record))),
                 fmt.percent(data.top1(record), 2),
                 fmt.sig(data.ms_per_image(b1), 4),
                 fmt.sig(best_ips, 4),
+                _rate_cell(record, b1, run),
+                "not measured" if best_rate is None
+                else f"{_rate_cell(record, data.ok_batch(record, best_rate[1]), run)} (batch {best_rate[1]})",
                 fmt.megabytes(data.memory_bytes(b1)),
                 fmt.with_unit(data.net_power_w(b1), "W", missing="not measured"),
                 "; ".join(f"{'model' if s is None else f'batch {s}'}: {status}" for s, status, _ in failed) or "none",
@@ -155,6 +185,8 @@ def _results_table(run: Run, page: str) -> Table:
             "top-1",
             "ms per image at batch 1",
             "best images/s (any batch)",
+            "GFLOP/s at batch 1 (% of peak)",
+            "best GFLOP/s (% of peak)",
             "peak memory at batch 1",
             "net power at batch 1",
             f"failures (batch sizes up to {largest})",

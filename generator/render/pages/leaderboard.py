@@ -19,7 +19,7 @@ from generator.render import data, fmt
 from generator.render.data import Run
 from generator.render.order import model_key
 from generator.render.pages.common import Link, Table, hardware_path, model_path, rel
-from generator.schema import BatchResult, Record
+from generator.schema import BatchResult, MachineCeilings, Record
 
 PAGE = "models/index.md"
 SHORT_WEIGHTS = 48  # characters of the weights' name shown in the table
@@ -63,14 +63,9 @@ def best_throughput(record: Record) -> tuple[float, int] | None:
     return max(found, key=lambda item: (item[0], -item[1])) if found else None
 
 
-def fraction_of_peak(record: Record) -> float | None:
-    """Hook for issue 10 item 5: achieved GFLOP/s at batch 1 over the machine's peak matmul GFLOP/s.
-
-    Records do not carry the machine's ceilings yet; once the schema has them,
-    compute the fraction here and the leaderboard shows the column (it is left
-    out of a table while no record of that run has the figure).
-    """
-    return None
+def fraction_of_peak(record: Record, ceilings: MachineCeilings | None) -> float | None:
+    """Achieved GFLOP/s at batch 1 over the machine's measured peak matmul GFLOP/s (None: either not measured)."""
+    return data.fraction_of_peak(record, data.ok_batch(record, 1), ceilings)
 
 
 def _batch1_status(record: Record) -> str:
@@ -123,7 +118,8 @@ class LeaderboardPage:
 
 def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
     records = sorted(run.records, key=model_key)
-    fractions = {record.model.name: fraction_of_peak(record) for record in records}
+    ceilings = run.ceilings
+    fractions = {record.model.name: fraction_of_peak(record, ceilings) for record in records}
     show_fraction = any(value is not None for value in fractions.values())
     rows: list[list[str | Link]] = []
     for record in records:
@@ -165,7 +161,10 @@ def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
         []
         if show_fraction
         else [
-            "fraction of the machine's peak GFLOP/s: not in these records (the machine's ceilings are not recorded yet)"
+            "fraction of the machine's peak GFLOP/s: not measured (this run has no machine.json; "
+            "'python -m generator ceilings' measures it)"
+            if ceilings is None
+            else "fraction of the machine's peak GFLOP/s: no model has both a time at batch 1 and a GMACs count"
         ]
     )
     slug = run.hardware_slug
@@ -198,7 +197,9 @@ def leaderboard_page(runs: Sequence[Run]) -> LeaderboardPage:
             "validation set here); timing uses random weights of the same architecture. GMACs: 10^9 "
             "multiply-accumulates per image at batch 1 (fvcore; GFLOPs = 2 × GMACs). Time: median per image at "
             "batch 1 with its 95 % interval; best images/s over the batch sizes measured. Energy: per image at "
-            "batch 1 where the hardware's power was measured. MB = 10^6 bytes."
+            "batch 1 where the hardware's power was measured. MB = 10^6 bytes. Fraction of peak: achieved GFLOP/s at "
+            "batch 1 (2 × GMACs / median time per image) over the machine's peak matmul GFLOP/s measured in the "
+            "run's precision (a large GEMM, see the hardware page)."
         ),
         boards=[leaderboard(run) for run in runs],
     )
