@@ -177,7 +177,7 @@ def test_fraction_of_peak_and_the_roofline_come_from_the_runs_ceilings(tmp_path:
     assert roof, "the roof is drawn"
     values = spec["datasets"] if "datasets" in spec else None
     text = json.dumps(spec)
-    assert "peak matmul 40 GFLOP/s (float32)" in text and "memory 10 GB/s" in text
+    assert "peak matmul 40.0 GFLOP/s (float32)" in text and "memory 10.0 GB/s" in text
     assert values is None or values  # inline data or named datasets, both fine
 
 
