@@ -348,7 +348,7 @@ class Runner:
             return 0
         if record.status != "ok":
             return 0  # a model that failed is retried (asv's "skip existing successful")
-        if record.settings != self.settings_for(spec) or fingerprint(record) != self.expected_fingerprint(spec):
+        if not same_settings(record, self.settings_for(spec)) or fingerprint(record) != self.expected_fingerprint(spec):
             return 0  # other settings on the same software: re-measured in place
         measured = [len(b.latency.rounds) for b in record.batches if b.latency is not None]
         return min(measured) if measured else 0
@@ -594,6 +594,21 @@ class Runner:
             operations=Operations.model_validate(progress.operations) if progress.operations else None,
             batches=batches,
         )
+
+
+def same_settings(record: Record, wanted: MeasureSettings) -> bool:
+    """Whether ``record`` was measured as ``wanted`` asks, so its rounds may be reused.
+
+    The per-iteration cap matters only where it skipped something: a record
+    measured under another cap (or none, before the cap existed) that has no
+    batch size skipped by its cap holds every batch size the new cap could allow.
+    """
+    if record.settings is None:
+        return False
+    if record.settings == wanted:
+        return True
+    capped = any(b.estimated_iteration_s is not None for b in record.batches)
+    return not capped and record.settings.model_copy(update={"max_iteration_s": wanted.max_iteration_s}) == wanted
 
 
 def record_batches(progress: _Progress) -> list[BatchResult]:

@@ -70,7 +70,7 @@ def test_one_table_per_hardware_and_configuration(rendered: Path) -> None:
 def test_leaderboard_reads_as_markdown_and_says_what_is_left_out(rendered: Path) -> None:
     text = (rendered / "models/index.md").read_text()
     assert '<div class="leaderboard" markdown="1">\n\n| model |' in text  # a blank line: GitHub renders the table
-    assert "fraction of the machine's peak GFLOP/s: not in these records" in text
+    assert "fraction of the machine's peak GFLOP/s: not measured (this run has no machine.json" in text
     assert "[fixture-gpu.csv](../data/leaderboard/fixture-gpu.csv)" in text
     assert "Memory: GPU memory in use above the run's baseline (NVML, whole device" in text
 

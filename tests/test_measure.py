@@ -331,3 +331,18 @@ def test_max_iteration_s_must_be_positive(tmp_path: Path, capsys: pytest.Capture
     assert main(["measure", "--models", "squeezenet1_1", "--out", str(tmp_path), "--max-iteration-s", "0"]) == 2
     assert "--max-iteration-s" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_record_nothing_was_capped_in_is_reused_under_another_cap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Records measured before the cap existed (or under another one) hold every batch size a
+    # new cap could allow, unless their cap skipped one: the zoo is not re-measured for a new cap.
+    args = ["measure", "--models", "squeezenet1_1", "--device", "cpu", "--out", str(tmp_path), "--batch-sizes", "1",
+            "--rounds", "1", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress",
+            "--no-ceilings"]
+    assert main([*args, "--max-iteration-s", "100"]) == 0
+    assert not list(tmp_path.rglob("machine.json"))  # --no-ceilings
+    capsys.readouterr()
+    assert main([*args, "--max-iteration-s", "50"]) == 0
+    assert "1 of 1 models already measured" in capsys.readouterr().err
