@@ -56,6 +56,7 @@ def _timer(device: str) -> tuple[Callable[[Callable[[], object]], float], str]:
     import torch
 
     if device == "cuda":
+
         def cuda_time(call: Callable[[], object]) -> float:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -121,12 +122,17 @@ def measure_here(job: CeilingsJob) -> MachineCeilings:
         matmul=MatmulCeiling(
             gflops=operations / (min(matmul_ms) / 1000) / 1e9,
             median_gflops=operations / (statistics.median(matmul_ms) / 1000) / 1e9,
-            n=n, dtype=str(dtype).removeprefix("torch."), repetitions=len(matmul_ms), samples_ms=matmul_ms,
+            n=n,
+            dtype=str(dtype).removeprefix("torch."),
+            repetitions=len(matmul_ms),
+            samples_ms=matmul_ms,
         ),
         bandwidth=BandwidthCeiling(
             gb_per_s=2 * buffer_bytes / (min(copy_ms) / 1000) / 1e9,
             median_gb_per_s=2 * buffer_bytes / (statistics.median(copy_ms) / 1000) / 1e9,
-            buffer_bytes=buffer_bytes, repetitions=len(copy_ms), samples_ms=copy_ms,
+            buffer_bytes=buffer_bytes,
+            repetitions=len(copy_ms),
+            samples_ms=copy_ms,
         ),
     )
 
@@ -171,9 +177,11 @@ def measure_in_subprocess(job: CeilingsJob) -> MachineCeilings:
 
 def summary(ceilings: MachineCeilings) -> str:
     m, b = ceilings.matmul, ceilings.bandwidth
-    return (f"peak matmul {m.gflops:.4g} GFLOP/s ({m.dtype}, n={m.n}, best of {m.repetitions}; median "
-            f"{m.median_gflops:.4g}), memory bandwidth {b.gb_per_s:.4g} GB/s (copy of {b.buffer_bytes / 1e6:.0f} "
-            f"MB, read + write counted; median {b.median_gb_per_s:.4g})")
+    return (
+        f"peak matmul {m.gflops:.4g} GFLOP/s ({m.dtype}, n={m.n}, best of {m.repetitions}; median "
+        f"{m.median_gflops:.4g}), memory bandwidth {b.gb_per_s:.4g} GB/s (copy of {b.buffer_bytes / 1e6:.0f} "
+        f"MB, read + write counted; median {b.median_gb_per_s:.4g})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

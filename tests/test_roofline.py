@@ -23,29 +23,44 @@ from generator.store import ResultsStore
 
 
 def _identified_cpu(record: Record) -> Record:
-    hardware = record.hardware.model_copy(update={
-        "cpu_model": "Intel(R) Xeon(R) Processor", "cpu_vendor": "GenuineIntel", "cpu_family": 6,
-        "cpu_model_number": 207, "cpu_stepping": 2, "cpu_microarchitecture": "Emerald Rapids",
-        "cpu_isa_extensions": ["amx_tile", "avx2", "avx512_vnni", "avx512f"], "cpu_hypervisor": True,
-        "cpu_frequency_governor": None,
-    })
+    hardware = record.hardware.model_copy(
+        update={
+            "cpu_model": "Intel(R) Xeon(R) Processor",
+            "cpu_vendor": "GenuineIntel",
+            "cpu_family": 6,
+            "cpu_model_number": 207,
+            "cpu_stepping": 2,
+            "cpu_microarchitecture": "Emerald Rapids",
+            "cpu_isa_extensions": ["amx_tile", "avx2", "avx512_vnni", "avx512f"],
+            "cpu_hypervisor": True,
+            "cpu_frequency_governor": None,
+        }
+    )
     # A CUDA build of torch measuring on the CPU: its CUDA version is not a fact of the run.
-    software = record.software.model_copy(update={
-        "cuda": "13.0", "torch_blas": "Intel(R) oneAPI Math Kernel Library Version 2024.2",
-        "torch_onednn": "v3.12.0", "torch_cpu_capability": "AVX512", "torch_parallel_backend": "OpenMP",
-    })
+    software = record.software.model_copy(
+        update={
+            "cuda": "13.0",
+            "torch_blas": "Intel(R) oneAPI Math Kernel Library Version 2024.2",
+            "torch_onednn": "v3.12.0",
+            "torch_cpu_capability": "AVX512",
+            "torch_parallel_backend": "OpenMP",
+        }
+    )
     run = record.run.model_copy(update={"git_commit": "0123456789abcdef0123"})
     return record.model_copy(update={"hardware": hardware, "software": software, "run": run})
 
 
 def _clocked_gpu(record: Record) -> Record:
     assert record.hardware.gpu is not None
-    gpu = record.hardware.gpu.model_copy(update={
-        "sm_clock_max_mhz": 1980.0, "memory_clock_max_mhz": 3201.0, "power_limit_default_w": 700.0,
-    })
+    gpu = record.hardware.gpu.model_copy(
+        update={
+            "sm_clock_max_mhz": 1980.0,
+            "memory_clock_max_mhz": 3201.0,
+            "power_limit_default_w": 700.0,
+        }
+    )
     software = record.software.model_copy(update={"cuda": "13.0", "cudnn": "92400"})
-    return record.model_copy(update={"hardware": record.hardware.model_copy(update={"gpu": gpu}),
-                                     "software": software})
+    return record.model_copy(update={"hardware": record.hardware.model_copy(update={"gpu": gpu}), "software": software})
 
 
 def _render(records: list[Record], tmp_path: Path) -> Path:
@@ -57,8 +72,9 @@ def _render(records: list[Record], tmp_path: Path) -> Path:
 
 def test_hardware_pages_identify_the_cpu_and_gpu_and_give_the_run_date_and_commit(tmp_path: Path) -> None:
     models = STUDY_MODELS[:3]
-    records = [_identified_cpu(make_record(m, CPU)) for m in models] + [_clocked_gpu(make_record(m, GPU))
-                                                                         for m in models]
+    records = [_identified_cpu(make_record(m, CPU)) for m in models] + [
+        _clocked_gpu(make_record(m, GPU)) for m in models
+    ]
     site = _render(records, tmp_path)
     cpu = (site / "hardware" / f"{CPU.slug}.md").read_text()
     assert "| CPU identity | GenuineIntel family 6 model 207 (0xcf) stepping 2: Emerald Rapids |" in cpu
@@ -91,13 +107,16 @@ def test_this_machine_is_described_with_its_isa_and_torch_build() -> None:
     assert isinstance(software, Software) and software.torch_cpu_capability
 
 
-@pytest.mark.parametrize(("vendor", "family", "model", "stepping", "core"), [
-    ("GenuineIntel", 6, 207, 2, "Emerald Rapids"),
-    ("GenuineIntel", 6, 85, 7, "Cascade Lake"),
-    ("GenuineIntel", 6, 85, 4, "Skylake"),
-    ("AuthenticAMD", 25, 1, 1, "Milan (Zen 3)"),
-    ("AuthenticAMD", 99, 1, 1, None),
-])
+@pytest.mark.parametrize(
+    ("vendor", "family", "model", "stepping", "core"),
+    [
+        ("GenuineIntel", 6, 207, 2, "Emerald Rapids"),
+        ("GenuineIntel", 6, 85, 7, "Cascade Lake"),
+        ("GenuineIntel", 6, 85, 4, "Skylake"),
+        ("AuthenticAMD", 25, 1, 1, "Milan (Zen 3)"),
+        ("AuthenticAMD", 99, 1, 1, None),
+    ],
+)
 def test_microarchitecture_from_the_vendor_numbers(
     vendor: str, family: int, model: int, stepping: int, core: str | None
 ) -> None:
@@ -110,8 +129,11 @@ def test_torch_build_text_is_read() -> None:
         "  - Intel(R) MKL-DNN v3.12.0 (Git Hash 80afa71)\n  - Build settings: BLAS_INFO=mkl, USE_MKLDNN=ON\n",
         "ATen parallel backend: OpenMP\n",
     )
-    assert build == {"torch_blas": "Intel(R) oneAPI Math Kernel Library Version 2024.2", "torch_onednn": "v3.12.0",
-                     "torch_parallel_backend": "OpenMP"}
+    assert build == {
+        "torch_blas": "Intel(R) oneAPI Math Kernel Library Version 2024.2",
+        "torch_onednn": "v3.12.0",
+        "torch_parallel_backend": "OpenMP",
+    }
     assert environment.torch_build("Build settings: BLAS_INFO=open, USE_MKLDNN=OFF", "")["torch_blas"] == "open"
 
 
@@ -122,14 +144,29 @@ def _ceilings(record: Record, matmul_ms: float = 50.0, copy_ms: float = 20.0) ->
     """Ceilings consistent with their samples (the same relations parse_ceilings checks)."""
     n, buffer_bytes = 1000, 100_000_000
     return MachineCeilings(
-        hardware_slug=record.hardware.slug, device=record.config.device, precision=record.config.precision,
-        threads=2, date="2026-01-01T00:00:00+00:00", git_commit=None, command="fixture", clock="perf_counter",
-        matmul=MatmulCeiling(gflops=2 * n**3 / (matmul_ms / 1000) / 1e9,
-                             median_gflops=2 * n**3 / (matmul_ms * 1.1 / 1000) / 1e9, n=n, dtype="float32",
-                             repetitions=3, samples_ms=[matmul_ms * 1.2, matmul_ms, matmul_ms * 1.1]),
-        bandwidth=BandwidthCeiling(gb_per_s=2 * buffer_bytes / (copy_ms / 1000) / 1e9,
-                                   median_gb_per_s=2 * buffer_bytes / (copy_ms / 1000) / 1e9,
-                                   buffer_bytes=buffer_bytes, repetitions=1, samples_ms=[copy_ms]),
+        hardware_slug=record.hardware.slug,
+        device=record.config.device,
+        precision=record.config.precision,
+        threads=2,
+        date="2026-01-01T00:00:00+00:00",
+        git_commit=None,
+        command="fixture",
+        clock="perf_counter",
+        matmul=MatmulCeiling(
+            gflops=2 * n**3 / (matmul_ms / 1000) / 1e9,
+            median_gflops=2 * n**3 / (matmul_ms * 1.1 / 1000) / 1e9,
+            n=n,
+            dtype="float32",
+            repetitions=3,
+            samples_ms=[matmul_ms * 1.2, matmul_ms, matmul_ms * 1.1],
+        ),
+        bandwidth=BandwidthCeiling(
+            gb_per_s=2 * buffer_bytes / (copy_ms / 1000) / 1e9,
+            median_gb_per_s=2 * buffer_bytes / (copy_ms / 1000) / 1e9,
+            buffer_bytes=buffer_bytes,
+            repetitions=1,
+            samples_ms=[copy_ms],
+        ),
     )
 
 
@@ -226,13 +263,43 @@ def test_ceilings_command_and_measure_use_them_for_the_iteration_cap(tmp_path: P
     assert ceilings.matmul.gflops >= ceilings.matmul.median_gflops
     # Pretend a machine of 10^-3 GFLOP/s: no batch size timed yet, batch 1 of squeezenet1_1
     # (0.7 GFLOPs) is estimated from the peak at over 0.5 s and skipped, with that estimate.
-    slow = ceilings.model_copy(update={"matmul": ceilings.matmul.model_copy(update={
-        "samples_ms": [s * 1e5 for s in ceilings.matmul.samples_ms],
-        "gflops": ceilings.matmul.gflops / 1e5, "median_gflops": ceilings.matmul.median_gflops / 1e5})})
+    slow = ceilings.model_copy(
+        update={
+            "matmul": ceilings.matmul.model_copy(
+                update={
+                    "samples_ms": [s * 1e5 for s in ceilings.matmul.samples_ms],
+                    "gflops": ceilings.matmul.gflops / 1e5,
+                    "median_gflops": ceilings.matmul.median_gflops / 1e5,
+                }
+            )
+        }
+    )
     ResultsStore(out).write_ceilings(path.parent, slow)
-    assert main(["measure", "--models", "squeezenet1_1", "--device", "cpu", "--out", str(out), "--batch-sizes",
-                 "1,2", "--max-iteration-s", "0.5", "--rounds", "1", "--time-budget", "0.05", "--threads", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "--models",
+                "squeezenet1_1",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--batch-sizes",
+                "1,2",
+                "--max-iteration-s",
+                "0.5",
+                "--rounds",
+                "1",
+                "--time-budget",
+                "0.05",
+                "--threads",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     record = load_record(next(out.rglob("squeezenet1_1.json")))
     assert [b.status for b in record.batches] == ["skipped", "skipped"]
     assert record.operations is not None

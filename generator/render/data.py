@@ -469,8 +469,11 @@ def bytes_moved(record: Record, batch_size: int) -> float | None:
     if operations is None or parameters is None or operations.activations_millions is None:
         return None
     element = BYTES_PER_ELEMENT[record.config.precision]
-    return (parameters.parameters_bytes + parameters.buffers_bytes
-            + operations.activations_millions * 1e6 * batch_size * element)
+    return (
+        parameters.parameters_bytes
+        + parameters.buffers_bytes
+        + operations.activations_millions * 1e6 * batch_size * element
+    )
 
 
 def arithmetic_intensity(record: Record, batch_size: int) -> float | None:

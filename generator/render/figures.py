@@ -54,8 +54,9 @@ class Figure:
     ceilings_chart: CeilingsChartFunction | None = None
     ceilings_summary: Callable[[Sequence[Record], MachineCeilings | None], str] | None = None
 
-    def draw(self, records: Sequence[Record], ceilings: MachineCeilings | None, pal: charts.Palette,
-             lay: charts.Layout) -> alt.TopLevelMixin:
+    def draw(
+        self, records: Sequence[Record], ceilings: MachineCeilings | None, pal: charts.Palette, lay: charts.Layout
+    ) -> alt.TopLevelMixin:
         if self.ceilings_chart is not None:
             return self.ceilings_chart(records, ceilings, pal, lay)
         return self.chart(records, pal, lay)
@@ -256,15 +257,23 @@ def _front_summary(cost: Callable[[Record], float | None], unit: str) -> Callabl
 
 def _roofline_summary(records: Sequence[Record], ceilings: MachineCeilings | None) -> str:
     if ceilings is None:
-        return ("The machine's ceilings were not measured for this run (it has no machine.json; "
-                "'python -m generator ceilings' measures them): the points are drawn without a roof.")
+        return (
+            "The machine's ceilings were not measured for this run (it has no machine.json; "
+            "'python -m generator ceilings' measures them): the points are drawn without a roof."
+        )
     peak, bandwidth = ceilings.matmul, ceilings.bandwidth
-    text = (f"Roof: peak matmul {fmt.sig(peak.gflops, 4)} GFLOP/s ({peak.dtype}, best of {peak.repetitions} "
-            f"{peak.n} × {peak.n} products) and memory bandwidth {fmt.sig(bandwidth.gb_per_s, 4)} GB/s (best of "
-            f"{bandwidth.repetitions} copies of {fmt.megabytes(bandwidth.buffer_bytes)}, read + write counted), "
-            f"measured {ceilings.date} with {ceilings.threads} threads.")
-    best = [(f, label(r), b.batch_size) for r in records for b in r.batches
-            if (f := data.fraction_of_peak(r, b, ceilings)) is not None]
+    text = (
+        f"Roof: peak matmul {fmt.sig(peak.gflops, 4)} GFLOP/s ({peak.dtype}, best of {peak.repetitions} "
+        f"{peak.n} × {peak.n} products) and memory bandwidth {fmt.sig(bandwidth.gb_per_s, 4)} GB/s (best of "
+        f"{bandwidth.repetitions} copies of {fmt.megabytes(bandwidth.buffer_bytes)}, read + write counted), "
+        f"measured {ceilings.date} with {ceilings.threads} threads."
+    )
+    best = [
+        (f, label(r), b.batch_size)
+        for r in records
+        for b in r.batches
+        if (f := data.fraction_of_peak(r, b, ceilings)) is not None
+    ]
     if best:
         fraction, name, size = max(best)
         text += f" Closest to the peak: {name} at batch {size}, {fmt.percent(fraction * 100, 1)} of it."
@@ -272,8 +281,10 @@ def _roofline_summary(records: Sequence[Record], ceilings: MachineCeilings | Non
 
 
 def _roofline_needs(record: Record) -> bool:
-    return any(data.achieved_gflops(record, b) is not None and data.arithmetic_intensity(record, b.batch_size)
-               is not None for b in record.batches)
+    return any(
+        data.achieved_gflops(record, b) is not None and data.arithmetic_intensity(record, b.batch_size) is not None
+        for b in record.batches
+    )
 
 
 def _time_b1(record: Record) -> float | None:
@@ -427,14 +438,21 @@ FIGURES: tuple[Figure, ...] = (
     ),
 )
 FIGURES += (
-    Figure("roofline", "roofline", "Roofline: achieved GFLOP/s vs arithmetic intensity, every batch size",
-           lambda records, pal, lay: roofline(records, None, pal, lay), Batches.ALL, _roofline_needs,
-           lambda records: "",
-           "Achieved GFLOP/s = 2 × GMACs (fvcore, all operators) × batch size / median time per batch. "
-           "Arithmetic intensity = those FLOPs / bytes, where bytes = parameter and buffer bytes once per batch + "
-           "fvcore's activation count × batch size × bytes per element of the run's precision (a convention, "
-           "not measured traffic). Solid line: min(peak, bandwidth × intensity), both measured on this machine "
-           "in this run. Log-log axes; one point per model and batch size, named at its largest batch.",
-           ceilings_chart=roofline, ceilings_summary=_roofline_summary),
+    Figure(
+        "roofline",
+        "roofline",
+        "Roofline: achieved GFLOP/s vs arithmetic intensity, every batch size",
+        lambda records, pal, lay: roofline(records, None, pal, lay),
+        Batches.ALL,
+        _roofline_needs,
+        lambda records: "",
+        "Achieved GFLOP/s = 2 × GMACs (fvcore, all operators) × batch size / median time per batch. "
+        "Arithmetic intensity = those FLOPs / bytes, where bytes = parameter and buffer bytes once per batch + "
+        "fvcore's activation count × batch size × bytes per element of the run's precision (a convention, "
+        "not measured traffic). Solid line: min(peak, bandwidth × intensity), both measured on this machine "
+        "in this run. Log-log axes; one point per model and batch size, named at its largest batch.",
+        ceilings_chart=roofline,
+        ceilings_summary=_roofline_summary,
+    ),
 )
 BY_ID: dict[str, Figure] = {figure.id: figure for figure in FIGURES}

@@ -62,12 +62,18 @@ class LoadedRecord:
 
 def _check_ceilings_match(ceilings: MachineCeilings, record: Record, path: Path) -> None:
     """A run folder's ceilings must be of the machine, device and precision its records were measured on."""
-    for field, theirs, ours in (("hardware_slug", ceilings.hardware_slug, record.hardware.slug),
-                                ("device", ceilings.device, record.config.device),
-                                ("precision", ceilings.precision, record.config.precision)):
+    for field, theirs, ours in (
+        ("hardware_slug", ceilings.hardware_slug, record.hardware.slug),
+        ("device", ceilings.device, record.config.device),
+        ("precision", ceilings.precision, record.config.precision),
+    ):
         if theirs != ours:
-            raise RecordError(path, f"{theirs!r} but the records of this run folder say {ours!r} "
-                              "(measure the ceilings again with 'python -m generator ceilings --force')", field)
+            raise RecordError(
+                path,
+                f"{theirs!r} but the records of this run folder say {ours!r} "
+                "(measure the ceilings again with 'python -m generator ceilings --force')",
+                field,
+            )
 
 
 def run_key(record: Record) -> tuple[str, str]:
@@ -99,9 +105,7 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
             _check_ceilings_match(ceilings, record, store.ceilings_path(path.parent))
         # A machine and configuration measured under several software stacks keeps a copy per stack.
         stack = () if stored.software is None else (site_stem(stored.software),)
-        site_path = PurePosixPath(
-            "data", "records", *run_key(record), *stack, f"{model_stem(record.model.name)}.json"
-        )
+        site_path = PurePosixPath("data", "records", *run_key(record), *stack, f"{model_stem(record.model.name)}.json")
         if site_path in seen:
             # Two files claiming the same hardware, configuration and model: which
             # one the site shows would depend on file order, so refuse.

@@ -33,12 +33,18 @@ def roofline_rows(records: Sequence[Record], ceilings: MachineCeilings | None) -
             if achieved is None or intensity is None:
                 continue
             fraction = data.fraction_of_peak(record, result, ceilings)
-            found.append({
-                "model": names.get(record.model.name, record.model.name), "registry_name": record.model.name,
-                "family": record.model.family, "study": record.model.study_name, "batch_size": result.batch_size,
-                "intensity": intensity, "achieved": achieved,
-                "fraction_percent": None if fraction is None else fraction * 100,
-            })
+            found.append(
+                {
+                    "model": names.get(record.model.name, record.model.name),
+                    "registry_name": record.model.name,
+                    "family": record.model.family,
+                    "study": record.model.study_name,
+                    "batch_size": result.batch_size,
+                    "intensity": intensity,
+                    "achieved": achieved,
+                    "fraction_percent": None if fraction is None else fraction * 100,
+                }
+            )
     return sorted(found, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))
 
 
@@ -50,8 +56,9 @@ def _roof(ceilings: MachineCeilings, x: charts.Axis) -> list[Row]:
     return [{"rx": value, "ry": data.roofline_gflops(ceilings, value)} for value in xs]
 
 
-def roofline(records: Sequence[Record], ceilings: MachineCeilings | None, pal: Palette,
-             lay: Layout = WIDE) -> alt.TopLevelMixin:
+def roofline(
+    records: Sequence[Record], ceilings: MachineCeilings | None, pal: Palette, lay: Layout = WIDE
+) -> alt.TopLevelMixin:
     """Achieved GFLOP/s vs FLOPs per byte, log-log, one colour per model, with the run's two ceilings."""
     found = roofline_rows(records, ceilings)
     if not found:
@@ -70,36 +77,61 @@ def roofline(records: Sequence[Record], ceilings: MachineCeilings | None, pal: P
         alt.Tooltip("achieved:Q", title="achieved GFLOP/s", format=".4g"),
         alt.Tooltip("fraction_percent:Q", title="% of peak", format=".3g"),
     )
-    points = alt.Chart(charts._data(found), width=lay.width, height=lay.height).mark_circle(
-        size=charts.POINT_AREA * 0.6, opacity=0.8).encode(
-        x=x.encode("intensity", "Arithmetic intensity (FLOPs per byte of weights + activations)", "x"),
-        y=y.encode("achieved", "Achieved GFLOP/s (2 × GMACs × batch / time)", "y"),
-        color=pal.encoding(found, lay.legend_columns), tooltip=tooltip,
+    points = (
+        alt.Chart(charts._data(found), width=lay.width, height=lay.height)
+        .mark_circle(size=charts.POINT_AREA * 0.6, opacity=0.8)
+        .encode(
+            x=x.encode("intensity", "Arithmetic intensity (FLOPs per byte of weights + activations)", "x"),
+            y=y.encode("achieved", "Achieved GFLOP/s (2 × GMACs × batch / time)", "y"),
+            color=pal.encoding(found, lay.legend_columns),
+            tooltip=tooltip,
+        )
     )
     layers: list[alt.Chart] = []
     if ceilings is not None:
         roof = _roof(ceilings, x)
-        layers.append(alt.Chart(charts._data(roof)).mark_line(style="fit", strokeWidth=1.5, clip=True).encode(
-            x=alt.X("rx:Q", scale=x.scale()), y=alt.Y("ry:Q", scale=y.scale())))
+        layers.append(
+            alt.Chart(charts._data(roof))
+            .mark_line(style="fit", strokeWidth=1.5, clip=True)
+            .encode(x=alt.X("rx:Q", scale=x.scale()), y=alt.Y("ry:Q", scale=y.scale()))
+        )
         peak, bandwidth = ceilings.matmul.gflops, ceilings.bandwidth.gb_per_s
         # The peak's name under its line at the right end; the bandwidth's left of the slope, halfway up it.
         notes: list[tuple[float, float, str, Literal["left", "right"], Literal["top", "bottom"]]] = [
-            (x.high, peak, f"peak matmul {fmt.sig(peak, 3)} GFLOP/s ({ceilings.matmul.dtype})", "right", "top")]
+            (x.high, peak, f"peak matmul {fmt.sig(peak, 3)} GFLOP/s ({ceilings.matmul.dtype})", "right", "top")
+        ]
         middle = math.sqrt(y.low * peak) / bandwidth
         if x.low < middle < x.high:
             notes.append((middle, middle * bandwidth, f"memory {fmt.sig(bandwidth, 3)} GB/s ", "right", "bottom"))
         for nx, ny, text, align, baseline in notes:
-            layers.append(alt.Chart(charts._data([{"nx": nx, "ny": ny, "text": text}])).mark_text(
-                style="data-label", align=align, baseline=baseline, dy=3 if baseline == "top" else 0,
-                fontSize=lay.font_size, clip=True).encode(
-                x=alt.X("nx:Q", scale=x.scale()), y=alt.Y("ny:Q", scale=y.scale()), text=alt.Text("text:N")))
+            layers.append(
+                alt.Chart(charts._data([{"nx": nx, "ny": ny, "text": text}]))
+                .mark_text(
+                    style="data-label",
+                    align=align,
+                    baseline=baseline,
+                    dy=3 if baseline == "top" else 0,
+                    fontSize=lay.font_size,
+                    clip=True,
+                )
+                .encode(x=alt.X("nx:Q", scale=x.scale()), y=alt.Y("ny:Q", scale=y.scale()), text=alt.Text("text:N"))
+            )
     # One label per model, at its largest batch size (the point furthest along its path).
     last: dict[str, Row] = {}
     for row in found:
         last[str(row["registry_name"])] = row
     radius = charts._area_to_radius(charts.POINT_AREA * 0.6)
-    labels = charts._label_layers(found, x, y, "intensity", "achieved", lay.font_size, lambda _row: radius,
-                                  placed_rows=charts._labelled(list(last.values())))
-    chart = alt.LayerChart(layer=[*layers, points.add_params(charts._zoom("zoom_roofline")), *labels],
-                           width=lay.width, height=lay.height)
+    labels = charts._label_layers(
+        found,
+        x,
+        y,
+        "intensity",
+        "achieved",
+        lay.font_size,
+        lambda _row: radius,
+        placed_rows=charts._labelled(list(last.values())),
+    )
+    chart = alt.LayerChart(
+        layer=[*layers, points.add_params(charts._zoom("zoom_roofline")), *labels], width=lay.width, height=lay.height
+    )
     return charts._finish(chart, charts._colours(found, pal))

@@ -76,10 +76,16 @@ def _ceiling_rows(run: Run) -> list[list[str | Link]]:
         return [["peak matmul", missing], ["memory bandwidth", missing]]
     m, b = ceilings.matmul, ceilings.bandwidth
     return [
-        ["peak matmul", f"{fmt.sig(m.gflops, 4)} GFLOP/s ({m.dtype}, {m.n} × {m.n} GEMM, best of {m.repetitions}; "
-                        f"median {fmt.sig(m.median_gflops, 4)}), measured {ceilings.date}"],
-        ["memory bandwidth", f"{fmt.sig(b.gb_per_s, 4)} GB/s (copy of {fmt.megabytes(b.buffer_bytes)}, read + "
-                             f"write counted, best of {b.repetitions}; median {fmt.sig(b.median_gb_per_s, 4)})"],
+        [
+            "peak matmul",
+            f"{fmt.sig(m.gflops, 4)} GFLOP/s ({m.dtype}, {m.n} × {m.n} GEMM, best of {m.repetitions}; "
+            f"median {fmt.sig(m.median_gflops, 4)}), measured {ceilings.date}",
+        ],
+        [
+            "memory bandwidth",
+            f"{fmt.sig(b.gb_per_s, 4)} GB/s (copy of {fmt.megabytes(b.buffer_bytes)}, read + "
+            f"write counted, best of {b.repetitions}; median {fmt.sig(b.median_gb_per_s, 4)})",
+        ],
     ]
 
 
@@ -88,13 +94,18 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
     gpu = hw.gpu
     rows: list[list[str | Link]] = [
         *_run_dates(run),
-        ["hardware name", hw.name], ["hardware slug", hw.slug],
+        ["hardware name", hw.name],
+        ["hardware slug", hw.slug],
         ["CPU", hw.cpu_model or NOT_RECORDED],
         ["CPU identity", _cpu_identity(hw)],
         ["virtual machine", NOT_RECORDED if hw.cpu_hypervisor is None else "yes" if hw.cpu_hypervisor else "no"],
         ["ISA extensions for inference", ", ".join(hw.cpu_isa_extensions) or NOT_RECORDED],
-        ["frequency governor", hw.cpu_frequency_governor or "not readable (no cpufreq, as in most VMs)"
-         if hw.cpu_vendor is not None else hw.cpu_frequency_governor or NOT_RECORDED],
+        [
+            "frequency governor",
+            hw.cpu_frequency_governor or "not readable (no cpufreq, as in most VMs)"
+            if hw.cpu_vendor is not None
+            else hw.cpu_frequency_governor or NOT_RECORDED,
+        ],
         ["CPU logical cores", fmt.count(hw.cpu_logical_cores, NOT_RECORDED)],
         ["RAM", fmt.megabytes(hw.ram_bytes, NOT_RECORDED)],
     ]
@@ -104,13 +115,23 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
             ["GPU memory", fmt.megabytes(gpu.memory_bytes, "not recorded")],
             ["driver", gpu.driver_version or "not recorded"],
             ["compute capability", gpu.compute_capability or "not recorded"],
-            ["power limit", fmt.with_unit(gpu.power_limit_w, "W", missing="not recorded")
-             + (f" (default {fmt.with_unit(gpu.power_limit_default_w, 'W')})"
-                if gpu.power_limit_default_w is not None and gpu.power_limit_default_w != gpu.power_limit_w else "")],
+            [
+                "power limit",
+                fmt.with_unit(gpu.power_limit_w, "W", missing="not recorded")
+                + (
+                    f" (default {fmt.with_unit(gpu.power_limit_default_w, 'W')})"
+                    if gpu.power_limit_default_w is not None and gpu.power_limit_default_w != gpu.power_limit_w
+                    else ""
+                ),
+            ],
             ["maximum SM clock", fmt.with_unit(gpu.sm_clock_max_mhz, "MHz", digits=4, missing=NOT_RECORDED)],
             ["maximum memory clock", fmt.with_unit(gpu.memory_clock_max_mhz, "MHz", digits=4, missing=NOT_RECORDED)],
-            ["energy counter", "not recorded" if gpu.energy_counter_available is None
-             else ("available" if gpu.energy_counter_available else "not available")],
+            [
+                "energy counter",
+                "not recorded"
+                if gpu.energy_counter_available is None
+                else ("available" if gpu.energy_counter_available else "not available"),
+            ],
         ]
     rows += [
         ["device", config.device],
@@ -120,9 +141,11 @@ def _fingerprint(run: Run) -> tuple[Table, list[str]]:
         ["threads", str(config.threads)],
         ["TF32", "allowed" if config.tf32 else "off"],
         ["cuDNN benchmark", "on" if config.cudnn_benchmark else "off"],
-        ["Python", sw.python], ["torch", sw.torch or "not installed"],
+        ["Python", sw.python],
+        ["torch", sw.torch or "not installed"],
         ["torchvision", sw.torchvision or "not installed"],
-        ["fvcore", sw.fvcore or "not installed"], ["timm", sw.timm or "not installed"],
+        ["fvcore", sw.fvcore or "not installed"],
+        ["timm", sw.timm or "not installed"],
         ["torch BLAS", sw.torch_blas or NOT_RECORDED],
         ["torch oneDNN", sw.torch_onednn or NOT_RECORDED],
         ["torch CPU kernels", sw.torch_cpu_capability or NOT_RECORDED],
@@ -163,8 +186,10 @@ def _results_table(run: Run, page: str) -> Table:
         b1 = data.ok_batch(record, 1)
         best_ips = max((v for b in record.batches if (v := data.images_per_s(b)) is not None), default=None)
         failed = data.failures(record)
-        best_rate = max(((rate, b.batch_size) for b in record.batches
-                         if (rate := data.achieved_gflops(record, b)) is not None), default=None)
+        best_rate = max(
+            ((rate, b.batch_size) for b in record.batches if (rate := data.achieved_gflops(record, b)) is not None),
+            default=None,
+        )
         rows.append(
             [
                 Link(label(record), rel(page, model_path(record))),
@@ -172,7 +197,8 @@ def _results_table(run: Run, page: str) -> Table:
                 fmt.sig(data.ms_per_image(b1), 4),
                 fmt.sig(best_ips, 4),
                 _rate_cell(record, b1, run),
-                "not measured" if best_rate is None
+                "not measured"
+                if best_rate is None
                 else f"{_rate_cell(record, data.ok_batch(record, best_rate[1]), run)} (batch {best_rate[1]})",
                 fmt.megabytes(data.memory_bytes(b1)),
                 fmt.with_unit(data.net_power_w(b1), "W", missing="not measured"),
