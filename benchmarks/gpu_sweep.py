@@ -104,7 +104,8 @@ def pack(records: Path, out: Path, leave_out: set[Path] = frozenset()) -> int:  
         for path in files:
             tar.add(path, arcname=str(path.relative_to(records)))
     os.replace(partial, target)
-    return len(files)
+    # The run's machine.json (the machine's ceilings, generator.store) travels with the records; it is not one.
+    return len([p for p in files if p.name != "machine.json"])
 
 
 def unpack(archive: Path, records: Path) -> int:
@@ -192,9 +193,10 @@ def sweep(args: argparse.Namespace, out: Path, started: float) -> dict[str, Any]
         packed = pack(records, out, seeded)
     from generator.schema import model_file_stem
 
-    measured = sorted({p.stem for p in records.rglob("*.json") if p not in seeded})
+    own = [p for p in records.rglob("*.json") if p not in seeded and p.name != "machine.json"]
+    measured = sorted({p.stem for p in own})
     return {
-        "power_overview": power_overview([p for p in records.rglob("*.json") if p not in seeded]),
+        "power_overview": power_overview(own),
         "mode": "sweep", "deadline_s": args.deadline, "margin_s": args.margin, "resumed_records": resumed,
         "seeded_records": len(seeded),
         "packed_records": packed, "models_in_order": models, "phases": phases,

@@ -23,8 +23,13 @@ from tests.invariants import check_record
 FAST = ["--batch-sizes", "1,2,4", "--time-budget", "0.05", "--power-window", "0.05", "--threads", "1", "--no-progress"]
 
 
+def _record_files(out: Path) -> list[Path]:
+    """Record files: every *.json but a run's machine.json (the machine's ceilings, generator.store)."""
+    return sorted(p for p in out.rglob("*.json") if p.name != "machine.json")
+
+
 def _records(out: Path) -> dict[str, Record]:
-    records = {p.stem: load_record(p) for p in sorted(out.rglob("*.json"))}
+    records = {p.stem: load_record(p) for p in _record_files(out)}
     for record in records.values():
         check_record(record)  # every record the worker (or the parent, for a dead worker) wrote
     return records
@@ -86,14 +91,14 @@ def test_killed_run_leaves_no_partial_file_and_resumes(tmp_path: Path) -> None:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:
-        while not list(tmp_path.rglob("*.json")):
+        while not _record_files(tmp_path):
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "no record appeared"
             time.sleep(0.2)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # the parent and its worker, mid-measurement
         process.wait()
-    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
+    before = {p: p.stat().st_mtime_ns for p in _record_files(tmp_path)}
     assert 1 <= len(before) < 3
     for path in before:
         load_record(path)  # whole files only
@@ -113,7 +118,7 @@ def test_ctrl_c_stops_with_130_and_keeps_finished_records(tmp_path: Path) -> Non
     process = subprocess.Popen(_measure_command(tmp_path), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    while not list(tmp_path.rglob("*.json")) and process.poll() is None and time.monotonic() < deadline:
+    while not _record_files(tmp_path) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
     _, err = process.communicate(timeout=120)
@@ -123,7 +128,7 @@ def test_ctrl_c_stops_with_130_and_keeps_finished_records(tmp_path: Path) -> Non
     assert "interrupted" in err and "Traceback" not in err
     for path in tmp_path.rglob("*"):
         assert not path.name.endswith(".tmp")
-        if path.suffix == ".json":
+        if path.suffix == ".json" and path.name != "machine.json":
             assert load_record(path).status == "ok"  # whole, and not an error record for the interrupted model
 
 
@@ -294,7 +299,7 @@ def test_sigterm_stops_the_run_and_leaves_no_worker_logs(tmp_path: Path) -> None
     process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    while not list(out.rglob("*.json")) and process.poll() is None and time.monotonic() < deadline:
+    while not _record_files(out) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)  # the parent only, as a scheduler or `kill` sends it
     _, err = process.communicate(timeout=120)
@@ -302,7 +307,7 @@ def test_sigterm_stops_the_run_and_leaves_no_worker_logs(tmp_path: Path) -> None
         pytest.skip("the run finished before SIGTERM arrived")
     assert process.returncode == 130 and "Traceback" not in err
     assert not list(temporary.glob("generator-worker-*.log"))
-    for path in out.rglob("*.json"):
+    for path in _record_files(out):
         load_record(path)  # whole records only
 
 
