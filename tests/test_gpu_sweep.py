@@ -36,7 +36,8 @@ def _sweep(out: Path, records: Path, *args: str, fault: str = "") -> subprocess.
 def _packed(out: Path) -> set[str]:
     with tarfile.open(out / "measurements.tar.gz") as tar:
         # Model records; the run's machine.json (the machine's ceilings) is packed beside them.
-        return {Path(name).stem for name in tar.getnames() if name.endswith(".json") and Path(name).name != "machine.json"}
+        names = [Path(name) for name in tar.getnames() if name.endswith(".json")]
+        return {name.stem for name in names if name.name != "machine.json"}
 
 
 def test_deadline_stops_measure_cleanly_and_packs(tmp_path: Path) -> None:
