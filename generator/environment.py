@@ -183,8 +183,11 @@ def torch_build(config_text: str, parallel_text: str) -> dict[str, str | None]:
         found = re.search(r"BLAS_INFO=(\w+)", config_text)
         blas = found.group(1) if found else None
     backend = re.search(r"ATen parallel backend:\s*(.+)", parallel_text)
-    return {"torch_blas": blas, "torch_onednn": onednn,
-            "torch_parallel_backend": backend.group(1).strip() if backend else None}
+    return {
+        "torch_blas": blas,
+        "torch_onednn": onednn,
+        "torch_parallel_backend": backend.group(1).strip() if backend else None,
+    }
 
 
 def software() -> Software:

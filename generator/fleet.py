@@ -86,8 +86,9 @@ def measure_one(model: str, measure_kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
         # A job measures one model in a scratch folder: the machine's ceilings belong to
         # the shared run folder ('python -m generator ceilings' on a node), not to each job.
-        code = measure.measure(selectors=[model], show_progress=False,
-                               **{**measure_kwargs, "out_dir": work, "ceilings": False})
+        code = measure.measure(
+            selectors=[model], show_progress=False, **{**measure_kwargs, "out_dir": work, "ceilings": False}
+        )
         placed = [str(publish(path, out_dir)) for path in walk_json_files(work)]
     finally:
         shutil.rmtree(work, ignore_errors=True)

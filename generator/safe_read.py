@@ -162,6 +162,9 @@ def walk_json_files(root: Path) -> list[Path]:
         subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name not in linked)
         found.extend(base / name for name in linked if not name.startswith("."))
         # A run folder's ceilings file is not a record: the store reads it on its own.
-        found.extend(base / name for name in files
-                     if name.endswith(".json") and not name.startswith(".") and name != CEILINGS_FILE_NAME)
+        found.extend(
+            base / name
+            for name in files
+            if name.endswith(".json") and not name.startswith(".") and name != CEILINGS_FILE_NAME
+        )
     return sorted(found)

@@ -170,12 +170,14 @@ class Hardware(_Strict):
     cpu_model_number: int | None = Field(default=None, ge=0, description="/proc/cpuinfo 'model' (a number).")
     cpu_stepping: int | None = Field(default=None, ge=0)
     cpu_microarchitecture: str | None = Field(
-        default=None, description="Server core named from vendor, family and model (generator.environment's "
-        "table of the vendors' published numbers), e.g. 'Emerald Rapids'; None when not in the table."
+        default=None,
+        description="Server core named from vendor, family and model (generator.environment's "
+        "table of the vendors' published numbers), e.g. 'Emerald Rapids'; None when not in the table.",
     )
     cpu_isa_extensions: list[str] = Field(
-        default_factory=list, description="Instruction-set extensions that matter for inference, as the kernel "
-        "lists them in /proc/cpuinfo flags (avx2, avx512f, avx512_vnni, avx512_bf16, amx_tile, ...)."
+        default_factory=list,
+        description="Instruction-set extensions that matter for inference, as the kernel "
+        "lists them in /proc/cpuinfo flags (avx2, avx512f, avx512_vnni, avx512_bf16, amx_tile, ...).",
     )
     cpu_hypervisor: bool | None = Field(default=None, description="Running under a hypervisor ('hypervisor' flag).")
     cpu_frequency_governor: str | None = Field(
@@ -193,10 +195,14 @@ class Software(_Strict):
     cudnn: str | None = None
     platform: str
     # How torch was built for the CPU (torch.__config__.show(); None: not stated there).
-    torch_blas: str | None = Field(default=None, description="BLAS torch was built with, e.g. 'Intel(R) oneAPI Math "
-                                   "Kernel Library Version 2024.2' or 'OpenBLAS'.")
-    torch_onednn: str | None = Field(default=None, description="oneDNN (MKL-DNN) build, e.g. 'v3.12.0'; None: not "
-                                     "built in or not available.")
+    torch_blas: str | None = Field(
+        default=None,
+        description="BLAS torch was built with, e.g. 'Intel(R) oneAPI Math "
+        "Kernel Library Version 2024.2' or 'OpenBLAS'.",
+    )
+    torch_onednn: str | None = Field(
+        default=None, description="oneDNN (MKL-DNN) build, e.g. 'v3.12.0'; None: not built in or not available."
+    )
     torch_cpu_capability: str | None = Field(
         default=None, description="The vector ISA torch's CPU kernels dispatch to here, e.g. 'AVX512'."
     )
@@ -615,8 +621,12 @@ def record_problems(record: Record) -> list[Problem]:
             problems.append(Problem(f"{prefix}.batch_size", f"batch size {batch.batch_size} appears twice"))
         seen.add(batch.batch_size)
         if batch.estimated_iteration_s is not None and batch.status != "skipped":
-            problems.append(Problem(f"{prefix}.estimated_iteration_s",
-                                    f"an estimate belongs to a batch size skipped by the cap, not {batch.status!r}"))
+            problems.append(
+                Problem(
+                    f"{prefix}.estimated_iteration_s",
+                    f"an estimate belongs to a batch size skipped by the cap, not {batch.status!r}",
+                )
+            )
         if batch.status == "ok" and batch.latency is None:
             problems.append(Problem(f"{prefix}.latency", "status 'ok' without a latency"))
         if batch.latency is not None:
@@ -820,8 +830,12 @@ def parse_ceilings(document: Any, path: Path | str = "<ceilings>") -> MachineCei
         raise RecordError(path, f"must be an integer, got {version!r}", "schema_version")
     if version != CEILINGS_SCHEMA_VERSION:
         newer = "newer than this generator understands" if version > CEILINGS_SCHEMA_VERSION else "not supported"
-        raise RecordError(path, f"ceilings version {version} is {newer} (current {CEILINGS_SCHEMA_VERSION}); "
-                          "measure again with 'python -m generator ceilings --force'", "schema_version")
+        raise RecordError(
+            path,
+            f"ceilings version {version} is {newer} (current {CEILINGS_SCHEMA_VERSION}); "
+            "measure again with 'python -m generator ceilings --force'",
+            "schema_version",
+        )
     try:
         ceilings = MachineCeilings.model_validate(document)
     except ValidationError as error:
@@ -839,5 +853,7 @@ def ceilings_to_json(ceilings: MachineCeilings) -> str:
     problems = _ceilings_problems(ceilings)
     if problems:
         raise ValueError(f"{problems[0].field}: {problems[0].message}")
-    return json.dumps(ceilings.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    return (
+        json.dumps(ceilings.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )

@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 # a night's sweep instead of days (ViT-H/14 at 518 px is ~1 TMAC per image: at
 # batch 16, minutes per iteration on two cores). Every model still gets batch 1
 # timed unless one image alone is estimated above the cap.
-DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16), time_budget_s=2.0, prefetch=False, rounds=2,
-                    max_iteration_s=20.0)
+DEFAULTS = Defaults(batch_sizes=(1, 2, 4, 8, 16), time_budget_s=2.0, prefetch=False, rounds=2, max_iteration_s=20.0)
 # At least 0.1 s and one iteration: more made warm-up the largest overhead of the default line-up.
 WARMUP = WarmupPolicy(min_iterations=1, min_s=0.1)
 # Idle is read once power has settled, waiting at most this long (recorded with the reading).
@@ -90,8 +89,9 @@ class CpuSession:
         from generator.schema import Memory
 
         # Without a reset the peak would be an earlier batch size's: not measured rather than wrong.
-        return Memory(peak_rss_bytes=peak_rss_bytes() if self._peak_reset else None,
-                      baseline_rss_bytes=self._baseline_rss)
+        return Memory(
+            peak_rss_bytes=peak_rss_bytes() if self._peak_reset else None, baseline_rss_bytes=self._baseline_rss
+        )
 
     def power_meter(self) -> tuple[PowerMeter | None, str | None]:
         from generator.power import cpu_meter
