@@ -376,7 +376,9 @@ def _plan(entries: Sequence[tuple[ModelSpec, bool]], weights_dir: Path, measurem
     if problems:
         raise CliError("nothing evaluated:\n  " + "\n  ".join(problems))
     if not jobs:
-        raise CliError(f"{weights_dir}: holds a weights file for none of the selected models (see --help for the names)")
+        raise CliError(
+            f"{weights_dir}: holds a weights file for none of the selected models (see --help for the names)"
+        )
     return jobs
 
 
@@ -417,8 +419,11 @@ def evaluate(
     todo: list[_Job] = []
     for job in jobs:
         if not force and _already_done(job, len(samples)):
-            print(f"{job.spec.name}: already evaluated with {job.weights.name} on {len(samples)} images; "
-                  "skipped (--force to redo)", file=sys.stderr)
+            print(
+                f"{job.spec.name}: already evaluated with {job.weights.name} on {len(samples)} images; "
+                "skipped (--force to redo)",
+                file=sys.stderr,
+            )
         else:
             todo.append(job)
 
@@ -460,12 +465,17 @@ def evaluate(
         updated = [(path, with_measured(store.read(path), measured)) for path, _ in job.records]
         for path, record in updated:
             store.write(record, path)
-        print(f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
-              f"({job.weights.name}); {len(updated)} record(s) updated")
+        print(
+            f"{job.spec.name}: top-1 {top1:.2f}%, top-5 {top5:.2f}% on {count} images "
+            f"({job.weights.name}); {len(updated)} record(s) updated"
+        )
         if count < IMAGENET_VAL_IMAGES:
             # The site shows a partial evaluation as limited and uses it in no figure or verdict.
-            print(f"note: {job.spec.name}: {count} of {IMAGENET_VAL_IMAGES:,} validation images: the report shows "
-                  "this as a limited evaluation and uses it in no figure or verdict", file=sys.stderr)
+            print(
+                f"note: {job.spec.name}: {count} of {IMAGENET_VAL_IMAGES:,} validation images: the report shows "
+                "this as a limited evaluation and uses it in no figure or verdict",
+                file=sys.stderr,
+            )
         del model
     return 0
 

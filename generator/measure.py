@@ -287,8 +287,15 @@ class Runner:
         self.run = environment.run_info().model_dump()
         # The configuration's folder is named before any worker has read the flags back.
         flags = self.backend.intended_flags()
-        self.config = config_for(options.device, options.precision, options.channels_last, options.compile_model,
-                                 self._measuring_threads(), flags.tf32, flags.cudnn_benchmark)
+        self.config = config_for(
+            options.device,
+            options.precision,
+            options.channels_last,
+            options.compile_model,
+            self._measuring_threads(),
+            flags.tf32,
+            flags.cudnn_benchmark,
+        )
         self.software_folder = software_slug(self.software, self.hardware.gpu)
 
     def _measuring_threads(self) -> int:
@@ -303,18 +310,31 @@ class Runner:
         o = self.options
         timing = TimingSettings()
         return MeasureSettings(
-            batch_sizes=list(o.batch_sizes), rounds=o.rounds, time_budget_s=o.time_budget_s,
-            min_iterations=timing.min_iterations, target_ci_relative=timing.target_relative,
+            batch_sizes=list(o.batch_sizes),
+            rounds=o.rounds,
+            time_budget_s=o.time_budget_s,
+            min_iterations=timing.min_iterations,
+            target_ci_relative=timing.target_relative,
             warmup_s=_warmup_s(self.backend),
-            power_window_s=o.power_window_s, power_batch_sizes=power_sizes_for(spec, o),
+            power_window_s=o.power_window_s,
+            power_batch_sizes=power_sizes_for(spec, o),
         )
 
     def expected_fingerprint(self, spec: ModelSpec) -> dict[str, Any]:
         """The fingerprint this run's record of ``spec`` will have (generator.store.fingerprint)."""
         template = build_record(
-            model=spec.model_info(), accuracy=Accuracy(), config=self.config, hardware=self.hardware,
-            software=self.software, run=self.run, settings=None, status="error", error=None, parameters=None,
-            operations=None, batches=[],
+            model=spec.model_info(),
+            accuracy=Accuracy(),
+            config=self.config,
+            hardware=self.hardware,
+            software=self.software,
+            run=self.run,
+            settings=None,
+            status="error",
+            error=None,
+            parameters=None,
+            operations=None,
+            batches=[],
         )
         return fingerprint(template)
 
@@ -381,8 +401,10 @@ class Runner:
                 outcomes[spec.name] = Outcome(spec.name, "skipped", self.record_path(spec))
         skipped = len(outcomes)
         if skipped:
-            print(f"{skipped} of {len(specs)} models already measured with these settings "
-                  "(use --force to re-measure)", file=sys.stderr)
+            print(
+                f"{skipped} of {len(specs)} models already measured with these settings (use --force to re-measure)",
+                file=sys.stderr,
+            )
         todo = [spec for spec in specs if done[spec.name] < rounds]
         if not todo:
             return [outcomes[spec.name] for spec in specs]
@@ -407,9 +429,7 @@ class Runner:
         record = self.store.read_if_valid(self.record_path(spec))
         return record is None or record.status != "ok"
 
-    def _run_round(
-        self, due: Sequence[ModelSpec], round_index: int, outcomes: dict[str, Outcome], bar: Any
-    ) -> None:
+    def _run_round(self, due: Sequence[ModelSpec], round_index: int, outcomes: dict[str, Outcome], bar: Any) -> None:
         prefetch = self.options.prefetch
         pending: _WorkerProcess | None = None
         try:
@@ -496,8 +516,9 @@ class Runner:
                     progress.prepare_s = float(event.get("seconds_since_start", 0.0))
                 elif kind == "batch_start":
                     progress.current_batch = event["batch_size"]
-                    bar.set_description(f"round {round_index}/{self.options.rounds} {spec.name} "
-                                        f"batch {event['batch_size']}")
+                    bar.set_description(
+                        f"round {round_index}/{self.options.rounds} {spec.name} batch {event['batch_size']}"
+                    )
                 elif kind == "timed":
                     progress.timed_s += float(event.get("timed_s", 0.0))
                     progress.warmup_s += float(event.get("warmup_s", 0.0))
@@ -549,7 +570,12 @@ class Runner:
 
     @staticmethod
     def _outcome(
-        name: str, status: str, path: Path, progress: _Progress, error: str | None, started: float,
+        name: str,
+        status: str,
+        path: Path,
+        progress: _Progress,
+        error: str | None,
+        started: float,
         batches: Sequence[BatchResult],
     ) -> Outcome:
         failed: dict[str, int] = {}
@@ -557,8 +583,16 @@ class Runner:
             if batch.status in ("oom", "error"):
                 failed[batch.status] = failed.get(batch.status, 0) + 1
         return Outcome(
-            name, status, path, progress.timed_s, error, warmup_s=progress.warmup_s,
-            wall_s=time.perf_counter() - started, prepare_s=progress.prepare_s, rounds=1, failed_batches=failed,
+            name,
+            status,
+            path,
+            progress.timed_s,
+            error,
+            warmup_s=progress.warmup_s,
+            wall_s=time.perf_counter() - started,
+            prepare_s=progress.prepare_s,
+            rounds=1,
+            failed_batches=failed,
         )
 
     def _record_from_progress(self, spec: ModelSpec, progress: _Progress, message: str) -> Record:
@@ -577,9 +611,15 @@ class Runner:
         batches.sort(key=lambda b: b.batch_size)
         ok = any(b.status == "ok" for b in batches)
         return build_record(
-            model=spec.model_info(), accuracy=spec.accuracy(), config=self.config,
-            hardware=self.hardware, software=self.software, run=self.run, settings=self.settings_for(spec),
-            status="ok" if ok else "error", error=message,
+            model=spec.model_info(),
+            accuracy=spec.accuracy(),
+            config=self.config,
+            hardware=self.hardware,
+            software=self.software,
+            run=self.run,
+            settings=self.settings_for(spec),
+            status="ok" if ok else "error",
+            error=message,
             parameters=Parameters.model_validate(progress.parameters) if progress.parameters else None,
             operations=Operations.model_validate(progress.operations) if progress.operations else None,
             batches=batches,
@@ -699,8 +739,11 @@ def measure(
     if options.power_batch_sizes is not None:
         missing = [b for b in options.power_batch_sizes if b not in options.batch_sizes]
         if missing:
-            print(f"warning: --power-batch-sizes {','.join(map(str, missing))} not among --batch-sizes "
-                  f"{','.join(map(str, options.batch_sizes))}: no power window there", file=sys.stderr)
+            print(
+                f"warning: --power-batch-sizes {','.join(map(str, missing))} not among --batch-sizes "
+                f"{','.join(map(str, options.batch_sizes))}: no power window there",
+                file=sys.stderr,
+            )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with store.lock():

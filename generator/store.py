@@ -207,8 +207,9 @@ class ResultsStore:
         for path, record in items:
             key = (safe_slug(record.hardware.slug), safe_slug(record.config.slug))
             several = len(stacks[key]) > 1
-            stored.append(StoredRecord(path, record, software_slug(record.software, record.hardware.gpu)
-                                       if several else None))
+            stored.append(
+                StoredRecord(path, record, software_slug(record.software, record.hardware.gpu) if several else None)
+            )
         return stored
 
     # ----------------------------------------------------------------- writing

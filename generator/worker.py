@@ -74,8 +74,9 @@ class Job:
 
 
 def _config(job: Job, threads: int, flags: PrecisionFlags) -> Config:
-    return config_for(job.device, job.precision, job.channels_last, job.compile, threads, flags.tf32,
-                      flags.cudnn_benchmark)
+    return config_for(
+        job.device, job.precision, job.channels_last, job.compile, threads, flags.tf32, flags.cudnn_benchmark
+    )
 
 
 def one_line(error: BaseException) -> str:
@@ -167,9 +168,12 @@ class Worker:
                         model, torch.zeros(1, 3, size, size, device=session.device), cross_check=False
                     )
                     cross = meta_flop_counter_gflops(spec)
-                    operations = operations.model_copy(update={
-                        "flop_counter_gflops": cross, "architecture_sha256": architecture_sha256(spec.builder),
-                    })
+                    operations = operations.model_copy(
+                        update={
+                            "flop_counter_gflops": cross,
+                            "architecture_sha256": architecture_sha256(spec.builder),
+                        }
+                    )
                 except Exception as error:  # a model fvcore cannot trace is still worth timing
                     notes.append(f"operation count failed: {one_line(error)}")
             dtype = getattr(torch, DTYPES[job.precision])
@@ -210,21 +214,19 @@ class Worker:
                 )
             else:
                 self.emit(event="batch_start", batch_size=batch_size)
-                result = self.measure_batch(
-                    runnable, batch_size, size, dtype, memory_format, backend, session, power
-                )
+                result = self.measure_batch(runnable, batch_size, size, dtype, memory_format, backend, session, power)
                 if result.status == "oom":
                     oom_at = batch_size
             batches.append(result)
             self.emit(event="batch", result=result.model_dump(mode="json"))
         ok = any(b.status == "ok" for b in batches)
         if not ok:
-            notes.insert(0, "no batch size could be measured: " + "; ".join(
-                f"{b.batch_size}: {b.status} ({b.error})" for b in batches if b.status != "skipped"
-            ))
-        return self.finish(
-            base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches
-        )
+            notes.insert(
+                0,
+                "no batch size could be measured: "
+                + "; ".join(f"{b.batch_size}: {b.status} ({b.error})" for b in batches if b.status != "skipped"),
+            )
+        return self.finish(base, "ok" if ok else "error", "; ".join(notes) or None, parameters, operations, batches)
 
     def _power_setup(self, session: DeviceSession) -> _PowerSetup:
         """The device's power meter and its idle power, measured in this process (the one that measures).
@@ -306,7 +308,11 @@ class Worker:
                 if power_setup.meter is not None:
                     # The timing just ran this load: it counts towards the window's pre-roll.
                     power = power_window(
-                        timer, batch_size, power_setup.meter, job.power_window_s, power_setup.idle,
+                        timer,
+                        batch_size,
+                        power_setup.meter,
+                        job.power_window_s,
+                        power_setup.idle,
                         already_loaded_s=result.timed_s + result.warmup_s,
                     )
                 else:

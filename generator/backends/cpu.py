@@ -83,8 +83,9 @@ class CpuSession:
         from generator.schema import Memory
 
         # Without a reset the peak would be an earlier batch size's: not measured rather than wrong.
-        return Memory(peak_rss_bytes=peak_rss_bytes() if self._peak_reset else None,
-                      baseline_rss_bytes=self._baseline_rss)
+        return Memory(
+            peak_rss_bytes=peak_rss_bytes() if self._peak_reset else None, baseline_rss_bytes=self._baseline_rss
+        )
 
     def power_meter(self) -> tuple[PowerMeter | None, str | None]:
         from generator.power import cpu_meter

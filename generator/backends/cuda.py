@@ -219,7 +219,11 @@ class CudaSession:
         # Read before release(): the caching allocator still holds this batch size's peak.
         used = self._nvml_used()
         return read_memory(
-            torch.cuda, self.device, used, self._nvml_baseline, self._allocated_baseline,
+            torch.cuda,
+            self.device,
+            used,
+            self._nvml_baseline,
+            self._allocated_baseline,
             nvml_memory_version=self._nvml_version if used is not None else None,
             nvml_reserved_bytes=self._nvml_reserved if used is not None else None,
             nvml_context_used_bytes=self._nvml_context,
@@ -276,8 +280,11 @@ class CudaBackend:
 
             props = torch.cuda.get_device_properties(0)
             gpu = GpuInfo(
-                name=props.name, memory_bytes=props.total_memory, driver_version=None,
-                compute_capability=f"{props.major}.{props.minor}", power_limit_w=None,
+                name=props.name,
+                memory_bytes=props.total_memory,
+                driver_version=None,
+                compute_capability=f"{props.major}.{props.minor}",
+                power_limit_w=None,
                 energy_counter_available=None,
             )
         else:
@@ -286,7 +293,8 @@ class CudaBackend:
             # Measured once per run, as Zeus does: windows must span many updates of the counter.
             period = (
                 power.update_period_s(lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle), COUNTER_PERIOD_PROBE_S)
-                if has_counter else None
+                if has_counter
+                else None
             )
             gpu = gpu_info(nvml, handle, has_counter, round(period, 4) if period is not None else None)
         return environment.hardware(threads, gpu)

@@ -80,9 +80,7 @@ def load_records(measurements_dir: Path) -> list[LoadedRecord]:
         path, record = stored.path, stored.record
         # A machine and configuration measured under several software stacks keeps a copy per stack.
         stack = () if stored.software is None else (site_stem(stored.software),)
-        site_path = PurePosixPath(
-            "data", "records", *run_key(record), *stack, f"{model_stem(record.model.name)}.json"
-        )
+        site_path = PurePosixPath("data", "records", *run_key(record), *stack, f"{model_stem(record.model.name)}.json")
         if site_path in seen:
             # Two files claiming the same hardware, configuration and model: which
             # one the site shows would depend on file order, so refuse.
