@@ -571,7 +571,7 @@ def _later_layers(spec: Scatter, encoding: dict[str, Any], x: Axis, y: Axis,
         alt.Tooltip(f"{spec.y_field}:Q", title="top-1 (%), original recipe", format=".2f"),
         alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f")]}
     marks = alt.Chart(_data(later)).mark_point(shape="circle", filled=False, strokeWidth=1.5, opacity=0.9,
-                                               **({"size": POINT_AREA} if spec.size_field is None else {}))
+                                               size=POINT_AREA if spec.size_field is None else alt.Undefined)
     gains = [layout.Point(f"later:{row['registry_name']}", x.pixel(float(row[spec.x_field])),
                           y.pixel(float(row[spec.later_field])), radius(row), str(row["gain_text"]))
              for row in later]
