@@ -17,8 +17,10 @@ from generator.render import charts, layout, svg
 from generator.render import figures as registry
 from generator.schema import Record
 
-RECIPES = {"resnet50": (76.13, 80.858, "ResNet50_Weights.IMAGENET1K_V2"),
-           "resnet152": (78.312, 82.284, "ResNet152_Weights.IMAGENET1K_V2")}
+RECIPES = {
+    "resnet50": (76.13, 80.858, "ResNet50_Weights.IMAGENET1K_V2"),
+    "resnet152": (78.312, 82.284, "ResNet152_Weights.IMAGENET1K_V2"),
+}
 
 
 def recipe_records() -> list[Record]:
@@ -45,15 +47,21 @@ def _layers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _hollow_rows(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [row for layer in _layers(spec) if isinstance(layer["mark"], dict)
-            and layer["mark"]["type"] == "point" and layer["mark"].get("filled") is False
-            for row in layer["data"]["values"]]
+    return [
+        row
+        for layer in _layers(spec)
+        if isinstance(layer["mark"], dict) and layer["mark"]["type"] == "point" and layer["mark"].get("filled") is False
+        for row in layer["data"]["values"]
+    ]
 
 
 def _texts(spec: dict[str, Any]) -> list[str]:
-    return [str(row.get("gain_label") or row.get("text") or row.get("model")) for layer in _layers(spec)
-            if (layer["mark"] if isinstance(layer["mark"], str) else layer["mark"]["type"]) == "text"
-            for row in layer["data"]["values"]]
+    return [
+        str(row.get("gain_label") or row.get("text") or row.get("model"))
+        for layer in _layers(spec)
+        if (layer["mark"] if isinstance(layer["mark"], str) else layer["mark"]["type"]) == "text"
+        for row in layer["data"]["values"]
+    ]
 
 
 def _spec(figure_id: str, records: list[Record], lay: charts.Layout) -> dict[str, Any]:
@@ -77,8 +85,11 @@ def test_later_recipe_is_a_hollow_second_marker(records: list[Record], figure_id
 
 def test_fig2_axis_holds_the_later_recipe(records: list[Record]) -> None:
     spec = _spec("fig2", records, charts.WIDE)
-    domains = [layer["encoding"]["y"]["scale"]["domain"] for layer in _layers(spec)
-               if layer["encoding"].get("y", {}).get("field") == "top1" and "scale" in layer["encoding"]["y"]]
+    domains = [
+        layer["encoding"]["y"]["scale"]["domain"]
+        for layer in _layers(spec)
+        if layer["encoding"].get("y", {}).get("field") == "top1" and "scale" in layer["encoding"]["y"]
+    ]
     assert domains and all(high > 82.284 for _, high in domains)
 
 

@@ -179,6 +179,13 @@ def batch_rows(
     return sorted(found, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))
 
 
+def number(value: object) -> float:
+    """A row's numeric field as a float (rows are loosely typed dicts; a non-number is a bug, said so)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
 def _tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
     return [alt.Tooltip("model:N", title="model"), alt.Tooltip("family:N", title="family"), *extra]
 
@@ -361,9 +368,17 @@ def _zoom(name: str) -> alt.Parameter:
     return alt.selection_interval(bind="scales", name=name, zoom="wheel![event.shiftKey]")
 
 
-def _label_layers(rows: Sequence[Row], x: Axis, y: Axis, x_field: str, y_field: str, font_size: int,
-                  radius: Callable[[Row], float], placed_rows: Sequence[Row] | None = None,
-                  extra: Sequence[layout.Point] = ()) -> list[alt.Chart]:
+def _label_layers(
+    rows: Sequence[Row],
+    x: Axis,
+    y: Axis,
+    x_field: str,
+    y_field: str,
+    font_size: int,
+    radius: Callable[[Row], float],
+    placed_rows: Sequence[Row] | None = None,
+    extra: Sequence[layout.Point] = (),
+) -> list[alt.Chart]:
     """Text and leader lines for the labelled rows, placed in pixels and written back in data units.
 
     ``extra``: further labelled points (e.g. the later recipe's markers), placed together with the
@@ -382,8 +397,11 @@ def _label_layers(rows: Sequence[Row], x: Axis, y: Axis, x_field: str, y_field: 
         for row in targets
     ]
     # Unlabelled points still take space: labels avoid covering them where they can.
-    others = [layout.Point("", x.pixel(float(r[x_field])), y.pixel(float(r[y_field])), radius(r), "")
-              for r in rows if r not in targets]
+    others = [
+        layout.Point("", x.pixel(float(r[x_field])), y.pixel(float(r[y_field])), radius(r), "")
+        for r in rows
+        if r not in targets
+    ]
     placed = layout.place_labels([*points, *extra], width, y.length, font_size, obstacles=others)
     texts, leaders = [], []
     named = [(str(row["registry_name"]), str(row["model"])) for row in targets] + [(p.key, p.text) for p in extra]
@@ -490,10 +508,17 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
     radius = _radius_fn(spec)
     margin = max((radius(r) for r in rows), default=4) + 3
     x = fit_axis(_values(rows, spec.x_field, spec.x_interval), width, spec.x_log, False, margin)
-    y = fit_axis(_values(rows, spec.y_field, spec.y_interval) + [float(r[spec.later_field]) for r in spec.later],
-                 lay.height, spec.y_log, True, margin, include_zero=spec.y_from_zero)
-    base = alt.Chart(_data(rows), width=width, height=lay.height,
-                     title=alt.Undefined if spec.title is None else spec.title)
+    y = fit_axis(
+        _values(rows, spec.y_field, spec.y_interval) + [float(r[spec.later_field]) for r in spec.later],
+        lay.height,
+        spec.y_log,
+        True,
+        margin,
+        include_zero=spec.y_from_zero,
+    )
+    base = alt.Chart(
+        _data(rows), width=width, height=lay.height, title=alt.Undefined if spec.title is None else spec.title
+    )
     encoding: dict[str, Any] = {
         "x": x.encode(spec.x_field, spec.x_title, "x"),
         "y": y.encode(spec.y_field, spec.y_title, "y"),
@@ -550,31 +575,59 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
         fit_layers = _fit_line(stats.linear_fit(xs, [float(r[spec.y_field]) for r in rows]), xs, x, y)
     later_layers, gain_points = _later_layers(spec, encoding, x, y, radius)
     labels = _label_layers(rows, x, y, spec.x_field, spec.y_field, lay.font_size, radius, extra=gain_points)
-    chart = alt.LayerChart(layer=[*fit_layers, *layers, *later_layers, points.add_params(_zoom(spec.zoom)), *labels],
-                           width=width, height=lay.height)
+    chart = alt.LayerChart(
+        layer=[*fit_layers, *layers, *later_layers, points.add_params(_zoom(spec.zoom)), *labels],
+        width=width,
+        height=lay.height,
+    )
     return chart, x, y
 
 
-def _later_layers(spec: Scatter, encoding: dict[str, Any], x: Axis, y: Axis,
-                  radius: Callable[[Row], float]) -> tuple[list[alt.Chart], list[layout.Point]]:
+def _later_layers(
+    spec: Scatter, encoding: dict[str, Any], x: Axis, y: Axis, radius: Callable[[Row], float]
+) -> tuple[list[alt.Chart], list[layout.Point]]:
     """The later training recipe: a thin line from each network's point to a hollow marker of the same
     colour and size, and the marker's gain label as a point for ``layout`` to place with the names."""
     if not spec.later:
         return [], []
     later = list(spec.later)
-    join = alt.Chart(_data(later)).mark_rule(style="leader", strokeWidth=1).encode(
-        x=alt.X(f"{spec.x_field}:Q", scale=x.scale()), y=alt.Y(f"{spec.y_field}:Q", scale=y.scale()),
-        y2=alt.Y2(spec.later_field))
-    hollow = {**encoding, "y": y.encode(spec.later_field, spec.y_title, "y"), "tooltip": [
-        alt.Tooltip("model:N", title="model"), alt.Tooltip("later_weights:N", title="later recipe"),
-        alt.Tooltip(f"{spec.later_field}:Q", title="top-1 (%), later recipe", format=".2f"),
-        alt.Tooltip(f"{spec.y_field}:Q", title="top-1 (%), original recipe", format=".2f"),
-        alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f")]}
-    marks = alt.Chart(_data(later)).mark_point(shape="circle", filled=False, strokeWidth=1.5, opacity=0.9,
-                                               size=POINT_AREA if spec.size_field is None else alt.Undefined)
-    gains = [layout.Point(f"later:{row['registry_name']}", x.pixel(float(row[spec.x_field])),
-                          y.pixel(float(row[spec.later_field])), radius(row), str(row["gain_text"]))
-             for row in later]
+    join = (
+        alt.Chart(_data(later))
+        .mark_rule(style="leader", strokeWidth=1)
+        .encode(
+            x=alt.X(f"{spec.x_field}:Q", scale=x.scale()),
+            y=alt.Y(f"{spec.y_field}:Q", scale=y.scale()),
+            y2=alt.Y2(spec.later_field),
+        )
+    )
+    hollow = {
+        **encoding,
+        "y": y.encode(spec.later_field, spec.y_title, "y"),
+        "tooltip": [
+            alt.Tooltip("model:N", title="model"),
+            alt.Tooltip("later_weights:N", title="later recipe"),
+            alt.Tooltip(f"{spec.later_field}:Q", title="top-1 (%), later recipe", format=".2f"),
+            alt.Tooltip(f"{spec.y_field}:Q", title="top-1 (%), original recipe", format=".2f"),
+            alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+        ],
+    }
+    marks = alt.Chart(_data(later)).mark_point(
+        shape="circle",
+        filled=False,
+        strokeWidth=1.5,
+        opacity=0.9,
+        size=POINT_AREA if spec.size_field is None else alt.Undefined,
+    )
+    gains = [
+        layout.Point(
+            f"later:{row['registry_name']}",
+            x.pixel(float(row[spec.x_field])),
+            y.pixel(float(row[spec.later_field])),
+            radius(row),
+            str(row["gain_text"]),
+        )
+        for row in later
+    ]
     return [join, marks.encode(**hollow)], gains
 
 
@@ -585,9 +638,15 @@ def later_recipe_rows(found: Sequence[Row], records: Sequence[Record]) -> tuple[
     for row in found:
         gain = by_name.get(str(row["registry_name"]))
         if gain is not None:
-            later.append({**row, "later_top1": gain["later_top1"], "gain_points": gain["gain_points"],
-                          "later_weights": gain["later_weights"],
-                          "gain_text": f"{float(gain['gain_points']):+.1f} (later recipe)"})  # type: ignore[arg-type]
+            later.append(
+                {
+                    **row,
+                    "later_top1": gain["later_top1"],
+                    "gain_points": gain["gain_points"],
+                    "later_weights": gain["later_weights"],
+                    "gain_text": f"{number(gain['gain_points']):+.1f} (later recipe)",
+                }
+            )
     return tuple(later)
 
 
@@ -602,8 +661,18 @@ def _panels(panels: Sequence[alt.LayerChart], lay: Layout) -> alt.ConcatChart | 
 
 # --- the figures --------------------------------------------------------------------------------------------------
 
-def _bars(records: Sequence[Record], pal: Palette, lay: Layout, field: str, getter: Callable[[Record], float | None],
-          title: str, fmt: str, domain_max: float | None, recipes: bool = False) -> alt.TopLevelMixin:
+
+def _bars(
+    records: Sequence[Record],
+    pal: Palette,
+    lay: Layout,
+    field: str,
+    getter: Callable[[Record], float | None],
+    title: str,
+    fmt: str,
+    domain_max: float | None,
+    recipes: bool = False,
+) -> alt.TopLevelMixin:
     """Horizontal bars, best first; ``recipes``: a hollow marker at the later recipe's top-1 of the same network."""
     found = rows(records, **{field: getter})
     top = domain_max if domain_max is not None else max((float(r[field]) for r in found), default=1) * 1.05
@@ -612,32 +681,58 @@ def _bars(records: Sequence[Record], pal: Palette, lay: Layout, field: str, gett
     order = [str(r["model"]) for r in sorted(found, key=lambda r: (-float(r[field]), str(r["model"])))]
     y = alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT))
     colour = pal.encoding(found, lay.legend_columns, legend=not pal.by_network(found))
-    bars = alt.Chart(_data(found), width=x.length, height=alt.Step(16)).mark_bar().encode(
-        y=y, x=x.encode(field, title, "x"), color=colour,
-        tooltip=_tooltip(alt.Tooltip(f"{field}:Q", title=title, format=fmt),
-                         alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
+    bars = (
+        alt.Chart(_data(found), width=x.length, height=alt.Step(16))
+        .mark_bar()
+        .encode(
+            y=y,
+            x=x.encode(field, title, "x"),
+            color=colour,
+            tooltip=_tooltip(
+                alt.Tooltip(f"{field}:Q", title=title, format=fmt),
+                alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
+            ),
+        )
     )
     later = list(later_recipe_rows(found, records)) if recipes else []
     if not later:
         return _finish(bars, _colours(found, pal))
-    join = alt.Chart(_data(later)).mark_rule(style="leader", strokeWidth=1).encode(
-        y=y, x=alt.X(f"{field}:Q", scale=x.scale()), x2=alt.X2("later_top1"))
-    hollow = alt.Chart(_data(later)).mark_point(shape="circle", filled=False, strokeWidth=1.5, size=50).encode(
-        y=y, x=alt.X("later_top1:Q", scale=x.scale()), color=colour,
-        tooltip=[alt.Tooltip("model:N", title="model"), alt.Tooltip("later_weights:N", title="later recipe"),
-                 alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
-                 alt.Tooltip(f"{field}:Q", title="top-1 (%), original recipe", format=".2f"),
-                 alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f")])
+    join = (
+        alt.Chart(_data(later))
+        .mark_rule(style="leader", strokeWidth=1)
+        .encode(y=y, x=alt.X(f"{field}:Q", scale=x.scale()), x2=alt.X2("later_top1"))
+    )
+    hollow = (
+        alt.Chart(_data(later))
+        .mark_point(shape="circle", filled=False, strokeWidth=1.5, size=50)
+        .encode(
+            y=y,
+            x=alt.X("later_top1:Q", scale=x.scale()),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("model:N", title="model"),
+                alt.Tooltip("later_weights:N", title="later recipe"),
+                alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
+                alt.Tooltip(f"{field}:Q", title="top-1 (%), original recipe", format=".2f"),
+                alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+            ],
+        )
+    )
     # The gain in points right of the marker, where it fits inside the plot (else the tooltip has it).
     gap = 7.0
-    labelled = [{**r, "gain_label": f"{float(r['gain_points']):+.1f}"} for r in later
-                if x.pixel(float(r["later_top1"])) + gap
-                + layout.text_width(f"{float(r['gain_points']):+.1f}", lay.font_size) <= x.length]
+    labelled = [
+        {**r, "gain_label": f"{float(r['gain_points']):+.1f}"}
+        for r in later
+        if x.pixel(float(r["later_top1"])) + gap + layout.text_width(f"{float(r['gain_points']):+.1f}", lay.font_size)
+        <= x.length
+    ]
     layers: list[alt.Chart] = [bars, join, hollow]
     if labelled:
-        layers.append(alt.Chart(_data(labelled)).mark_text(
-            style="data-label", align="left", baseline="middle", dx=gap, fontSize=lay.font_size).encode(
-            y=y, x=alt.X("later_top1:Q", scale=x.scale()), text=alt.Text("gain_label:N")))
+        layers.append(
+            alt.Chart(_data(labelled))
+            .mark_text(style="data-label", align="left", baseline="middle", dx=gap, fontSize=lay.font_size)
+            .encode(y=y, x=alt.X("later_top1:Q", scale=x.scale()), text=alt.Text("gain_label:N"))
+        )
     return _finish(alt.layer(*layers), _colours(found, pal))
 
 
@@ -673,13 +768,28 @@ def accuracy_vs_operations_rows(records: Sequence[Record]) -> list[Row]:
 def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
     """Fig. 2: top-1 vs GFLOPs per image, bubble area proportional to parameters."""
     found = accuracy_vs_operations_rows(records)
-    chart = _scatter(Scatter(
-        found, "gflops", "Operations (GFLOPs per image, = 2 × GMACs)", True, "top1", "Top-1 accuracy (%)", False,
-        _tooltip(alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
-                 alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                 alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f")),
-        size_field="params_m", size_title="Parameters (millions)", later=later_recipe_rows(found, records),
-    ), pal, lay, lay.width)
+    chart = _scatter(
+        Scatter(
+            found,
+            "gflops",
+            "Operations (GFLOPs per image, = 2 × GMACs)",
+            True,
+            "top1",
+            "Top-1 accuracy (%)",
+            False,
+            _tooltip(
+                alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+                alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+                alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
+            ),
+            size_field="params_m",
+            size_title="Parameters (millions)",
+            later=later_recipe_rows(found, records),
+        ),
+        pal,
+        lay,
+        lay.width,
+    )
     return _finish(chart, _colours(found, pal))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import altair as alt
 
 from generator.render import charts, data, fmt, recipe_chart, stats
+from generator.render.charts import number as num
 from generator.render.data import MB, STUDY_LARGE_BATCH
 from generator.render.names import label
 from generator.schema import Record
@@ -68,9 +69,11 @@ class Figure:
         if self.id in RECIPE_MARKER_FIGURES:
             gains = data.recipe_gain_points(drawn)
             if gains:
-                parts.append(f"Hollow circle joined by a thin line: the same network with a later training recipe "
-                             f"({len(gains)} network{'s' if len(gains) != 1 else ''}), labelled with its gain in "
-                             "top-1 points; the study's comparisons use the filled, original-recipe point.")
+                parts.append(
+                    f"Hollow circle joined by a thin line: the same network with a later training recipe "
+                    f"({len(gains)} network{'s' if len(gains) != 1 else ''}), labelled with its gain in "
+                    "top-1 points; the study's comparisons use the filled, original-recipe point."
+                )
         if self.batches is Batches.STUDY_PAIR:
             large = data.large_batch(records)
             if large is not None and large != STUDY_LARGE_BATCH:
@@ -250,12 +253,14 @@ def _recipe_gain_summary(records: Sequence[Record]) -> str:
     gains = data.recipe_gain_points(records)
     if not gains:
         return ""
-    top = max(gains, key=lambda r: (float(r["gain_points"]), str(r["registry_name"])))  # type: ignore[arg-type]
-    median = stats.median([float(r["gain_points"]) for r in gains])  # type: ignore[arg-type]
-    return (f"The same architecture scores more with a later training recipe alone: {top['model']} gains "
-            f"{float(top['gain_points']):+.2f} points ({float(top['top1']):.2f} → {float(top['later_top1']):.2f} "  # type: ignore[arg-type]
-            f"% top-1, {top['later_weights']}); median gain {median:+.2f} points over {len(gains)} "
-            f"network{'s' if len(gains) != 1 else ''}. The study's figures use the original recipe.")
+    top = max(gains, key=lambda r: (num(r["gain_points"]), str(r["registry_name"])))
+    median = stats.median([num(r["gain_points"]) for r in gains])
+    return (
+        f"The same architecture scores more with a later training recipe alone: {top['model']} gains "
+        f"{num(top['gain_points']):+.2f} points ({num(top['top1']):.2f} → {num(top['later_top1']):.2f} "
+        f"% top-1, {top['later_weights']}); median gain {median:+.2f} points over {len(gains)} "
+        f"network{'s' if len(gains) != 1 else ''}. The study's figures use the original recipe."
+    )
 
 
 def _time_b1(record: Record) -> float | None:
@@ -267,67 +272,157 @@ def _energy_b1(record: Record) -> float | None:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("fig1", "Fig. 1", "Fig. 1: top-1 accuracy per network", charts.top1_bars, Batches.NONE,
-           lambda r: data.top1(r) is not None, _top1_summary,
-           "ImageNet-1K validation, single centre crop; each network's original training recipe where it has "
-           "several (as the study used), else the published figure of the weights named (else an evaluation over "
-           "the full validation set). Models are built with random weights for timing."),
-    Figure("fig1-top5", "top-5", "Top-5 accuracy per network (where known)", charts.top5_bars, Batches.NONE,
-           lambda r: data.top5(r) is not None, _top5_summary,
-           "As Fig. 1, for top-5; models without a published top-5 are left out."),
-    Figure("fig2", "Fig. 2", "Fig. 2: top-1 vs operations, bubble area ∝ parameters", charts.accuracy_vs_operations,
-           Batches.NONE, lambda r: data.top1(r) is not None and data.gflops(r) is not None, _operations_summary,
-           "Operations are GFLOPs per image at batch 1 = 2 × GMACs counted by fvcore (the study's G-Ops also count "
-           "ReLU and pooling). Log x axis."),
-    Figure("recipe-gain", "recipe gain", "Recipe gain: the same network, original vs later training recipe",
-           recipe_chart.recipe_gain, Batches.NONE, lambda r: data.later_recipe_top1(r) is not None,
-           _recipe_gain_summary,
-           "Top-1 on ImageNet-1K validation (single centre crop) as published for each set of weights; filled "
-           "circle: the original training recipe (as in the study), diamond: the later recipe, with its gain in "
-           "points. Only networks with both figures are drawn."),
-    Figure("fig3", "Fig. 3", "Fig. 3: time per image vs batch size (log-log)", charts.time_vs_batch, Batches.ALL,
-           lambda r: any(data.ms_per_image(b) is not None for b in r.batches), _time_summary,
-           "Median of the timed iterations of one forward pass of a whole batch, divided by the batch size; the "
-           "bar through each point is its 95 % interval."),
-    Figure("fig4", "Fig. 4", "Fig. 4: net power vs batch size", charts.power_vs_batch, Batches.ALL,
-           lambda r: any(data.net_power_w(b) is not None for b in r.batches), _power_summary,
-           "Mean power while running minus the idle power recorded with it, in watts.", needs_power=True),
-    Figure("fig5", "Fig. 5", "Fig. 5: peak memory vs batch size", charts.memory_vs_batch, Batches.ALL,
-           lambda r: any(data.memory_bytes(b) is not None for b in r.batches), _memory_summary,
-           "Peak memory while running each batch size, in MB (10^6 bytes); GPU: device memory in use (NVML) "
-           "including the CUDA context; CPU: peak resident set size of the process."),
-    Figure("fig6", "Fig. 6", "Fig. 6: peak memory at batch 1 vs parameter size", charts.memory_vs_parameters,
-           Batches.FIRST, lambda r: r.parameters is not None and data.memory_bytes(data.ok_batch(r, 1)) is not None,
-           _memory_parameters_summary,
-           "Parameter bytes in the measured precision against peak memory at batch 1; dashed: least-squares line."),
-    Figure("fig7", "Fig. 7", f"Fig. 7: operations vs time per image at batch 1 and {STUDY_LARGE_BATCH}",
-           charts.operations_vs_time, Batches.STUDY_PAIR,
-           lambda r: data.gflops(r) is not None and any(data.ms_per_image(b) is not None for b in r.batches),
-           _operations_time_summary,
-           "GFLOPs per image against median time per image with its 95 % interval; bubble area ∝ parameters; "
-           "dashed: least-squares line."),
-    Figure("fig8", "Fig. 8", f"Fig. 8: operations vs net power at batch 1 and {STUDY_LARGE_BATCH}",
-           charts.operations_vs_power, Batches.STUDY_PAIR,
-           lambda r: data.gflops(r) is not None and any(data.net_power_w(b) is not None for b in r.batches),
-           _operations_power_summary, "GFLOPs per image against net power above idle.", needs_power=True),
-    Figure("fig9", "Fig. 9",
-           f"Fig. 9: top-1 vs images per second at batch 1 and {STUDY_LARGE_BATCH}, bubble area ∝ operations",
-           charts.accuracy_vs_throughput, Batches.STUDY_PAIR,
-           lambda r: data.top1(r) is not None and data.images_per_s(data.ok_batch(r, 1)) is not None,
-           _throughput_summary,
-           "Throughput = batch size / median time per batch, with its 95 % interval. Log x axis."),
-    Figure("fig10", "Fig. 10", "Fig. 10: accuracy per parameter (information density)", charts.density_bars,
-           Batches.NONE, lambda r: data.density(r) is not None, _density_summary,
-           "Top-1 percentage points per million parameters."),
-    Figure("pareto", "accuracy vs time front", "Top-1 vs time per image at batch 1, with the Pareto front",
-           charts.accuracy_latency_front, Batches.FIRST,
-           lambda r: data.top1(r) is not None and _time_b1(r) is not None, _front_summary(_time_b1, "ms per image"),
-           "Dashed steps: the Pareto front, where no other model is both faster and more accurate. Log x axis."),
-    Figure("energy", "accuracy vs energy front", "Top-1 vs energy per image at batch 1, with the Pareto front",
-           charts.accuracy_energy_front, Batches.FIRST,
-           lambda r: data.top1(r) is not None and _energy_b1(r) is not None, _front_summary(_energy_b1, "J per image"),
-           "Dashed steps: the Pareto front. Energy per image from the energy counter (or integrated power samples) "
-           "over the timed window.",
-           needs_power=True),
+    Figure(
+        "fig1",
+        "Fig. 1",
+        "Fig. 1: top-1 accuracy per network",
+        charts.top1_bars,
+        Batches.NONE,
+        lambda r: data.top1(r) is not None,
+        _top1_summary,
+        "ImageNet-1K validation, single centre crop; each network's original training recipe where it has "
+        "several (as the study used), else the published figure of the weights named (else an evaluation over "
+        "the full validation set). Models are built with random weights for timing.",
+    ),
+    Figure(
+        "fig1-top5",
+        "top-5",
+        "Top-5 accuracy per network (where known)",
+        charts.top5_bars,
+        Batches.NONE,
+        lambda r: data.top5(r) is not None,
+        _top5_summary,
+        "As Fig. 1, for top-5; models without a published top-5 are left out.",
+    ),
+    Figure(
+        "fig2",
+        "Fig. 2",
+        "Fig. 2: top-1 vs operations, bubble area ∝ parameters",
+        charts.accuracy_vs_operations,
+        Batches.NONE,
+        lambda r: data.top1(r) is not None and data.gflops(r) is not None,
+        _operations_summary,
+        "Operations are GFLOPs per image at batch 1 = 2 × GMACs counted by fvcore (the study's G-Ops also count "
+        "ReLU and pooling). Log x axis.",
+    ),
+    Figure(
+        "recipe-gain",
+        "recipe gain",
+        "Recipe gain: the same network, original vs later training recipe",
+        recipe_chart.recipe_gain,
+        Batches.NONE,
+        lambda r: data.later_recipe_top1(r) is not None,
+        _recipe_gain_summary,
+        "Top-1 on ImageNet-1K validation (single centre crop) as published for each set of weights; filled "
+        "circle: the original training recipe (as in the study), diamond: the later recipe, with its gain in "
+        "points. Only networks with both figures are drawn.",
+    ),
+    Figure(
+        "fig3",
+        "Fig. 3",
+        "Fig. 3: time per image vs batch size (log-log)",
+        charts.time_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.ms_per_image(b) is not None for b in r.batches),
+        _time_summary,
+        "Median of the timed iterations of one forward pass of a whole batch, divided by the batch size; the "
+        "bar through each point is its 95 % interval.",
+    ),
+    Figure(
+        "fig4",
+        "Fig. 4",
+        "Fig. 4: net power vs batch size",
+        charts.power_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.net_power_w(b) is not None for b in r.batches),
+        _power_summary,
+        "Mean power while running minus the idle power recorded with it, in watts.",
+        needs_power=True,
+    ),
+    Figure(
+        "fig5",
+        "Fig. 5",
+        "Fig. 5: peak memory vs batch size",
+        charts.memory_vs_batch,
+        Batches.ALL,
+        lambda r: any(data.memory_bytes(b) is not None for b in r.batches),
+        _memory_summary,
+        "Peak memory while running each batch size, in MB (10^6 bytes); GPU: device memory in use (NVML) "
+        "including the CUDA context; CPU: peak resident set size of the process.",
+    ),
+    Figure(
+        "fig6",
+        "Fig. 6",
+        "Fig. 6: peak memory at batch 1 vs parameter size",
+        charts.memory_vs_parameters,
+        Batches.FIRST,
+        lambda r: r.parameters is not None and data.memory_bytes(data.ok_batch(r, 1)) is not None,
+        _memory_parameters_summary,
+        "Parameter bytes in the measured precision against peak memory at batch 1; dashed: least-squares line.",
+    ),
+    Figure(
+        "fig7",
+        "Fig. 7",
+        f"Fig. 7: operations vs time per image at batch 1 and {STUDY_LARGE_BATCH}",
+        charts.operations_vs_time,
+        Batches.STUDY_PAIR,
+        lambda r: data.gflops(r) is not None and any(data.ms_per_image(b) is not None for b in r.batches),
+        _operations_time_summary,
+        "GFLOPs per image against median time per image with its 95 % interval; bubble area ∝ parameters; "
+        "dashed: least-squares line.",
+    ),
+    Figure(
+        "fig8",
+        "Fig. 8",
+        f"Fig. 8: operations vs net power at batch 1 and {STUDY_LARGE_BATCH}",
+        charts.operations_vs_power,
+        Batches.STUDY_PAIR,
+        lambda r: data.gflops(r) is not None and any(data.net_power_w(b) is not None for b in r.batches),
+        _operations_power_summary,
+        "GFLOPs per image against net power above idle.",
+        needs_power=True,
+    ),
+    Figure(
+        "fig9",
+        "Fig. 9",
+        f"Fig. 9: top-1 vs images per second at batch 1 and {STUDY_LARGE_BATCH}, bubble area ∝ operations",
+        charts.accuracy_vs_throughput,
+        Batches.STUDY_PAIR,
+        lambda r: data.top1(r) is not None and data.images_per_s(data.ok_batch(r, 1)) is not None,
+        _throughput_summary,
+        "Throughput = batch size / median time per batch, with its 95 % interval. Log x axis.",
+    ),
+    Figure(
+        "fig10",
+        "Fig. 10",
+        "Fig. 10: accuracy per parameter (information density)",
+        charts.density_bars,
+        Batches.NONE,
+        lambda r: data.density(r) is not None,
+        _density_summary,
+        "Top-1 percentage points per million parameters.",
+    ),
+    Figure(
+        "pareto",
+        "accuracy vs time front",
+        "Top-1 vs time per image at batch 1, with the Pareto front",
+        charts.accuracy_latency_front,
+        Batches.FIRST,
+        lambda r: data.top1(r) is not None and _time_b1(r) is not None,
+        _front_summary(_time_b1, "ms per image"),
+        "Dashed steps: the Pareto front, where no other model is both faster and more accurate. Log x axis.",
+    ),
+    Figure(
+        "energy",
+        "accuracy vs energy front",
+        "Top-1 vs energy per image at batch 1, with the Pareto front",
+        charts.accuracy_energy_front,
+        Batches.FIRST,
+        lambda r: data.top1(r) is not None and _energy_b1(r) is not None,
+        _front_summary(_energy_b1, "J per image"),
+        "Dashed steps: the Pareto front. Energy per image from the energy counter (or integrated power samples) "
+        "over the timed window.",
+        needs_power=True,
+    ),
 )
 BY_ID: dict[str, Figure] = {figure.id: figure for figure in FIGURES}
