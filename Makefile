@@ -47,7 +47,6 @@ browser-deps:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
 # Lint and format check, and types (every function typed): configured in pyproject.toml.
-# (Joins "make test" once generator/ is clean.)
 lint: setup
 	$(BIN)/ruff check generator
 	$(BIN)/ruff format --check generator
@@ -60,7 +59,7 @@ slurm-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; fi; }
 
-test: setup browser-deps slurm-deps
+test: setup browser-deps slurm-deps lint
 	$(BIN)/python -m pytest
 
 clean:

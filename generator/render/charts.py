@@ -179,6 +179,13 @@ def batch_rows(
     return sorted(found, key=lambda row: (str(row["registry_name"]), int(row["batch_size"])))
 
 
+def number(value: object) -> float:
+    """A row's numeric field as a float (rows are loosely typed dicts; a non-number is a bug, said so)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
 def _tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
     return [alt.Tooltip("model:N", title="model"), alt.Tooltip("family:N", title="family"), *extra]
 
@@ -370,8 +377,13 @@ def _label_layers(
     font_size: int,
     radius: Callable[[Row], float],
     placed_rows: Sequence[Row] | None = None,
+    extra: Sequence[layout.Point] = (),
 ) -> list[alt.Chart]:
-    """Text and leader lines for the labelled rows, placed in pixels and written back in data units."""
+    """Text and leader lines for the labelled rows, placed in pixels and written back in data units.
+
+    ``extra``: further labelled points (e.g. the later recipe's markers), placed together with the
+    names so that no two labels overlap.
+    """
     targets = _labelled(rows) if placed_rows is None else placed_rows
     width = x.length
     points = [
@@ -390,13 +402,14 @@ def _label_layers(
         for r in rows
         if r not in targets
     ]
-    placed = layout.place_labels(points, width, y.length, font_size, obstacles=others)
+    placed = layout.place_labels([*points, *extra], width, y.length, font_size, obstacles=others)
     texts, leaders = [], []
-    for row in targets:
-        found = placed.get(str(row["registry_name"]))
+    named = [(str(row["registry_name"]), str(row["model"])) for row in targets] + [(p.key, p.text) for p in extra]
+    for key, text in named:
+        found = placed.get(key)
         if found is None:
             continue
-        texts.append({"model": row["model"], "label_x": x.value(found.x), "label_y": y.value(found.baseline)})
+        texts.append({"model": text, "label_x": x.value(found.x), "label_y": y.value(found.baseline)})
         if found.leader is not None:
             x1, y1, x2, y2 = found.leader
             leaders.append({"x1": x.value(x1), "y1": y.value(y1), "x2": x.value(x2), "y2": y.value(y2)})
@@ -457,6 +470,10 @@ class Scatter:
     y_from_zero: bool = False
     title: str | None = None
     zoom: str = "zoom"
+    # Second markers of the same networks (the later training recipe): rows holding ``x_field``,
+    # ``later_field``, the size field and 'gain_text'; drawn hollow, joined to the row's point.
+    later: tuple[Row, ...] = ()
+    later_field: str = "later_top1"
 
 
 def _radius_fn(spec: Scatter) -> Callable[[Row], float]:
@@ -492,7 +509,7 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
     margin = max((radius(r) for r in rows), default=4) + 3
     x = fit_axis(_values(rows, spec.x_field, spec.x_interval), width, spec.x_log, False, margin)
     y = fit_axis(
-        _values(rows, spec.y_field, spec.y_interval),
+        _values(rows, spec.y_field, spec.y_interval) + [float(r[spec.later_field]) for r in spec.later],
         lay.height,
         spec.y_log,
         True,
@@ -556,11 +573,81 @@ def _scatter_axes(spec: Scatter, pal: Palette, lay: Layout, width: int) -> tuple
     if spec.fit:
         xs = [float(r[spec.x_field]) for r in rows]
         fit_layers = _fit_line(stats.linear_fit(xs, [float(r[spec.y_field]) for r in rows]), xs, x, y)
-    labels = _label_layers(rows, x, y, spec.x_field, spec.y_field, lay.font_size, radius)
+    later_layers, gain_points = _later_layers(spec, encoding, x, y, radius)
+    labels = _label_layers(rows, x, y, spec.x_field, spec.y_field, lay.font_size, radius, extra=gain_points)
     chart = alt.LayerChart(
-        layer=[*fit_layers, *layers, points.add_params(_zoom(spec.zoom)), *labels], width=width, height=lay.height
+        layer=[*fit_layers, *layers, *later_layers, points.add_params(_zoom(spec.zoom)), *labels],
+        width=width,
+        height=lay.height,
     )
     return chart, x, y
+
+
+def _later_layers(
+    spec: Scatter, encoding: dict[str, Any], x: Axis, y: Axis, radius: Callable[[Row], float]
+) -> tuple[list[alt.Chart], list[layout.Point]]:
+    """The later training recipe: a thin line from each network's point to a hollow marker of the same
+    colour and size, and the marker's gain label as a point for ``layout`` to place with the names."""
+    if not spec.later:
+        return [], []
+    later = list(spec.later)
+    join = (
+        alt.Chart(_data(later))
+        .mark_rule(style="leader", strokeWidth=1)
+        .encode(
+            x=alt.X(f"{spec.x_field}:Q", scale=x.scale()),
+            y=alt.Y(f"{spec.y_field}:Q", scale=y.scale()),
+            y2=alt.Y2(spec.later_field),
+        )
+    )
+    hollow = {
+        **encoding,
+        "y": y.encode(spec.later_field, spec.y_title, "y"),
+        "tooltip": [
+            alt.Tooltip("model:N", title="model"),
+            alt.Tooltip("later_weights:N", title="later recipe"),
+            alt.Tooltip(f"{spec.later_field}:Q", title="top-1 (%), later recipe", format=".2f"),
+            alt.Tooltip(f"{spec.y_field}:Q", title="top-1 (%), original recipe", format=".2f"),
+            alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+        ],
+    }
+    marks = alt.Chart(_data(later)).mark_point(
+        shape="circle",
+        filled=False,
+        strokeWidth=1.5,
+        opacity=0.9,
+        size=POINT_AREA if spec.size_field is None else alt.Undefined,
+    )
+    gains = [
+        layout.Point(
+            f"later:{row['registry_name']}",
+            x.pixel(float(row[spec.x_field])),
+            y.pixel(float(row[spec.later_field])),
+            radius(row),
+            str(row["gain_text"]),
+        )
+        for row in later
+    ]
+    return [join, marks.encode(**hollow)], gains
+
+
+def later_recipe_rows(found: Sequence[Row], records: Sequence[Record]) -> tuple[Row, ...]:
+    """The drawn rows of the networks that also have a later recipe, with its top-1 and gain."""
+    by_name = {str(g["registry_name"]): g for g in data.recipe_gain_points(records)}
+    later = []
+    for row in found:
+        gain = by_name.get(str(row["registry_name"]))
+        if gain is not None:
+            later.append(
+                {
+                    **row,
+                    "later_top1": gain["later_top1"],
+                    "gain_points": gain["gain_points"],
+                    "later_weights": gain["later_weights"],
+                    "gain_text": f"{number(gain['gain_points']):+.1f} (later recipe)",
+                }
+            )
+    return tuple(later)
 
 
 def _panels(panels: Sequence[alt.LayerChart], lay: Layout) -> alt.ConcatChart | alt.HConcatChart | alt.VConcatChart:
@@ -584,36 +671,76 @@ def _bars(
     title: str,
     fmt: str,
     domain_max: float | None,
+    recipes: bool = False,
 ) -> alt.TopLevelMixin:
+    """Horizontal bars, best first; ``recipes``: a hollow marker at the later recipe's top-1 of the same network."""
     found = rows(records, **{field: getter})
     top = domain_max if domain_max is not None else max((float(r[field]) for r in found), default=1) * 1.05
     x = Axis(0.0, top, False, lay.width - 120 if lay is NARROW else lay.width, False)
-    chart = (
+    # An explicit order: the layers below share the y scale, and Vega-Lite drops a sort that layers disagree on.
+    order = [str(r["model"]) for r in sorted(found, key=lambda r: (-float(r[field]), str(r["model"])))]
+    y = alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT))
+    colour = pal.encoding(found, lay.legend_columns, legend=not pal.by_network(found))
+    bars = (
         alt.Chart(_data(found), width=x.length, height=alt.Step(16))
         .mark_bar()
         .encode(
-            y=alt.Y(
-                "model:N",
-                sort=alt.EncodingSortField(field=field, order="descending"),
-                title=None,
-                axis=alt.Axis(labelLimit=400, labelFontSize=AXIS_FONT),
-            ),
+            y=y,
             x=x.encode(field, title, "x"),
-            color=pal.encoding(found, lay.legend_columns, legend=not pal.by_network(found)),
+            color=colour,
             tooltip=_tooltip(
                 alt.Tooltip(f"{field}:Q", title=title, format=fmt),
                 alt.Tooltip("params_m:Q", title="parameters (M)", format=".2f"),
             ),
         )
     )
-    return _finish(chart, _colours(found, pal))
+    later = list(later_recipe_rows(found, records)) if recipes else []
+    if not later:
+        return _finish(bars, _colours(found, pal))
+    join = (
+        alt.Chart(_data(later))
+        .mark_rule(style="leader", strokeWidth=1)
+        .encode(y=y, x=alt.X(f"{field}:Q", scale=x.scale()), x2=alt.X2("later_top1"))
+    )
+    hollow = (
+        alt.Chart(_data(later))
+        .mark_point(shape="circle", filled=False, strokeWidth=1.5, size=50)
+        .encode(
+            y=y,
+            x=alt.X("later_top1:Q", scale=x.scale()),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("model:N", title="model"),
+                alt.Tooltip("later_weights:N", title="later recipe"),
+                alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
+                alt.Tooltip(f"{field}:Q", title="top-1 (%), original recipe", format=".2f"),
+                alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+            ],
+        )
+    )
+    # The gain in points right of the marker, where it fits inside the plot (else the tooltip has it).
+    gap = 7.0
+    labelled = [
+        {**r, "gain_label": f"{float(r['gain_points']):+.1f}"}
+        for r in later
+        if x.pixel(float(r["later_top1"])) + gap + layout.text_width(f"{float(r['gain_points']):+.1f}", lay.font_size)
+        <= x.length
+    ]
+    layers: list[alt.Chart] = [bars, join, hollow]
+    if labelled:
+        layers.append(
+            alt.Chart(_data(labelled))
+            .mark_text(style="data-label", align="left", baseline="middle", dx=gap, fontSize=lay.font_size)
+            .encode(y=y, x=alt.X("later_top1:Q", scale=x.scale()), text=alt.Text("gain_label:N"))
+        )
+    return _finish(alt.layer(*layers), _colours(found, pal))
 
 
 def top1_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE, top5: bool = False) -> alt.TopLevelMixin:
     """Fig. 1: top-1 (or top-5) accuracy per network, best first."""
     if top5:
         return _bars(records, pal, lay, "top5", data.top5, "Top-5 accuracy (%)", ".2f", 100.0)
-    return _bars(records, pal, lay, "top1", data.top1, "Top-1 accuracy (%)", ".2f", 100.0)
+    return _bars(records, pal, lay, "top1", data.top1, "Top-1 accuracy (%)", ".2f", 100.0, recipes=True)
 
 
 def top5_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
@@ -657,6 +784,7 @@ def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout 
             ),
             size_field="params_m",
             size_title="Parameters (millions)",
+            later=later_recipe_rows(found, records),
         ),
         pal,
         lay,

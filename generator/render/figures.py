@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import altair as alt
 
-from generator.render import charts, data, fmt, stats
+from generator.render import charts, data, fmt, recipe_chart, stats
+from generator.render.charts import number as num
 from generator.render.data import MB, STUDY_LARGE_BATCH
 from generator.render.names import label
 from generator.render.roofline_chart import roofline
@@ -83,6 +84,14 @@ class Figure:
         if self.id in ACCURACY_FIGURES:
             # Never mix training recipes silently: name the points that are not the original recipe.
             parts.append(data.recipe_note(drawn) or "")
+        if self.id in RECIPE_MARKER_FIGURES:
+            gains = data.recipe_gain_points(drawn)
+            if gains:
+                parts.append(
+                    f"Hollow circle joined by a thin line: the same network with a later training recipe "
+                    f"({len(gains)} network{'s' if len(gains) != 1 else ''}), labelled with its gain in "
+                    "top-1 points; the study's comparisons use the filled, original-recipe point."
+                )
         if self.batches is Batches.STUDY_PAIR:
             large = data.large_batch(records)
             if large is not None and large != STUDY_LARGE_BATCH:
@@ -95,6 +104,8 @@ class Figure:
 
 # Figures that draw top-1: their captions name any point that is not the original training recipe.
 ACCURACY_FIGURES = frozenset({"fig1", "fig1-top5", "fig2", "fig9", "fig10", "pareto", "energy"})
+# Figures that draw the later recipe as a second marker of the same network.
+RECIPE_MARKER_FIGURES = frozenset({"fig1", "fig2"})
 
 
 def chart_stem(run: data.Run, scope: str, figure_id: str) -> str:
@@ -287,6 +298,21 @@ def _roofline_needs(record: Record) -> bool:
     )
 
 
+def _recipe_gain_summary(records: Sequence[Record]) -> str:
+    """The largest gain from training alone, and the median over the networks that have both recipes."""
+    gains = data.recipe_gain_points(records)
+    if not gains:
+        return ""
+    top = max(gains, key=lambda r: (num(r["gain_points"]), str(r["registry_name"])))
+    median = stats.median([num(r["gain_points"]) for r in gains])
+    return (
+        f"The same architecture scores more with a later training recipe alone: {top['model']} gains "
+        f"{num(top['gain_points']):+.2f} points ({num(top['top1']):.2f} → {num(top['later_top1']):.2f} "
+        f"% top-1, {top['later_weights']}); median gain {median:+.2f} points over {len(gains)} "
+        f"network{'s' if len(gains) != 1 else ''}. The study's figures use the original recipe."
+    )
+
+
 def _time_b1(record: Record) -> float | None:
     return data.ms_per_image(data.ok_batch(record, 1))
 
@@ -328,6 +354,18 @@ FIGURES: tuple[Figure, ...] = (
         _operations_summary,
         "Operations are GFLOPs per image at batch 1 = 2 × GMACs counted by fvcore (the study's G-Ops also count "
         "ReLU and pooling). Log x axis.",
+    ),
+    Figure(
+        "recipe-gain",
+        "recipe gain",
+        "Recipe gain: the same network, original vs later training recipe",
+        recipe_chart.recipe_gain,
+        Batches.NONE,
+        lambda r: data.later_recipe_top1(r) is not None,
+        _recipe_gain_summary,
+        "Top-1 on ImageNet-1K validation (single centre crop) as published for each set of weights; filled "
+        "circle: the original training recipe (as in the study), diamond: the later recipe, with its gain in "
+        "points. Only networks with both figures are drawn.",
     ),
     Figure(
         "fig3",

@@ -12,10 +12,17 @@ from collections.abc import Sequence
 
 import altair as alt
 
-from generator.render import data
+from generator.render import charts, data, layout
+from generator.render.charts import number as num
 from generator.schema import Record
 
-WIDTH = 500
+RECIPES = ("original recipe", "later recipe")
+RECIPE_COLOURS = ("#1f77b4", "#ff7f0e")
+LABEL_GAP_PX = 8  # between the rightmost marker and its gain label
+
+
+def gain_text(points: float) -> str:
+    return f"{points:+.2f} points"
 
 
 def recipe_gain_rows(records: Sequence[Record]) -> list[dict[str, object]]:
@@ -23,8 +30,8 @@ def recipe_gain_rows(records: Sequence[Record]) -> list[dict[str, object]]:
     long: list[dict[str, object]] = []
     for row in data.recipe_gain_points(records):
         for recipe, top1, weights in (
-            ("original recipe", row["top1"], row["original_weights"]),
-            ("later recipe", row["later_top1"], row["later_weights"]),
+            (RECIPES[0], row["top1"], row["original_weights"]),
+            (RECIPES[1], row["later_top1"], row["later_weights"]),
         ):
             long.append(
                 {
@@ -39,41 +46,61 @@ def recipe_gain_rows(records: Sequence[Record]) -> list[dict[str, object]]:
     return long
 
 
-def recipe_gain(records: Sequence[Record]) -> alt.LayerChart:
-    """Top-1 of each network under its original and its later training recipe, joined by the gain."""
+def recipe_gain(
+    records: Sequence[Record], pal: charts.Palette | None = None, lay: charts.Layout = charts.WIDE
+) -> alt.TopLevelMixin:
+    """Top-1 of each network under its original and its later training recipe, joined by the gain.
+
+    ``pal`` is unused (the colour tells the recipe, not the network); it keeps the
+    figure registry's signature.
+    """
     gains = data.recipe_gain_points(records)
     points = recipe_gain_rows(records)
     # Largest gain first.
-    by_gain = sorted(gains, key=lambda r: (-float(r["gain_points"]), str(r["model"])))  # type: ignore[arg-type]
+    by_gain = sorted(gains, key=lambda r: (-num(r["gain_points"]), str(r["model"])))
     order = [str(row["model"]) for row in by_gain]
-    y = alt.Y("model:N", sort=order, title=None)
-    x_scale = alt.Scale(zero=False, padding=12)
-    rules = (
-        alt.Chart(alt.Data(values=gains), width=WIDTH, height=alt.Step(22))
-        .mark_rule(color="#888888")
-        .encode(
-            y=y,
-            x=alt.X("top1:Q", scale=x_scale, title="Top-1 accuracy (%)"),
-            x2="later_top1:Q",
+    size = lay.font_size
+    # The x domain leaves room right of the rightmost marker for the widest gain label, so no label
+    # leaves the picture (layout cannot move Vega's text once drawn).
+    room = (
+        max(
+            (layout.text_width(gain_text(num(r["gain_points"])), size) for r in gains),
+            default=0.0,
         )
+        + LABEL_GAP_PX
+        + 4
+    )
+    values = [num(r[f]) for r in gains for f in ("top1", "later_top1")]
+    base = charts.fit_axis(values, lay.width - room, False, False, 8)
+    per_px = (base.high - base.low) / (lay.width - room)
+    x = charts.Axis(base.low, base.high + room * per_px, False, lay.width, False)
+    labels = [
+        {
+            "model": r["model"],
+            "x": max(num(r["top1"]), num(r["later_top1"])),
+            "text": gain_text(num(r["gain_points"])),
+        }
+        for r in gains
+    ]
+    y = alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=400, labelFontSize=charts.AXIS_FONT))
+    rules = (
+        alt.Chart(charts._data(gains), width=lay.width, height=alt.Step(22))
+        .mark_rule(style="leader", strokeWidth=1.2)
+        .encode(y=y, x=x.encode("top1", "Top-1 accuracy (%)", "x"), x2=alt.X2("later_top1"))
     )
     marks = (
-        alt.Chart(alt.Data(values=points))
+        alt.Chart(charts._data(points))
         .mark_point(size=90, filled=True)
         .encode(
             y=y,
-            x=alt.X("top1:Q", scale=x_scale),
+            x=alt.X("top1:Q", scale=x.scale()),
             shape=alt.Shape(
                 "recipe:N",
                 title="training recipe",
-                scale=alt.Scale(domain=["original recipe", "later recipe"], range=["circle", "diamond"]),
+                scale=alt.Scale(domain=list(RECIPES), range=["circle", "diamond"]),
                 legend=alt.Legend(orient="bottom"),
             ),
-            color=alt.Color(
-                "recipe:N",
-                scale=alt.Scale(domain=["original recipe", "later recipe"], range=["#1f77b4", "#ff7f0e"]),
-                legend=None,
-            ),
+            color=alt.Color("recipe:N", scale=alt.Scale(domain=list(RECIPES), range=list(RECIPE_COLOURS)), legend=None),
             tooltip=[
                 alt.Tooltip("model:N", title="network"),
                 alt.Tooltip("recipe:N", title="recipe"),
@@ -83,13 +110,9 @@ def recipe_gain(records: Sequence[Record]) -> alt.LayerChart:
             ],
         )
     )
-    labels = (
-        alt.Chart(alt.Data(values=gains))
-        .mark_text(align="left", dx=8, fontSize=10)
-        .encode(
-            y=y,
-            x=alt.X("later_top1:Q", scale=x_scale),
-            text=alt.Text("gain_points:Q", format="+.2f"),
-        )
+    text = (
+        alt.Chart(charts._data(labels))
+        .mark_text(style="data-label", align="left", dx=LABEL_GAP_PX, fontSize=size)
+        .encode(y=y, x=alt.X("x:Q", scale=x.scale()), text=alt.Text("text:N"))
     )
-    return alt.LayerChart(layer=[rules, marks, labels])
+    return charts._finish(alt.LayerChart(layer=[rules, marks, text]), RECIPE_COLOURS)
