@@ -54,9 +54,8 @@ def test_small_fig2_greys_every_other_model_and_colours_this_one(highlights: Mod
 
 
 def test_small_fig9_is_per_run_at_batch_1(highlights: ModelHighlights) -> None:
-    assert sorted(highlights.throughput) == ["Fixture CPU, 2 threads (synthetic data), fp32",
-                                             "Fixture GPU (synthetic data), fp32"]
-    base = highlights.throughput["Fixture GPU (synthetic data), fp32"]
+    assert sorted(highlights.throughput) == [("fixture-cpu-2t", "fp32"), ("fixture-gpu", "fp32")]
+    base = highlights.throughput[("fixture-gpu", "fp32")]
     assert base is not None
     row = next(r for r in base.rows if r["registry_name"] == "resnet50")
     assert row["ips"] == pytest.approx(1000 / (0.5 + 0.04 * 8.18) * 1, rel=1e-3)
@@ -104,3 +103,26 @@ def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(tmp_path: Path
     render_site(records, TEMPLATES, site, quiet=True)
     assert len(drawn) == 1  # only the edited chart is drawn again; every other SVG is reused
     assert edited.read_bytes() == original
+
+
+def test_small_fig2_draws_the_later_recipe_of_this_model_only() -> None:
+    import json
+
+    from test_recipe_figures import recipe_records
+
+    from generator.render.site import _vegalite_version
+
+    records = recipe_records()  # ResNet-50: 76.13 original, 80.858 later recipe
+    base = charts.operations_highlight_base(records)
+    assert base is not None and sorted(base.later) == ["resnet152", "resnet50"]
+    assert base.y.high > 82.284  # the axis holds every later recipe, so the pages share one axis
+    spec = charts.highlighted(base, "resnet50", "#2ca02c").to_dict()  # type: ignore[union-attr]
+    hollow = [r for layer in _layers(spec) if layer["mark"]["type"] == "point" for r in layer["data"]["values"]]
+    assert [(r["registry_name"], r["top1"], r["later_top1"]) for r in hollow] == [("resnet50", 76.13, 80.858)]
+    texts = [r.get("text") or r.get("model") for layer in _layers(spec) if layer["mark"]["type"] == "text"
+             for r in layer["data"]["values"]]
+    assert sorted(texts) == ["+4.7 (later recipe)", "ResNet-50"]
+    image = svg.to_svg(json.dumps(spec), _vegalite_version()).decode("utf-8")
+    assert layout.text_problems(image) == []
+    plain = charts.highlighted(base, "alexnet", "#1f77b4").to_dict()  # type: ignore[union-attr]
+    assert not [layer for layer in _layers(plain) if layer["mark"]["type"] == "point"]

@@ -1279,21 +1279,25 @@ class HighlightBase:
     grey: alt.Chart
     obstacles: tuple[layout.Point, ...]
     tooltip: tuple[alt.Tooltip, ...]
+    later: dict[str, Row]  # registry name -> its later-recipe row (``later_recipe_rows``): a second, hollow marker
 
 
 def highlight_base(found: Sequence[Row], x_field: str, x_title: str, x_log: bool, y_field: str, y_title: str,
-                   tooltip: Sequence[alt.Tooltip], lay: Layout = SMALL) -> HighlightBase | None:
+                   tooltip: Sequence[alt.Tooltip], lay: Layout = SMALL,
+                   later: Sequence[Row] = ()) -> HighlightBase | None:
     if not found:
         return None
     margin = _area_to_radius(HIGHLIGHT_AREA) + 3
     x = fit_axis([float(r[x_field]) for r in found], lay.width, x_log, False, margin)
-    y = fit_axis([float(r[y_field]) for r in found], lay.height, False, True, margin)
+    y = fit_axis([float(r[y_field]) for r in found] + [float(r["later_top1"]) for r in later], lay.height, False,
+                 True, margin)
     grey = alt.Chart(_data(found), width=lay.width, height=lay.height).mark_circle(
         size=OTHER_AREA, color=GREY, opacity=0.7).encode(
         x=x.encode(x_field, x_title, "x"), y=y.encode(y_field, y_title, "y"), tooltip=list(tooltip))
     obstacles = tuple(layout.Point(str(r["registry_name"]), x.pixel(float(r[x_field])), y.pixel(float(r[y_field])),
                                    _area_to_radius(OTHER_AREA), "") for r in found)
-    return HighlightBase(tuple(found), x_field, y_field, x, y, grey, obstacles, tuple(tooltip))
+    return HighlightBase(tuple(found), x_field, y_field, x, y, grey, obstacles, tuple(tooltip),
+                         {str(r["registry_name"]): r for r in later})
 
 
 def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layout = SMALL) -> alt.TopLevelMixin | None:
@@ -1307,9 +1311,33 @@ def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layou
         tooltip=list(base.tooltip))
     point = layout.Point(registry_name, base.x.pixel(float(row[base.x_field])),
                          base.y.pixel(float(row[base.y_field])), _area_to_radius(HIGHLIGHT_AREA), str(row["model"]))
+    labelled = [point]
+    layers: list[alt.Chart] = [base.grey]
+    later = base.later.get(registry_name)
+    if later is not None:
+        # The same network with its later training recipe: hollow, joined to the original's point.
+        x_enc = alt.X(f"{base.x_field}:Q", scale=base.x.scale())
+        layers.append(alt.Chart(_data([later])).mark_rule(style="leader", strokeWidth=1).encode(
+            x=x_enc, y=alt.Y(f"{base.y_field}:Q", scale=base.y.scale()), y2=alt.Y2("later_top1")))
+        layers.append(alt.Chart(_data([later])).mark_point(
+            shape="circle", filled=False, size=HIGHLIGHT_AREA, color=colour, strokeWidth=1.5).encode(
+            x=x_enc, y=alt.Y("later_top1:Q", scale=base.y.scale()),
+            tooltip=[alt.Tooltip("model:N", title="model"), alt.Tooltip("later_weights:N", title="later recipe"),
+                     alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
+                     alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f")]))
+        labelled.append(layout.Point(f"later:{registry_name}", point.x, base.y.pixel(float(later["later_top1"])),
+                                     _area_to_radius(HIGHLIGHT_AREA), str(later["gain_text"])))
+    layers.append(this)
     others = [p for p in base.obstacles if p.key != registry_name]
-    placed = layout.place_labels([point], base.x.length, base.y.length, lay.font_size, obstacles=others)
-    layers: list[alt.Chart] = [base.grey, this]
+    placed = layout.place_labels(labelled, base.x.length, base.y.length, lay.font_size, obstacles=others)
+    for extra in labelled[1:]:
+        gain = placed.get(extra.key)
+        if gain is not None:
+            layers.append(alt.Chart(_data([{"text": extra.text, "label_x": base.x.value(gain.x),
+                                            "label_y": base.y.value(gain.baseline)}])).mark_text(
+                style="data-label", align="left", baseline="alphabetic", fontSize=lay.font_size).encode(
+                x=alt.X("label_x:Q", scale=base.x.scale()), y=alt.Y("label_y:Q", scale=base.y.scale()),
+                text=alt.Text("text:N")))
     found = placed.get(registry_name)
     if found is not None:
         if found.leader is not None:
@@ -1328,10 +1356,11 @@ def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layou
 
 def operations_highlight_base(records: Sequence[Record]) -> HighlightBase | None:
     """Small Fig. 2: top-1 vs GFLOPs of every model with both."""
-    return highlight_base(accuracy_vs_operations_rows(records), "gflops", "Operations (GFLOPs per image)", True,
-                          "top1", "Top-1 accuracy (%)",
+    found = accuracy_vs_operations_rows(records)
+    return highlight_base(found, "gflops", "Operations (GFLOPs per image)", True, "top1", "Top-1 accuracy (%)",
                           _tooltip(alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
-                                   alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f")))
+                                   alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f")),
+                          later=later_recipe_rows(found, records))
 
 
 def throughput_highlight_base(records: Sequence[Record], size: int = 1) -> HighlightBase | None:

@@ -60,7 +60,7 @@ class ModelHighlights:
 
     palette: charts.Palette
     operations: charts.HighlightBase | None  # small Fig. 2: every distinct model
-    throughput: dict[str, charts.HighlightBase | None]  # small Fig. 9 at batch 1, by run label
+    throughput: dict[tuple[str, str], charts.HighlightBase | None]  # small Fig. 9 at batch 1, by run
 
     @classmethod
     def build(cls, runs: Sequence[Run], palette: charts.Palette) -> ModelHighlights:
@@ -70,7 +70,8 @@ class ModelHighlights:
             for record in run.records:
                 distinct.setdefault(record.model.name, record)
         return cls(palette, charts.operations_highlight_base(list(distinct.values())),
-                   {run.label: charts.throughput_highlight_base(run.records) for run in runs})
+                   {(run.hardware_slug, run.config_slug): charts.throughput_highlight_base(run.records)
+                    for run in runs})
 
 
 def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool) -> int:
@@ -96,7 +97,7 @@ def _highlight_refs(highlights: ModelHighlights, records_by_run: Sequence[tuple[
     for run, _ in records_by_run:
         wanted.append((f"fig9-{run.hardware_slug}-{run.config_slug}",
                        f"Fig. 9 on {run.label}: top-1 vs images per second at batch 1",
-                       highlights.throughput.get(run.label), "faster at batch 1", True))
+                       highlights.throughput.get((run.hardware_slug, run.config_slug)), "faster at batch 1", True))
     for key, title, base, better, higher in wanted:
         chart = None if base is None else charts.highlighted(base, name, colour)
         if base is None or chart is None:
