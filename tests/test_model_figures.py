@@ -46,10 +46,10 @@ def test_small_fig2_greys_every_other_model_and_colours_this_one(highlights: Mod
     grey, this, *labels = _layers(spec)
     assert grey["mark"]["color"] == charts.GREY and len(grey["data"]["values"]) == 13
     assert this["mark"]["color"] == palette.network_colour("ResNet-50")
-    assert [(r["registry_name"], r["top1"], r["gflops"]) for r in this["data"]["values"]] == \
-        [("resnet50", 76.1, 8.18)]
-    assert [r["model"] for layer in labels if layer["mark"]["type"] == "text" for r in layer["data"]["values"]] \
-        == ["ResNet-50"]
+    assert [(r["registry_name"], r["top1"], r["gflops"]) for r in this["data"]["values"]] == [("resnet50", 76.1, 8.18)]
+    assert [r["model"] for layer in labels if layer["mark"]["type"] == "text" for r in layer["data"]["values"]] == [
+        "ResNet-50"
+    ]
     assert charts.highlighted(base, "squeezenet1_0", "#000000") is None  # not drawn: no top-1
 
 
@@ -76,8 +76,9 @@ def test_small_figures_have_no_text_problems(highlights: ModelHighlights, name: 
         assert layout.text_problems(image) == []
 
 
-def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records = tmp_path / "measurements"
     write_records([make_record(model, CPU) for model in STUDY_MODELS[:5]], records)
     site = tmp_path / "site"
@@ -119,8 +120,12 @@ def test_small_fig2_draws_the_later_recipe_of_this_model_only() -> None:
     spec = charts.highlighted(base, "resnet50", "#2ca02c").to_dict()  # type: ignore[union-attr]
     hollow = [r for layer in _layers(spec) if layer["mark"]["type"] == "point" for r in layer["data"]["values"]]
     assert [(r["registry_name"], r["top1"], r["later_top1"]) for r in hollow] == [("resnet50", 76.13, 80.858)]
-    texts = [r.get("text") or r.get("model") for layer in _layers(spec) if layer["mark"]["type"] == "text"
-             for r in layer["data"]["values"]]
+    texts = [
+        r.get("text") or r.get("model")
+        for layer in _layers(spec)
+        if layer["mark"]["type"] == "text"
+        for r in layer["data"]["values"]
+    ]
     assert sorted(texts) == ["+4.7 (later recipe)", "ResNet-50"]
     image = svg.to_svg(json.dumps(spec), _vegalite_version()).decode("utf-8")
     assert layout.text_problems(image) == []

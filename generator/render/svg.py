@@ -41,7 +41,8 @@ def stamp(spec_json: str, vl_version: str) -> bytes:
     import vl_convert
 
     digest = hashlib.sha256(spec_json.encode("utf-8")).hexdigest()
-    return f"<!-- vl-convert {vl_convert.__version__}, Vega-Lite {vl_version}, spec sha256 {digest}".encode()
+    version = vl_convert.__version__  # type: ignore[attr-defined]  # the type stub leaves it out
+    return f"<!-- vl-convert {version}, Vega-Lite {vl_version}, spec sha256 {digest}".encode()
 
 
 def to_svg(spec_json: str, vl_version: str) -> bytes:
@@ -57,7 +58,7 @@ def reusable(previous: bytes, spec_json: str, vl_version: str) -> bool:
     head = stamp(spec_json, vl_version) + b", image sha256 "
     if not previous.startswith(head):
         return False
-    digest, newline, image = previous[len(head):].partition(b" -->\n")
+    digest, newline, image = previous[len(head) :].partition(b" -->\n")
     return bool(newline) and hashlib.sha256(image).hexdigest().encode() == digest
 
 

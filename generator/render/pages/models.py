@@ -69,21 +69,29 @@ class ModelHighlights:
         for run in runs:
             for record in run.records:
                 distinct.setdefault(record.model.name, record)
-        return cls(palette, charts.operations_highlight_base(list(distinct.values())),
-                   {(run.hardware_slug, run.config_slug): charts.throughput_highlight_base(run.records)
-                    for run in runs})
+        return cls(
+            palette,
+            charts.operations_highlight_base(list(distinct.values())),
+            {(run.hardware_slug, run.config_slug): charts.throughput_highlight_base(run.records) for run in runs},
+        )
 
 
 def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool) -> int:
     """How many of the other points are both more accurate and better on x (strictly)."""
     row = next(r for r in base.rows if r["registry_name"] == name)
     x, y = float(row[base.x_field]), float(row[base.y_field])
-    return sum(1 for r in base.rows if r["registry_name"] != name and float(r[base.y_field]) > y
-               and (float(r[base.x_field]) > x if x_higher_is_better else float(r[base.x_field]) < x))
+    return sum(
+        1
+        for r in base.rows
+        if r["registry_name"] != name
+        and float(r[base.y_field]) > y
+        and (float(r[base.x_field]) > x if x_higher_is_better else float(r[base.x_field]) < x)
+    )
 
 
-def _highlight_refs(highlights: ModelHighlights, records_by_run: Sequence[tuple[Run, LoadedRecord]],
-                    site: SiteModel) -> list[ChartRef]:
+def _highlight_refs(
+    highlights: ModelHighlights, records_by_run: Sequence[tuple[Run, LoadedRecord]], site: SiteModel
+) -> list[ChartRef]:
     """Small Fig. 2 (once) and small Fig. 9 (per run) with this model in colour: its chart jobs and references."""
     first = records_by_run[0][1].record
     page = model_path(first)
@@ -92,12 +100,18 @@ def _highlight_refs(highlights: ModelHighlights, records_by_run: Sequence[tuple[
     stem = f"models/charts/{model_stem(name)}"
     refs = []
     wanted: list[tuple[str, str, charts.HighlightBase | None, str, bool]] = [
-        ("fig2", "Fig. 2 among all models: top-1 vs operations", highlights.operations, "cheaper in operations",
-         False)]
+        ("fig2", "Fig. 2 among all models: top-1 vs operations", highlights.operations, "cheaper in operations", False)
+    ]
     for run, _ in records_by_run:
-        wanted.append((f"fig9-{run.hardware_slug}-{run.config_slug}",
-                       f"Fig. 9 on {run.label}: top-1 vs images per second at batch 1",
-                       highlights.throughput.get((run.hardware_slug, run.config_slug)), "faster at batch 1", True))
+        wanted.append(
+            (
+                f"fig9-{run.hardware_slug}-{run.config_slug}",
+                f"Fig. 9 on {run.label}: top-1 vs images per second at batch 1",
+                highlights.throughput.get((run.hardware_slug, run.config_slug)),
+                "faster at batch 1",
+                True,
+            )
+        )
     for key, title, base, better, higher in wanted:
         chart = None if base is None else charts.highlighted(base, name, colour)
         if base is None or chart is None:
@@ -105,12 +119,17 @@ def _highlight_refs(highlights: ModelHighlights, records_by_run: Sequence[tuple[
         count = len(base.rows)
         dominating = _dominating(base, name, higher)
         site.charts.append(ChartJob(f"{stem}-{key}.vl.json", f"{stem}-{key}.svg", chart))
-        refs.append(ChartRef(
-            f"among-{key}", title,
-            f"{label(first)} in its colour, the {count - 1} other models with both values in grey; log x axis. "
-            f"{dominating} of them "
-            f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
-            rel(page, f"{stem}-{key}.vl.json"), rel(page, f"{stem}-{key}.svg")))
+        refs.append(
+            ChartRef(
+                f"among-{key}",
+                title,
+                f"{label(first)} in its colour, the {count - 1} other models with both values in grey; log x axis. "
+                f"{dominating} of them "
+                f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
+                rel(page, f"{stem}-{key}.vl.json"),
+                rel(page, f"{stem}-{key}.svg"),
+            )
+        )
     return refs
 
 
@@ -279,8 +298,12 @@ def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) 
     return f"{better + 1} of {len(values)}"
 
 
-def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record],
-               site: SiteModel, highlights: ModelHighlights | None = None) -> ModelPage:
+def model_page(
+    records_by_run: Sequence[tuple[Run, LoadedRecord]],
+    all_records: Sequence[Record],
+    site: SiteModel,
+    highlights: ModelHighlights | None = None,
+) -> ModelPage:
     records = [item.record for _, item in records_by_run]
     first = records[0]
     page = model_path(first)
@@ -381,27 +404,49 @@ def model_page(records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: 
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
             # The static image (wide) is what GitHub shows of the page.
-            site.charts.append(ChartJob(spec_path, f"{stem}.svg" if lay is charts.WIDE else None,
-                                        charts.model_batches(chart_records, chart_labels, lay)))
-        chart = ChartRef("batches", "Time per image and peak memory vs batch size",
-                         "One line per hardware and configuration, with each time's 95 % interval; failed batch "
-                         "sizes are left out (see the tables).",
-                         rel(page, f"{stem}.vl.json"), rel(page, f"{stem}.svg"),
-                         narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"))
+            site.charts.append(
+                ChartJob(
+                    spec_path,
+                    f"{stem}.svg" if lay is charts.WIDE else None,
+                    charts.model_batches(chart_records, chart_labels, lay),
+                )
+            )
+        chart = ChartRef(
+            "batches",
+            "Time per image and peak memory vs batch size",
+            "One line per hardware and configuration, with each time's 95 % interval; failed batch "
+            "sizes are left out (see the tables).",
+            rel(page, f"{stem}.vl.json"),
+            rel(page, f"{stem}.svg"),
+            narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"),
+        )
     return ModelPage(
         title=label(first) + (f" ({info.name})" if info.study_name else ""),
         about=about,
         accuracy=Table(["", "top-1", "top-5", "source"], accuracy_rows),
-        accuracy_note=" ".join(filter(None, [
-            recipe_gain,
-            "The study's figures and claims use the original training recipe where a network has several "
-            "(as the study did); an evaluation over fewer than "
-            f"{data.IMAGENET_VAL_IMAGES:,} validation images is shown but used nowhere.",
-            _accuracy_note(info.weights, first.accuracy.published is not None
-                           or evaluated.accuracy.measured is not None),
-        ])),
-        size=size, operations=operations, by_operator=by_operator, by_module=by_module, uncounted=uncounted,
-        operations_note=f"Counted by {ops.counter}." if ops else "Operations not counted: " + (first.error or "no count in the record") + ".",
-        runs=run_views, chart=chart,
+        accuracy_note=" ".join(
+            filter(
+                None,
+                [
+                    recipe_gain,
+                    "The study's figures and claims use the original training recipe where a network has several "
+                    "(as the study did); an evaluation over fewer than "
+                    f"{data.IMAGENET_VAL_IMAGES:,} validation images is shown but used nowhere.",
+                    _accuracy_note(
+                        info.weights, first.accuracy.published is not None or evaluated.accuracy.measured is not None
+                    ),
+                ],
+            )
+        ),
+        size=size,
+        operations=operations,
+        by_operator=by_operator,
+        by_module=by_module,
+        uncounted=uncounted,
+        operations_note=f"Counted by {ops.counter}."
+        if ops
+        else "Operations not counted: " + (first.error or "no count in the record") + ".",
+        runs=run_views,
+        chart=chart,
         highlights=[] if highlights is None else _highlight_refs(highlights, records_by_run, site),
     )
