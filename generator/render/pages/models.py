@@ -119,6 +119,8 @@ def _highlight_refs(
         count = len(base.rows)
         dominating = _dominating(base, name, higher)
         site.charts.append(ChartJob(f"{stem}-{key}.vl.json", f"{stem}-{key}.svg", chart))
+        # Built small enough for a phone: the narrow version every chart offers is the same chart.
+        site.charts.append(ChartJob(f"{stem}-{key}.narrow.vl.json", None, chart))
         refs.append(
             ChartRef(
                 f"among-{key}",
@@ -128,6 +130,7 @@ def _highlight_refs(
                 f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
                 rel(page, f"{stem}-{key}.vl.json"),
                 rel(page, f"{stem}-{key}.svg"),
+                narrow_spec_href=rel(page, f"{stem}-{key}.narrow.vl.json"),
             )
         )
     return refs
