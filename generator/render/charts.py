@@ -108,6 +108,12 @@ class Palette:
             else None,
         )
 
+    def colour_of(self, record: Record) -> str:
+        """A model's own colour: its network's for the study's networks, else its family's."""
+        if record.model.study_name:
+            return palette.network_colour(record.model.study_name)
+        return dict(self.family_colours).get(record.model.family, palette.UNKNOWN_NETWORK)
+
     def restricted(self, records: Iterable[Record]) -> Palette:
         """Kept for callers that narrow the legend: the legend already lists only what is drawn."""
         return self
@@ -1247,3 +1253,227 @@ def exclusions(records: Sequence[Record], batch_sizes: Sequence[int] | None = No
             elif batch_sizes is None or size in batch_sizes:
                 notes.append(f"{_label(record)} at batch {size}: {status} ({message})")
     return notes
+
+
+# --- small figures of a model page: one model among all the others -------------------------------------------------
+
+SMALL = Layout("small", 280, 280, 200, True, 1)  # fits a phone's column and sits beside the tables on a wide page
+GREY = "#9e9e9e"
+HIGHLIGHT_AREA = 110.0  # px², the highlighted model's point
+OTHER_AREA = 28.0  # px², every other model's point
+
+
+@dataclass(frozen=True)
+class HighlightBase:
+    """What every model page's copy of one small figure shares: the points, axes and grey layer.
+
+    Built once per figure and record set, so each model page only adds its own
+    point and places one label (against the others' points, known in pixels).
+    """
+
+    rows: tuple[Row, ...]
+    x_field: str
+    y_field: str
+    x: Axis
+    y: Axis
+    grey: alt.Chart
+    obstacles: tuple[layout.Point, ...]
+    tooltip: tuple[alt.Tooltip, ...]
+    later: dict[str, Row]  # registry name -> its later-recipe row (``later_recipe_rows``): a second, hollow marker
+
+
+def highlight_base(
+    found: Sequence[Row],
+    x_field: str,
+    x_title: str,
+    x_log: bool,
+    y_field: str,
+    y_title: str,
+    tooltip: Sequence[alt.Tooltip],
+    lay: Layout = SMALL,
+    later: Sequence[Row] = (),
+) -> HighlightBase | None:
+    if not found:
+        return None
+    margin = _area_to_radius(HIGHLIGHT_AREA) + 3
+    x = fit_axis([float(r[x_field]) for r in found], lay.width, x_log, False, margin)
+    y = fit_axis(
+        [float(r[y_field]) for r in found] + [float(r["later_top1"]) for r in later], lay.height, False, True, margin
+    )
+    grey = (
+        alt.Chart(_data(found), width=lay.width, height=lay.height)
+        .mark_circle(size=OTHER_AREA, color=GREY, opacity=0.7)
+        .encode(x=x.encode(x_field, x_title, "x"), y=y.encode(y_field, y_title, "y"), tooltip=list(tooltip))
+    )
+    obstacles = tuple(
+        layout.Point(
+            str(r["registry_name"]),
+            x.pixel(float(r[x_field])),
+            y.pixel(float(r[y_field])),
+            _area_to_radius(OTHER_AREA),
+            "",
+        )
+        for r in found
+    )
+    return HighlightBase(
+        tuple(found),
+        x_field,
+        y_field,
+        x,
+        y,
+        grey,
+        obstacles,
+        tuple(tooltip),
+        {str(r["registry_name"]): r for r in later},
+    )
+
+
+def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layout = SMALL) -> alt.TopLevelMixin | None:
+    """The small figure with ``registry_name`` in its colour and named; None when it is not among the points."""
+    row = next((r for r in base.rows if r["registry_name"] == registry_name), None)
+    if row is None:
+        return None
+    this = (
+        alt.Chart(_data([row]))
+        .mark_circle(size=HIGHLIGHT_AREA, color=colour, opacity=1, stroke="#333333", strokeWidth=0.8)
+        .encode(
+            x=alt.X(f"{base.x_field}:Q", scale=base.x.scale()),
+            y=alt.Y(f"{base.y_field}:Q", scale=base.y.scale()),
+            tooltip=list(base.tooltip),
+        )
+    )
+    point = layout.Point(
+        registry_name,
+        base.x.pixel(float(row[base.x_field])),
+        base.y.pixel(float(row[base.y_field])),
+        _area_to_radius(HIGHLIGHT_AREA),
+        str(row["model"]),
+    )
+    labelled = [point]
+    layers: list[alt.Chart] = [base.grey]
+    later = base.later.get(registry_name)
+    if later is not None:
+        # The same network with its later training recipe: hollow, joined to the original's point.
+        x_enc = alt.X(f"{base.x_field}:Q", scale=base.x.scale())
+        layers.append(
+            alt.Chart(_data([later]))
+            .mark_rule(style="leader", strokeWidth=1)
+            .encode(x=x_enc, y=alt.Y(f"{base.y_field}:Q", scale=base.y.scale()), y2=alt.Y2("later_top1"))
+        )
+        layers.append(
+            alt.Chart(_data([later]))
+            .mark_point(shape="circle", filled=False, size=HIGHLIGHT_AREA, color=colour, strokeWidth=1.5)
+            .encode(
+                x=x_enc,
+                y=alt.Y("later_top1:Q", scale=base.y.scale()),
+                tooltip=[
+                    alt.Tooltip("model:N", title="model"),
+                    alt.Tooltip("later_weights:N", title="later recipe"),
+                    alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
+                    alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+                ],
+            )
+        )
+        labelled.append(
+            layout.Point(
+                f"later:{registry_name}",
+                point.x,
+                base.y.pixel(float(later["later_top1"])),
+                _area_to_radius(HIGHLIGHT_AREA),
+                str(later["gain_text"]),
+            )
+        )
+    layers.append(this)
+    others = [p for p in base.obstacles if p.key != registry_name]
+    placed = layout.place_labels(labelled, base.x.length, base.y.length, lay.font_size, obstacles=others)
+    for extra in labelled[1:]:
+        gain = placed.get(extra.key)
+        if gain is not None:
+            layers.append(
+                alt.Chart(
+                    _data(
+                        [{"text": extra.text, "label_x": base.x.value(gain.x), "label_y": base.y.value(gain.baseline)}]
+                    )
+                )
+                .mark_text(style="data-label", align="left", baseline="alphabetic", fontSize=lay.font_size)
+                .encode(
+                    x=alt.X("label_x:Q", scale=base.x.scale()),
+                    y=alt.Y("label_y:Q", scale=base.y.scale()),
+                    text=alt.Text("text:N"),
+                )
+            )
+    found = placed.get(registry_name)
+    if found is not None:
+        if found.leader is not None:
+            x1, y1, x2, y2 = found.leader
+            layers.append(
+                alt.Chart(
+                    _data(
+                        [
+                            {
+                                "x1": base.x.value(x1),
+                                "y1": base.y.value(y1),
+                                "x2": base.x.value(x2),
+                                "y2": base.y.value(y2),
+                            }
+                        ]
+                    )
+                )
+                .mark_rule(style="leader", strokeWidth=0.8)
+                .encode(
+                    x=alt.X("x1:Q", scale=base.x.scale()),
+                    y=alt.Y("y1:Q", scale=base.y.scale()),
+                    x2=alt.X2("x2"),
+                    y2=alt.Y2("y2"),
+                )
+            )
+        layers.append(
+            alt.Chart(
+                _data(
+                    [{"model": row["model"], "label_x": base.x.value(found.x), "label_y": base.y.value(found.baseline)}]
+                )
+            )
+            .mark_text(
+                style="data-label", align="left", baseline="alphabetic", fontSize=lay.font_size, fontWeight="bold"
+            )
+            .encode(
+                x=alt.X("label_x:Q", scale=base.x.scale()),
+                y=alt.Y("label_y:Q", scale=base.y.scale()),
+                text=alt.Text("model:N"),
+            )
+        )
+    return _finish(alt.LayerChart(layer=layers, width=lay.width, height=lay.height), [colour, GREY])
+
+
+def operations_highlight_base(records: Sequence[Record]) -> HighlightBase | None:
+    """Small Fig. 2: top-1 vs GFLOPs of every model with both."""
+    found = accuracy_vs_operations_rows(records)
+    return highlight_base(
+        found,
+        "gflops",
+        "Operations (GFLOPs per image)",
+        True,
+        "top1",
+        "Top-1 accuracy (%)",
+        _tooltip(
+            alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+            alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
+        ),
+        later=later_recipe_rows(found, records),
+    )
+
+
+def throughput_highlight_base(records: Sequence[Record], size: int = 1) -> HighlightBase | None:
+    """Small Fig. 9: top-1 vs images per second at ``size`` of every model of one run."""
+    return highlight_base(
+        rows(records, top1=data.top1, ips=lambda r: data.images_per_s(data.ok_batch(r, size))),
+        "ips",
+        f"Images per second at batch {size}",
+        True,
+        "top1",
+        "Top-1 accuracy (%)",
+        _tooltip(
+            alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
+            alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
+        ),
+    )

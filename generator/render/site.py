@@ -132,7 +132,20 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     return environment
 
 
-def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
+def _previous_svg(previous_dir: Path | None, svg_path: str, spec_json: str, version: str) -> bytes | None:
+    """The previous render's SVG of a chart when it carries the same stamp (same spec, same vl-convert):
+    drawing it again would give the same bytes, at a fifth of a second or more per chart."""
+    if previous_dir is None:
+        return None
+    try:
+        # The old site is untrusted (it may hold links or FIFOs): regular files only.
+        previous = read_regular_file(previous_dir / svg_path, max_bytes=64 * 1024 * 1024)
+    except (OSError, RecordError):
+        return None
+    return previous if svg.reusable(previous, spec_json, version) else None
+
+
+def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -> dict[str, bytes]:
     version = _vegalite_version()
     files: dict[str, bytes] = {}
     wanted: list[tuple[str, str]] = []  # (svg path, spec JSON)
@@ -144,7 +157,11 @@ def _chart_files(jobs: list[pages.ChartJob]) -> dict[str, bytes]:
         text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         files[job.spec_path] = (text + "\n").encode("utf-8")
         if job.svg_path is not None:
-            wanted.append((job.svg_path, text))
+            reused = _previous_svg(previous_dir, job.svg_path, text, version)
+            if reused is not None:
+                files[job.svg_path] = reused
+            else:
+                wanted.append((job.svg_path, text))
     svgs = svg.many_to_svg([text for _, text in wanted], version)
     files.update({path: image for (path, _), image in zip(wanted, svgs, strict=True)})
     return files
@@ -179,8 +196,9 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     for run in runs:
         for item in run.items:
             by_model.setdefault(item.record.model.name, []).append((run, item))
+    highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
     for name in sorted(by_model):
-        model_page = pages.model_page(by_model[name], records, site)
+        model_page = pages.model_page(by_model[name], records, site, highlights)
         site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
     site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):
@@ -235,7 +253,7 @@ def render_files(
             front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
         )
         files[page.path] = text.encode("utf-8")
-    files.update(_chart_files(site.charts))
+    files.update(_chart_files(site.charts, previous_dir))
     files.update(site.files)
     assets = templates_dir / "assets"
     if assets.is_dir():

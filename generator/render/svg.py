@@ -7,6 +7,7 @@ vl-convert serialises calls within one process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -34,10 +35,31 @@ def normalise_svg(svg: str) -> str:
     return _SVG_ID.sub(renumber, svg)
 
 
+def stamp(spec_json: str, vl_version: str) -> bytes:
+    """How an SVG's first line starts: what it was drawn from and by. The SVG is a function of exactly
+    these, so a previous render's SVG with the same stamp can be reused instead of drawn again."""
+    import vl_convert
+
+    digest = hashlib.sha256(spec_json.encode("utf-8")).hexdigest()
+    version = vl_convert.__version__  # type: ignore[attr-defined]  # the type stub leaves it out
+    return f"<!-- vl-convert {version}, Vega-Lite {vl_version}, spec sha256 {digest}".encode()
+
+
 def to_svg(spec_json: str, vl_version: str) -> bytes:
     import vl_convert
 
-    return normalise_svg(vl_convert.vegalite_to_svg(json.loads(spec_json), vl_version=vl_version)).encode("utf-8")
+    image = normalise_svg(vl_convert.vegalite_to_svg(json.loads(spec_json), vl_version=vl_version)).encode("utf-8")
+    return stamp(spec_json, vl_version) + f", image sha256 {hashlib.sha256(image).hexdigest()} -->\n".encode() + image
+
+
+def reusable(previous: bytes, spec_json: str, vl_version: str) -> bool:
+    """Whether ``previous`` is exactly what ``to_svg`` would draw now: same stamp, and the image unchanged
+    since (its hash matches, so a hand-edited file is drawn again, never carried over)."""
+    head = stamp(spec_json, vl_version) + b", image sha256 "
+    if not previous.startswith(head):
+        return False
+    digest, newline, image = previous[len(head) :].partition(b" -->\n")
+    return bool(newline) and hashlib.sha256(image).hexdigest().encode() == digest
 
 
 def _worker(arguments: tuple[str, str]) -> bytes:

@@ -33,7 +33,7 @@ from generator.render.pages.figures import (
 from generator.render.pages.hardware import HardwarePage, hardware_index, hardware_page
 from generator.render.pages.home import FindingView, HomePage, home_page
 from generator.render.pages.leaderboard import LeaderboardPage, leaderboard_csv_path, leaderboard_page
-from generator.render.pages.models import ModelPage, model_page
+from generator.render.pages.models import ModelHighlights, ModelPage, model_page
 from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "LimitTable",
     "Link",
     "MethodologyPage",
+    "ModelHighlights",
     "ModelPage",
     "Page",
     "SiteModel",

@@ -51,6 +51,89 @@ class ModelPage:
     operations_note: str
     runs: list[RunResults]
     chart: ChartRef | None
+    highlights: list[ChartRef] = field(default_factory=list)  # this model among all others (small Fig. 2 and 9)
+
+
+@dataclass(frozen=True)
+class ModelHighlights:
+    """The small figures' shared parts (points, axes, grey layer), built once for every model page."""
+
+    palette: charts.Palette
+    operations: charts.HighlightBase | None  # small Fig. 2: every distinct model
+    throughput: dict[tuple[str, str], charts.HighlightBase | None]  # small Fig. 9 at batch 1, by run
+
+    @classmethod
+    def build(cls, runs: Sequence[Run], palette: charts.Palette) -> ModelHighlights:
+        # Accuracy and operations belong to the model, not the run: one point per model.
+        distinct: dict[str, Record] = {}
+        for run in runs:
+            for record in run.records:
+                distinct.setdefault(record.model.name, record)
+        return cls(
+            palette,
+            charts.operations_highlight_base(list(distinct.values())),
+            {(run.hardware_slug, run.config_slug): charts.throughput_highlight_base(run.records) for run in runs},
+        )
+
+
+def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool) -> int:
+    """How many of the other points are both more accurate and better on x (strictly)."""
+    row = next(r for r in base.rows if r["registry_name"] == name)
+    x, y = float(row[base.x_field]), float(row[base.y_field])
+    return sum(
+        1
+        for r in base.rows
+        if r["registry_name"] != name
+        and float(r[base.y_field]) > y
+        and (float(r[base.x_field]) > x if x_higher_is_better else float(r[base.x_field]) < x)
+    )
+
+
+def _highlight_refs(
+    highlights: ModelHighlights, records_by_run: Sequence[tuple[Run, LoadedRecord]], site: SiteModel
+) -> list[ChartRef]:
+    """Small Fig. 2 (once) and small Fig. 9 (per run) with this model in colour: its chart jobs and references."""
+    first = records_by_run[0][1].record
+    page = model_path(first)
+    name = first.model.name
+    colour = highlights.palette.colour_of(first)
+    stem = f"models/charts/{model_stem(name)}"
+    refs = []
+    wanted: list[tuple[str, str, charts.HighlightBase | None, str, bool]] = [
+        ("fig2", "Fig. 2 among all models: top-1 vs operations", highlights.operations, "cheaper in operations", False)
+    ]
+    for run, _ in records_by_run:
+        wanted.append(
+            (
+                f"fig9-{run.hardware_slug}-{run.config_slug}",
+                f"Fig. 9 on {run.label}: top-1 vs images per second at batch 1",
+                highlights.throughput.get((run.hardware_slug, run.config_slug)),
+                "faster at batch 1",
+                True,
+            )
+        )
+    for key, title, base, better, higher in wanted:
+        chart = None if base is None else charts.highlighted(base, name, colour)
+        if base is None or chart is None:
+            continue
+        count = len(base.rows)
+        dominating = _dominating(base, name, higher)
+        site.charts.append(ChartJob(f"{stem}-{key}.vl.json", f"{stem}-{key}.svg", chart))
+        # Built small enough for a phone: the narrow version every chart offers is the same chart.
+        site.charts.append(ChartJob(f"{stem}-{key}.narrow.vl.json", None, chart))
+        refs.append(
+            ChartRef(
+                f"among-{key}",
+                title,
+                f"{label(first)} in its colour, the {count - 1} other models with both values in grey; log x axis. "
+                f"{dominating} of them "
+                f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
+                rel(page, f"{stem}-{key}.vl.json"),
+                rel(page, f"{stem}-{key}.svg"),
+                narrow_spec_href=rel(page, f"{stem}-{key}.narrow.vl.json"),
+            )
+        )
+    return refs
 
 
 def _breakdown(values: dict[str, float], total: float) -> Table:
@@ -219,7 +302,10 @@ def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) 
 
 
 def model_page(
-    records_by_run: Sequence[tuple[Run, LoadedRecord]], all_records: Sequence[Record], site: SiteModel
+    records_by_run: Sequence[tuple[Run, LoadedRecord]],
+    all_records: Sequence[Record],
+    site: SiteModel,
+    highlights: ModelHighlights | None = None,
 ) -> ModelPage:
     records = [item.record for _, item in records_by_run]
     first = records[0]
@@ -320,14 +406,21 @@ def model_page(
         stem = f"models/charts/{model_stem(info.name)}"
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
-            site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels, lay)))
+            # The static image (wide) is what GitHub shows of the page.
+            site.charts.append(
+                ChartJob(
+                    spec_path,
+                    f"{stem}.svg" if lay is charts.WIDE else None,
+                    charts.model_batches(chart_records, chart_labels, lay),
+                )
+            )
         chart = ChartRef(
             "batches",
             "Time per image and peak memory vs batch size",
             "One line per hardware and configuration, with each time's 95 % interval; failed batch "
             "sizes are left out (see the tables).",
             rel(page, f"{stem}.vl.json"),
-            None,
+            rel(page, f"{stem}.svg"),
             narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"),
         )
     return ModelPage(
@@ -358,4 +451,5 @@ def model_page(
         else "Operations not counted: " + (first.error or "no count in the record") + ".",
         runs=run_views,
         chart=chart,
+        highlights=[] if highlights is None else _highlight_refs(highlights, records_by_run, site),
     )
