@@ -69,14 +69,22 @@ def _sequence(first: Iterable[float], then: float) -> IterationTimer:
     return lambda: next(values)
 
 
-def test_convergence_is_checked_every_iteration_up_to_50_then_every_5_percent() -> None:
-    # 50 samples alternating 1 and 10 ms, then 5 ms: the interval first fits within 2% at n = 67,
-    # but above 50 the check runs only when n is a multiple of n // 20 (3 here): at 69.
-    samples = [1.0, 10.0] * 25 + [5.0] * 20
-    assert median_ci_relative(samples[:66]) != 0.0 and median_ci_relative(samples[:67]) == 0.0
+@pytest.mark.parametrize(("noisy", "first_converged", "stopped"), [
+    # `noisy` samples alternating 1 and 10 ms, then 5 ms: the interval first fits within 2% at
+    # `first_converged`, but above 50 the check runs only when n is a multiple of n // 20.
+    (36, 51, 52),  # 51 // 20 = 2: 51 is skipped, 52 checked
+    (44, 61, 63),  # 61 // 20 = 3: 61 and 62 are skipped
+    (50, 67, 69),
+])
+def test_convergence_is_checked_every_iteration_up_to_50_then_every_5_percent(
+    noisy: int, first_converged: int, stopped: int
+) -> None:
+    samples = [1.0, 10.0] * (noisy // 2) + [5.0] * 20
+    assert median_ci_relative(samples[: first_converged - 1]) != 0.0
+    assert median_ci_relative(samples[:first_converged]) == 0.0
     settings = TimingSettings(time_budget_s=5.0, warmup_min_iterations=0, warmup_s=0.0, warmup_max_iterations=0)
-    result = time_forward(_sequence([1.0, 10.0] * 25, 5.0), settings)
-    assert (len(result.samples_ms), result.stop_reason, result.warmup_iterations) == (69, "converged", 0)
+    result = time_forward(_sequence([1.0, 10.0] * (noisy // 2), 5.0), settings)
+    assert (len(result.samples_ms), result.stop_reason, result.warmup_iterations) == (stopped, "converged", 0)
 
 
 def test_converged_on_the_last_sample_before_the_budget_says_so() -> None:
@@ -119,6 +127,12 @@ def test_warm_up_and_timed_wall_times_are_measured() -> None:
     assert result.warmup_iterations == 3 and len(result.samples_ms) == 6
     assert 0.006 <= result.warmup_s < 5.0
     assert 0.012 <= result.timed_s < 5.0
+
+
+def test_perf_counter_timer_converts_seconds_to_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 100.25])
+    monkeypatch.setattr("generator.timing.time.perf_counter", lambda: next(clock))
+    assert perf_counter_timer(lambda: None)() == 250.0
 
 
 def test_perf_counter_timer_returns_milliseconds() -> None:
@@ -246,6 +260,23 @@ def test_merge_records_keeps_the_working_rounds_and_joins_errors() -> None:
     assert both_failed.batches[0].error == "crashed"
     same = merge_records(later, later)
     assert same.error == "round 2 crashed"  # repeated notes once
+
+
+def test_merge_records_takes_what_the_earlier_record_lacks() -> None:
+    model = STUDY_MODELS[0]
+    working = make_record(model, CPU, (1, 2))
+    failed_batch = working.batches[0].model_copy(
+        update={"status": "error", "latency": None, "memory": None, "power": None, "error": "crashed"}
+    )
+    earlier = working.model_copy(update={"batches": [failed_batch], "status": "error", "error": "round 1 crashed",
+                                         "parameters": None, "operations": None})
+    merged = merge_records(earlier, working)
+    # The batch that failed before and worked now takes the working round; the record is ok again.
+    assert merged.batches[0].latency == working.batches[0].latency and merged.batches[0].status == "ok"
+    assert merged.status == "ok" and merged.error == "round 1 crashed"
+    assert merged.parameters == working.parameters and merged.operations == working.operations
+    assert merged.parameters is not None and merged.operations is not None
+    assert not (merged.model_extra or {})
 
 
 # --- generator.render.stats -------------------------------------------------------------------------
