@@ -322,7 +322,10 @@ def test_spearman_with_ties() -> None:
     assert stats.spearman([1.0, 2.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
     # x ranks (4, 1, 4, 4, 2): three tied values share rank 4.
     assert stats.spearman([3.0, 1.0, 3.0, 3.0, 2.0], [1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(-1 / math.sqrt(80))
+    assert stats.spearman([1.0, 2.0, 3.0], [1.0, 3.0, 2.0]) == pytest.approx(0.5)  # three points are enough
     assert stats.spearman([1.0, 2.0], [1.0, 2.0]) is None
+    with pytest.raises(ValueError):  # never truncated to the shorter series
+        stats.spearman([1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0])
     assert stats.spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
     assert stats.spearman([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]) is None
 
