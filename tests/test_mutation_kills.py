@@ -49,6 +49,7 @@ def test_median_interval_ranks(n: int, ranks_95: tuple[int, int], ranks_90: tupl
 def test_no_interval_below_six_samples_at_95_percent() -> None:
     assert [median_ci_ranks(n) for n in range(0, 6)] == [None] * 6
     assert median_ci_ranks(5, confidence=0.90) == (1, 5)  # 93.75% coverage is enough for 90%
+    assert median_ci_ranks(4, confidence=0.875) == (1, 4)  # coverage exactly 1 - 2/16 = 87.5%: reaching it is enough
 
 
 def test_median_interval_takes_the_larger_side() -> None:
