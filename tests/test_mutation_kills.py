@@ -296,6 +296,9 @@ def test_linear_fit_refuses_too_few_or_flat_or_mismatched() -> None:
     assert stats.linear_fit([1.0, 2.0], [1.0, 2.0]) is None
     assert stats.linear_fit([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) is None
     assert stats.linear_fit([1.0, 2.0, 3.0], [1.0, 2.0]) is None
+    # A spread in y below 1 (sum of squares 0.2675) still gets its R² computed, not 1.
+    small = stats.linear_fit([1.0, 2.0, 3.0, 4.0], [0.3, 0.5, 0.7, 1.0])
+    assert small is not None and small.r2 == pytest.approx(1 - 0.003 / 0.2675)
     flat = stats.linear_fit([1.0, 2.0, 3.0], [4.0, 4.0, 4.0])
     assert flat is not None and flat.r2 == 1.0 and flat.slope == 0.0 and flat.intercept == 4.0
 
@@ -332,8 +335,8 @@ def test_spearman_with_ties() -> None:
 
 
 def test_pareto_front_exact() -> None:
-    points = [("a", 1.0, 1.0), ("b", 2.0, 3.0), ("c", 2.0, 2.0), ("d", 3.0, 3.0), ("e", 4.0, 5.0),
-              ("f", 1.0, 1.0), ("g", 0.5, 0.5)]
+    points = [("f", 1.0, 1.0), ("b", 2.0, 3.0), ("c", 2.0, 2.0), ("d", 3.0, 3.0), ("e", 4.0, 5.0),
+              ("a", 1.0, 1.0), ("g", 0.5, 0.5)]
     # c and d are dominated by b; a and f tie (neither strictly better): both stay, by name.
     assert stats.pareto_front(points) == ["g", "a", "f", "b", "e"]
     assert stats.pareto_front([("x", 1.0, 2.0), ("y", 1.0, 3.0)]) == ["y"]
