@@ -391,6 +391,13 @@ def test_bootstrap_drops_draws_without_a_value() -> None:
     half.calls = 0  # type: ignore[attr-defined]
     assert stats.bootstrap([1.0, 2.0], half, draws=8) == (2.0, 2.0)  # exactly half is enough
 
+    def third(sample: list[float], rng: random.Random) -> float | None:
+        third.calls += 1  # type: ignore[attr-defined]
+        return 2.0 if third.calls % 3 == 0 else None  # type: ignore[attr-defined]
+
+    third.calls = 0  # type: ignore[attr-defined]
+    assert stats.bootstrap([1.0, 2.0], third, draws=9) is None  # a third of the draws is not enough
+
 
 def test_wilson_interval() -> None:
     low, high = stats.wilson(8, 10)
