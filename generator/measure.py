@@ -58,7 +58,7 @@ from generator.schema import (
     parse_record,
     safe_slug,
 )
-from generator.store import ResultsStore, StoreLocked, fingerprint, software_slug
+from generator.store import MACHINE_KEYS, ResultsStore, StoreLocked, fingerprint, software_slug
 from generator.timing import TimingSettings
 from generator.worker import Job, serve
 
@@ -381,18 +381,23 @@ class Runner:
         expected: dict[str, Any] | None = None
         for path in sorted(self.run_dir.glob("*.json")):
             record = self.store.read_if_valid(path)
-            if record is None or record.model.name in chosen:
-                continue  # re-measured (or replaced) by this run
+            if record is None:
+                continue
             if expected is None:
                 expected = self.expected_fingerprint(specs[0])
             found = fingerprint(record)
-            different = [key for key in expected if found[key] != expected[key]]
+            # A model of this run is re-measured in place, but only over a record of the
+            # same machine: replacing another machine's record would lose its measurement
+            # (two hosts given one --machine name).
+            keys = MACHINE_KEYS if record.model.name in chosen else tuple(expected)
+            different = [key for key in keys if found[key] != expected[key]]
             if different:
                 key = different[0]
                 raise CliError(
                     f"{path}: {key} is {found[key]!r}, this run's is {expected[key]!r}: one run folder holds one "
-                    "machine, configuration and software. Measure this model too (it is re-measured in place), "
-                    "or name another machine with --machine NAME"
+                    "machine, configuration and software. Another machine's record is never replaced: name this "
+                    "machine with --machine NAME (or remove that record yourself). A record of this machine with "
+                    "other settings is re-measured in place when its model is measured too"
                 )
 
     # ----------------------------------------------------------------- running

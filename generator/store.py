@@ -83,6 +83,11 @@ def relative_path(record: Record) -> Path:
     return Path(run_folder(record), f"{model_file_stem(record.model.name)}.json")
 
 
+# The part of ``fingerprint`` that tells one machine from another (the rest is software
+# and configuration, which a re-run on the same machine may change).
+MACHINE_KEYS = ("hardware.name", "hardware.cpu_model", "hardware.gpu.name")
+
+
 def fingerprint(record: Record) -> dict[str, Any]:
     """What every record of one run must share: machine, hardware, software and configuration."""
     gpu = record.hardware.gpu

@@ -352,3 +352,21 @@ def test_a_record_nothing_was_capped_in_is_reused_under_another_cap(
     capsys.readouterr()
     assert main([*args, "--max-iteration-s", "50"]) == 0
     assert "1 of 1 models already measured" in capsys.readouterr().err
+
+
+def test_another_machines_record_is_never_replaced_under_one_machine_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two hosts given the same --machine name: the second must not overwrite the
+    # first one's measurement, even for a model it is about to measure again.
+    assert main(_one(tmp_path, "--machine", "lab-a", "--batch-sizes", "1", "--rounds", "1")) == 0
+    (path,) = tmp_path.rglob("squeezenet1_1.json")
+    record = load_record(path)
+    other = record.hardware.model_copy(update={"name": "Other CPU, 2 threads", "cpu_model": "Other CPU"})
+    path.write_text(record_to_json(record.model_copy(update={"hardware": other})), encoding="utf-8")
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(_one(tmp_path, "--machine", "lab-a", "--batch-sizes", "1,2", "--rounds", "1")) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "hardware.name" in err and "--machine" in err
+    assert path.read_bytes() == before
