@@ -11,13 +11,11 @@ Both axes are logarithmic, as rooflines are drawn.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Literal
 
 import altair as alt
 
-from generator.render import charts, data, fmt
+from generator.render import charts, data
 from generator.render.charts import WIDE, Layout, Palette, Row
 from generator.schema import MachineCeilings, Record
 
@@ -95,27 +93,8 @@ def roofline(
             .mark_line(style="fit", strokeWidth=1.5, clip=True)
             .encode(x=alt.X("rx:Q", scale=x.scale()), y=alt.Y("ry:Q", scale=y.scale()))
         )
-        peak, bandwidth = ceilings.matmul.gflops, ceilings.bandwidth.gb_per_s
-        # The peak's name under its line at the right end; the bandwidth's left of the slope, halfway up it.
-        notes: list[tuple[float, float, str, Literal["left", "right"], Literal["top", "bottom"]]] = [
-            (x.high, peak, f"peak matmul {fmt.sig(peak, 3)} GFLOP/s ({ceilings.matmul.dtype})", "right", "top")
-        ]
-        middle = math.sqrt(y.low * peak) / bandwidth
-        if x.low < middle < x.high:
-            notes.append((middle, middle * bandwidth, f"memory {fmt.sig(bandwidth, 3)} GB/s ", "right", "bottom"))
-        for nx, ny, text, align, baseline in notes:
-            layers.append(
-                alt.Chart(charts._data([{"nx": nx, "ny": ny, "text": text}]))
-                .mark_text(
-                    style="data-label",
-                    align=align,
-                    baseline=baseline,
-                    dy=3 if baseline == "top" else 0,
-                    fontSize=lay.font_size,
-                    clip=True,
-                )
-                .encode(x=alt.X("nx:Q", scale=x.scale()), y=alt.Y("ny:Q", scale=y.scale()), text=alt.Text("text:N"))
-            )
+        # The ceilings are named in the caption, not inside the plot: a name on the roof
+        # collided with the models' labels, whose places the label layout chooses.
     # One label per model, at its largest batch size (the point furthest along its path).
     last: dict[str, Row] = {}
     for row in found:
