@@ -20,7 +20,7 @@ from generator.render.pages.common import (
     model_path,
     rel,
 )
-from generator.schema import Record
+from generator.schema import Record, safe_slug
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,6 @@ def _highlight_refs(
     page = model_path(first)
     name = first.model.name
     colour = highlights.palette.colour_of(first)
-    stem = f"models/charts/{model_stem(name)}"
     refs = []
     wanted: list[tuple[str, str, charts.HighlightBase | None, str, bool]] = [
         ("fig2", "Fig. 2 among all models: top-1 vs operations", highlights.operations, "cheaper in operations", False)
@@ -118,9 +117,12 @@ def _highlight_refs(
             continue
         count = len(base.rows)
         dominating = _dominating(base, name, higher)
-        site.charts.append(ChartJob(f"{stem}-{key}.vl.json", f"{stem}-{key}.svg", chart))
+        # One capped slug for model and run together: a long model name plus a run's slugs
+        # would otherwise pass the file-name limit that safe_slug keeps.
+        chart_stem = f"models/charts/{safe_slug(f'{model_stem(name)}-{key}')}"
+        site.charts.append(ChartJob(f"{chart_stem}.vl.json", f"{chart_stem}.svg", chart))
         # Built small enough for a phone: the narrow version every chart offers is the same chart.
-        site.charts.append(ChartJob(f"{stem}-{key}.narrow.vl.json", None, chart))
+        site.charts.append(ChartJob(f"{chart_stem}.narrow.vl.json", None, chart))
         refs.append(
             ChartRef(
                 f"among-{key}",
@@ -128,9 +130,9 @@ def _highlight_refs(
                 f"{label(first)} in its colour, the {count - 1} other models with both values in grey; log x axis. "
                 f"{dominating} of them "
                 f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
-                rel(page, f"{stem}-{key}.vl.json"),
-                rel(page, f"{stem}-{key}.svg"),
-                narrow_spec_href=rel(page, f"{stem}-{key}.narrow.vl.json"),
+                rel(page, f"{chart_stem}.vl.json"),
+                rel(page, f"{chart_stem}.svg"),
+                narrow_spec_href=rel(page, f"{chart_stem}.narrow.vl.json"),
             )
         )
     return refs
