@@ -45,6 +45,7 @@ from generator.model_spec import ModelSpec
 from generator.records import build_record, config_for
 from generator.rounds import merge_records
 from generator.schema import (
+    OTHER_PROCESSES_CPU_SHARE_FLAGGED,
     Accuracy,
     BatchResult,
     MachineCeilings,
@@ -779,6 +780,12 @@ def measure(
                 f"{','.join(map(str, options.batch_sizes))}: no power window there",
                 file=sys.stderr,
             )
+    if options.device == "cpu":
+        from generator.host_load import load_average_warning
+
+        busy = load_average_warning()
+        if busy:
+            print(busy, file=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with store.lock():
@@ -912,6 +919,26 @@ def idle_drift(outcomes: Sequence[Outcome]) -> str | None:
     return f"idle power: run start {text(readings[0])}, run end {text(readings[-1])}"
 
 
+def contended_batches(outcomes: Sequence[Outcome]) -> dict[str, list[tuple[int, float]]]:
+    """Per model, the batch sizes a round of which was timed while other processes used more than
+    OTHER_PROCESSES_CPU_SHARE_FLAGGED of the CPUs, with the highest share its rounds recorded."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for outcome in outcomes:
+        try:
+            record = load_record(outcome.path)
+        except RecordError:
+            continue
+        for batch in record.batches:
+            shares = [
+                one.other_processes_cpu_share
+                for one in (batch.latency.rounds if batch.latency is not None else [])
+                if one.other_processes_cpu_share is not None
+            ]
+            if shares and max(shares) > OTHER_PROCESSES_CPU_SHARE_FLAGGED:
+                found.setdefault(outcome.name, []).append((batch.batch_size, max(shares)))
+    return found
+
+
 def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
     measured = [o for o in outcomes if o.status != "skipped"]
     failed = [o for o in measured if o.status == "error" or o.error]
@@ -932,5 +959,15 @@ def report(outcomes: Sequence[Outcome], runner: Runner, wall_s: float) -> int:
     drift = idle_drift(measured)
     if drift:
         print(drift, file=sys.stderr)
+    contended = contended_batches(measured)
+    if contended:
+        print(
+            f"warning: other processes used more than {OTHER_PROCESSES_CPU_SHARE_FLAGGED:.0%} of the CPUs while "
+            "these were timed (their times may be too slow; re-measure them on a quiet machine with --force):",
+            file=sys.stderr,
+        )
+        for name, sizes in contended.items():
+            listed = ", ".join(f"batch {size} ({share:.0%})" for size, share in sizes)
+            print(f"  {name}: {listed}", file=sys.stderr)
     # Errors are measurements too (recorded in the records): the run itself succeeded.
     return 0

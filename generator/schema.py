@@ -13,6 +13,13 @@ is the median of the round medians and carries a 95% interval
 reuse a record); accuracy names the weights of a published figure and may carry
 the architecture's original training recipe beside it.
 
+Optional fields added within version 2 (an older record lacks them and loads
+with them None, "not measured"; no migration is needed, since a missing field
+reads as what it is): the hardware's CPU identification, torch's build, GPU
+clocks, power-reading details, and each round's ``other_processes_cpu_share``
+and ``scheduling_policy`` (how busy the rest of the machine was while it was
+timed).
+
 Numbers are strict: NaN and +/-Infinity are refused everywhere (also as JSON
 literals), times, memory, parameters and operations cannot be negative, and
 ``record_problems`` checks the relations between fields (per-image time x batch
@@ -267,6 +274,11 @@ class Operations(_Strict):
 
 
 StopReason = Literal["converged", "time_budget"]
+SchedulingPolicy = Literal["SCHED_OTHER", "SCHED_BATCH", "SCHED_IDLE", "SCHED_FIFO", "SCHED_RR", "SCHED_DEADLINE"]
+# Above this share of the CPUs used by other processes during a timed window,
+# measure lists the batch size and the pages say so beside its time: enough to
+# stall torch's threads at their barriers (generator.host_load).
+OTHER_PROCESSES_CPU_SHARE_FLAGGED = 0.10
 
 
 class LatencyRound(_Strict):
@@ -285,6 +297,21 @@ class LatencyRound(_Strict):
     stop_reason: StopReason
     samples_ms_per_batch: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=list, description="Every timed iteration of the round, in order."
+    )
+    # What the rest of the machine did during the round (generator.host_load). Optional
+    # schema-2 fields: records written before them load as "not measured" (None).
+    other_processes_cpu_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Fraction (0..1) of the capacity of the CPUs the worker could run on that other processes "
+        "used during the timed window (/proc/stat busy time minus the worker's own CPU time, over wall time x "
+        "CPUs); None: not measured (no /proc, a window under 0.5 s, or a device other than the CPU).",
+    )
+    scheduling_policy: SchedulingPolicy | None = Field(
+        default=None,
+        description="The worker's Linux scheduling policy during the round (os.sched_getscheduler); "
+        "SCHED_FIFO, SCHED_RR and SCHED_DEADLINE are real-time: other processes cannot preempt it. None: not read.",
     )
 
 

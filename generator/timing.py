@@ -14,9 +14,12 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from generator.schema import Latency, LatencyRound, sample_summary
+
+if TYPE_CHECKING:
+    from generator.host_load import HostLoad, HostLoadProbe
 
 StopReason = Literal["converged", "time_budget"]
 # One timed iteration: runs the forward pass once and returns its duration in ms.
@@ -40,6 +43,7 @@ class TimingResult:
     stop_reason: StopReason
     timed_s: float  # wall time inside the timed loop (for the overhead figure)
     warmup_s: float = 0.0  # wall time of the warm-up before it
+    host_load: HostLoad | None = None  # the rest of the machine during the timed loop; None: not measured
 
 
 def _binomial_cdf_half(k: int, n: int) -> float:
@@ -90,8 +94,13 @@ def _check_due(n: int) -> bool:
     return n <= 50 or n % max(1, n // 20) == 0
 
 
-def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResult:
-    """Warm up, then time iterations of ``timer`` until converged or out of budget."""
+def time_forward(
+    timer: IterationTimer, settings: TimingSettings, host_load: HostLoadProbe | None = None
+) -> TimingResult:
+    """Warm up, then time iterations of ``timer`` until converged or out of budget.
+
+    ``host_load`` (the CPU backend's) watches the rest of the machine over the timed loop alone.
+    """
     warmup = 0
     start = time.perf_counter()
     while warmup < settings.warmup_max_iterations:
@@ -101,6 +110,8 @@ def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResul
         warmup += 1
     warmup_s = time.perf_counter() - start
     samples: list[float] = []
+    if host_load is not None:
+        host_load.start()
     start = time.perf_counter()
     reason: StopReason = "time_budget"
     while True:
@@ -119,7 +130,9 @@ def time_forward(timer: IterationTimer, settings: TimingSettings) -> TimingResul
             if relative is not None and relative <= settings.target_relative:
                 reason = "converged"
             break
-    return TimingResult(samples, warmup, reason, time.perf_counter() - start, warmup_s)
+    timed_s = time.perf_counter() - start
+    load = host_load.stop() if host_load is not None else None
+    return TimingResult(samples, warmup, reason, timed_s, warmup_s, load)
 
 
 def summarize_round(result: TimingResult) -> LatencyRound:
@@ -135,6 +148,8 @@ def summarize_round(result: TimingResult) -> LatencyRound:
         ci95_half_width_relative=median_ci_relative(samples),
         stop_reason=result.stop_reason,
         samples_ms_per_batch=list(samples),
+        other_processes_cpu_share=result.host_load.other_processes_cpu_share if result.host_load else None,
+        scheduling_policy=result.host_load.scheduling_policy if result.host_load else None,
     )
 
 

@@ -315,7 +315,7 @@ class Worker:
                 warmup_min_iterations=session.warmup.min_iterations,
                 warmup_s=session.warmup.min_s,
             )
-            result = timing.time_forward(timer, settings)
+            result = timing.time_forward(timer, settings, session.host_load())
             latency = timing.summarize(result, batch_size, backend.clock)
             power: Power | None = None
             if batch_size in job.power_batch_sizes:

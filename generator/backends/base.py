@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from generator.host_load import HostLoadProbe
     from generator.power import IdleReading, PowerMeter
     from generator.schema import Hardware, Memory
     from generator.timing import IterationTimer
@@ -76,6 +77,10 @@ class DeviceSession(Protocol):
 
     def timer(self, run: Callable[[], object]) -> IterationTimer:
         """A timer of one complete (synchronised) call of ``run``, in ms."""
+        ...
+
+    def host_load(self) -> HostLoadProbe | None:
+        """A watch on the rest of the machine over each timed window (generator.host_load); None: not measured."""
         ...
 
     def reset_peak_memory(self) -> None:

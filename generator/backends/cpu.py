@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from generator.host_load import HostLoadProbe
     from generator.power import IdleReading, PowerMeter
     from generator.schema import Hardware, Memory
     from generator.timing import IterationTimer
@@ -78,6 +79,12 @@ class CpuSession:
         from generator.timing import perf_counter_timer
 
         return perf_counter_timer(run)
+
+    def host_load(self) -> HostLoadProbe | None:
+        from generator.host_load import HostLoadProbe
+
+        # Other processes' time slices stall the measuring threads at every barrier.
+        return HostLoadProbe()
 
     def reset_peak_memory(self) -> None:
         from generator.memory import reset_peak_rss

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from generator.host_load import HostLoadProbe
     from generator.power import IdleReading, PowerMeter
     from generator.schema import GpuInfo, Hardware, Memory
     from generator.timing import IterationTimer
@@ -217,6 +218,11 @@ class CudaSession:
 
     def timer(self, run: Callable[[], object]) -> IterationTimer:
         return cuda_event_timer(run, self.device)
+
+    def host_load(self) -> HostLoadProbe | None:
+        # Not measured on a GPU yet: the host's load matters to kernel launches too,
+        # but what share would stall them has not been measured.
+        return None
 
     def reset_peak_memory(self) -> None:
         import torch
