@@ -15,6 +15,7 @@ from typing import Literal
 from generator.render.load import LoadedRecord
 from generator.schema import (
     IMAGENET_VAL_IMAGES,
+    OTHER_PROCESSES_CPU_SHARE_FLAGGED,
     BatchResult,
     Config,
     Hardware,
@@ -287,6 +288,26 @@ def rounds(result: BatchResult | None) -> int | None:
     if result is None or result.status != "ok" or result.latency is None:
         return None
     return len(result.latency.rounds)
+
+
+def other_processes_cpu_share(result: BatchResult | None) -> float | None:
+    """The highest share of the CPUs other processes used while a round of this batch size was timed.
+
+    None: not recorded (an older record, no /proc, a GPU run), which says nothing about how quiet it was.
+    """
+    if result is None or result.latency is None:
+        return None
+    shares = [one.other_processes_cpu_share for one in result.latency.rounds]
+    recorded = [share for share in shares if share is not None]
+    return max(recorded) if recorded else None
+
+
+def contention_note(result: BatchResult | None) -> str | None:
+    """Words for beside a time measured while other processes used more than the flagged share of the CPUs."""
+    share = other_processes_cpu_share(result)
+    if share is None or share <= OTHER_PROCESSES_CPU_SHARE_FLAGGED:
+        return None
+    return f"measured while other processes used {share * 100:.0f} % of the CPUs"
 
 
 def timing_fields(result: BatchResult | None) -> dict[str, float | None]:

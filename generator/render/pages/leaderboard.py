@@ -85,7 +85,9 @@ def _time_cell(record: Record) -> str:
         return _batch1_status(record)
     low, high = ms_per_image_interval(result)
     interval = "" if low is None or high is None else f" ({fmt.sig(low, 4)}–{fmt.sig(high, 4)})"
-    return fmt.sig(value, 4) + interval
+    # After the number: the table's sort reads the number the cell starts with.
+    note = data.contention_note(result)
+    return fmt.sig(value, 4) + interval + ("" if note is None else f"; {note}")
 
 
 def _energy_cell(record: Record) -> str:

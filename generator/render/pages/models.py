@@ -20,7 +20,7 @@ from generator.render.pages.common import (
     model_path,
     rel,
 )
-from generator.schema import Record, safe_slug
+from generator.schema import BatchResult, Record, safe_slug
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,11 @@ def _batch_table(record: Record) -> Table:
                 if latency is None
                 else f"{fmt.sig(latency.median_ms_per_batch, 4)} ({fmt.sig(latency.p10_ms_per_batch, 4)}–"
                 f"{fmt.sig(latency.p90_ms_per_batch, 4)})",
-                fmt.with_interval(
-                    data.ms_per_image(result), data.ms_per_image_low(result), data.ms_per_image_high(result), 4
+                _with_contention(
+                    fmt.with_interval(
+                        data.ms_per_image(result), data.ms_per_image_low(result), data.ms_per_image_high(result), 4
+                    ),
+                    result,
                 ),
                 fmt.with_interval(
                     data.images_per_s(result), data.images_per_s_low(result), data.images_per_s_high(result), 4
@@ -203,6 +206,12 @@ def _batch_table(record: Record) -> Table:
         ],
         rows,
     )
+
+
+def _with_contention(time: str, result: BatchResult) -> str:
+    """A time, with a word beside it when other processes were busy while it was measured."""
+    note = data.contention_note(result)
+    return time if note is None else f"{time}; {note}"
 
 
 def _accuracy_note(weights: str | None, any_accuracy: bool) -> str:
