@@ -248,3 +248,28 @@ def test_home_names_no_fastest_run_when_the_interval_contains_1() -> None:
     assert all(line.text.startswith("holds: ") for line in home.runs)
     assert home.fastest is not None and home.fastest.startswith("No run is distinguishably faster than the baseline")
     assert "Other CPU, fp32, runs 1.02× [" in home.fastest
+
+
+def test_two_machines_with_one_hardware_name_are_named_apart_on_every_page(tmp_path: Path) -> None:
+    # Two hosts with the same CPU model (an imported run beside this machine's): the site must never show two runs
+    # under one label. A machine whose name is its own keeps it unchanged.
+    a = base_records()
+    b = [variant(r, factor=0.5, slug="fixture-cpu-2t-lab", name=CPU.name) for r in a]
+    c = [variant(r, factor=0.7, slug="other-cpu", name="Other CPU") for r in a]
+    write_records(a + b + c, tmp_path / "m")
+    files = render_files(load_records(tmp_path / "m"), TEMPLATES)
+    page = {name: files[name].decode() for name in files if name.endswith(".md")}
+    first, second = f"{CPU.name} ({CPU.slug})", f"{CPU.name} (fixture-cpu-2t-lab)"
+    assert f"| claim | {first}, fp32 | {second}, fp32 | Other CPU, fp32 |" in page["index.md"]  # claims table
+    assert f"- **{first}, fp32** (" in page["index.md"] and f"- **{second}, fp32** (" in page["index.md"]
+    assert f"Fastest run for the study's networks at batch 1: {second}, fp32, 2.00×" in page["index.md"]
+    assert f"Baseline: **{first}, fp32**" in page["hardware/compare.md"]
+    assert f"## {second}, fp32 against {first}, fp32" in page["hardware/compare.md"]
+    assert f"hardware: {first} → {second}." in page["hardware/compare.md"]
+    assert f"## {first}, fp32\n" in page["models/index.md"] and f"## {second}, fp32\n" in page["models/index.md"]
+    assert f"# Hardware: {second}\n" in page["hardware/fixture-cpu-2t-lab.md"]
+    assert f"### {first}, fp32\n" in page["models/alexnet.md"] and f"### {second}, fp32\n" in page["models/alexnet.md"]
+    assert "## Other CPU, fp32\n" in page["models/index.md"]
+    assert "# Hardware: Other CPU\n" in page["hardware/other-cpu.md"]
+    for text in page.values():  # no page names a run by the shared name alone
+        assert f"{CPU.name}, fp32" not in text

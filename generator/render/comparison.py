@@ -28,7 +28,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from generator.render import data
@@ -133,7 +133,7 @@ def run_refs(runs: Sequence[Run]) -> list[RunRef]:
         for software, items in dated:
             base = f"{run.hardware_slug}/{run.config_slug}"
             ident = base if len(stacks) == 1 else f"{base}/{_software_slug(software)}"
-            part = Run(run.hardware_slug, run.config_slug, list(items))
+            part = replace(run, items=list(items))  # keeps the run's name
             refs.append(RunRef(part, software, ident, min(i.record.run.date for i in items)))
     return refs
 
@@ -401,7 +401,7 @@ def _describe_difference(baseline: RunRef, other: RunRef) -> tuple[str, list[str
     kinds: list[str] = []
     if baseline.hardware_slug != other.hardware_slug:
         kinds.append("hardware")
-        parts.append(f"hardware: {baseline.run.hardware.name} → {other.run.hardware.name}")
+        parts.append(f"hardware: {baseline.run.machine_name} → {other.run.machine_name}")
     a, b = baseline.run.config, other.run.config
     config_changes = [
         f"{name}: {getattr(a, name)} → {getattr(b, name)}"

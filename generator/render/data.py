@@ -517,6 +517,9 @@ class Run:
     hardware_slug: str
     config_slug: str
     items: list[LoadedRecord] = field(default_factory=list)
+    # Another machine among the runs shown has the same hardware name (two hosts with one CPU model):
+    # set by ``group_runs``, the one place that sees every run, so the site never names two machines alike.
+    name_shared: bool = False
 
     @property
     def records(self) -> list[Record]:
@@ -539,8 +542,14 @@ class Run:
         return self.items[0].record.software
 
     @property
+    def machine_name(self) -> str:
+        """The machine as the site names it: its hardware name, plus its folder's slug when that name is shared."""
+        return f"{self.hardware.name} ({self.hardware_slug})" if self.name_shared else self.hardware.name
+
+    @property
     def label(self) -> str:
-        return f"{self.hardware.name}, {self.config_slug}"
+        """The run as the site names it (unique among the runs shown): machine and configuration."""
+        return f"{self.machine_name}, {self.config_slug}"
 
     @property
     def batch_sizes(self) -> list[int]:
@@ -562,8 +571,14 @@ class Run:
 
 
 def group_runs(items: Sequence[LoadedRecord]) -> list[Run]:
+    """Records by (hardware, configuration), in slug order; machines sharing a hardware name are marked so."""
     runs: dict[tuple[str, str], Run] = {}
     for item in items:
         key = item.run_key
         runs.setdefault(key, Run(*key)).items.append(item)
+    slugs_by_name: dict[str, set[str]] = {}
+    for run in runs.values():
+        slugs_by_name.setdefault(run.hardware.name, set()).add(run.hardware_slug)
+    for run in runs.values():
+        run.name_shared = len(slugs_by_name[run.hardware.name]) > 1
     return [runs[key] for key in sorted(runs)]

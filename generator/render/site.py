@@ -221,7 +221,7 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     site.pages.append(
         pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
     )
-    site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(items, export.COLUMNS)))
+    site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
     site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
     site.files["data/records.json"] = export.records_json(items).encode("utf-8")

@@ -7,7 +7,7 @@ formats it with its unit and interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from generator.render import comparison_charts, findings, fmt
 from generator.render.comparison import (
@@ -432,6 +432,11 @@ def home_lines(runs: Sequence[Run], baseline: str | None = None) -> HomeComparis
     return HomeComparison(lines, fastest, link)
 
 
+def _study_only(run: Run) -> Run:
+    """The run's records of the study's networks, under the run's own name."""
+    return replace(run, items=[i for i in run.items if i.record.model.study_name is not None])
+
+
 def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     refs = run_refs(runs)
     if len(refs) < 2:
@@ -441,24 +446,8 @@ def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     for ref in refs:
         if ref is chosen:
             continue
-        study = RunRef(
-            Run(
-                ref.hardware_slug, ref.config_slug, [i for i in ref.run.items if i.record.model.study_name is not None]
-            ),
-            ref.software,
-            ref.id,
-            ref.date,
-        )
-        base = RunRef(
-            Run(
-                chosen.hardware_slug,
-                chosen.config_slug,
-                [i for i in chosen.run.items if i.record.model.study_name is not None],
-            ),
-            chosen.software,
-            chosen.id,
-            chosen.date,
-        )
+        study = replace(ref, run=_study_only(ref.run))
+        base = replace(chosen, run=_study_only(chosen.run))
         c = compare(base, study)
         one = c.batch(1)
         if one is None or one.speedup is None:

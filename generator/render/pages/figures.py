@@ -193,7 +193,7 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
         run_label=run.label,
         scope_text=scope_text,
         other_scope=other,
-        hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
+        hardware=Link(run.machine_name, rel(page, hardware_path(run.hardware_slug))),
         charts=refs,
         limits=limit_tables(records, page),
     )
@@ -207,7 +207,7 @@ def figures_index(runs: Sequence[Run]) -> IndexPage:
         for s in scopes(run):
             rows.append(
                 [
-                    run.hardware.name,
+                    run.machine_name,
                     run.config_slug,
                     str(len(scope_records(run, s))),
                     Link("the study's networks" if s == "study" else "all models", rel(page, figures_path(run, s))),

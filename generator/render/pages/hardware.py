@@ -238,14 +238,14 @@ def hardware_page(slug: str, runs: Sequence[Run]) -> HardwarePage:
                 varies=varies,
             )
         )
-    return HardwarePage(f"Hardware: {runs[0].hardware.name}", sections, machine_history(runs, page))
+    return HardwarePage(f"Hardware: {runs[0].machine_name}", sections, machine_history(runs, page))
 
 
 def hardware_index(runs: Sequence[Run]) -> IndexPage:
     page = "hardware/index.md"
     rows: list[list[str | Link]] = [
         [
-            Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
+            Link(run.machine_name, rel(page, hardware_path(run.hardware_slug))),
             run.config_slug,
             run.config.device,
             str(len(run.records)),

@@ -117,8 +117,9 @@ def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
     density_finding = findings.information_density(records) if records else None
     density = None if density_finding is None else _finding_view(density_finding, page, runs[0] if runs else None)
     failed = [
-        f"{record.model.name} on {record.hardware.name} ({record.config.slug}): {record.error or 'no message recorded'}"
-        for record in records
+        f"{record.model.name} on {run.machine_name} ({record.config.slug}): {record.error or 'no message recorded'}"
+        for run in runs
+        for record in run.records
         if record.status != "ok"
     ]
     summary = (

@@ -172,7 +172,7 @@ def leaderboard(run: Run, page: str = PAGE) -> Leaderboard:
     slug = run.hardware_slug
     return Leaderboard(
         label=run.label,
-        hardware=Link(run.hardware.name, rel(page, hardware_path(slug))),
+        hardware=Link(run.machine_name, rel(page, hardware_path(slug))),
         csv=Link(f"{slug}.csv", rel(page, leaderboard_csv_path(slug))),
         memory_kind=_memory_word(records),
         table=Table(headers, rows),

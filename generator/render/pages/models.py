@@ -395,7 +395,7 @@ def model_page(
         run_views.append(
             RunResults(
                 label=run.label,
-                hardware=Link(run.hardware.name, rel(page, hardware_path(run.hardware_slug))),
+                hardware=Link(run.machine_name, rel(page, hardware_path(run.hardware_slug))),
                 record=Link(f"record ({str(item.site_path).split('/')[-1]})", rel(page, str(item.site_path))),
                 memory_kind=data.memory_kind(record),
                 table=_batch_table(record),

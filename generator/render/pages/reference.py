@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generator.render import data, fmt
-from generator.render.load import LoadedRecord
+from generator.render.data import Run
 from generator.render.pages.common import Link, Table, rel
 from generator.render.pages.leaderboard import leaderboard_csv_path
 from generator.schema import SCHEMA_VERSION, Record
@@ -66,19 +66,20 @@ class DataPage:
     leaderboards: list[Link] = field(default_factory=list)  # the models index's CSV per hardware
 
 
-def data_page(items: Sequence[LoadedRecord], columns: Sequence[str]) -> DataPage:
+def data_page(runs: Sequence[Run], columns: Sequence[str]) -> DataPage:
     page = "data.md"
     rows: list[list[str | Link]] = [
         [
-            item.record.hardware.name,
+            run.machine_name,
             item.record.config.slug,
             item.record.model.name,
             item.record.status,
             Link(str(item.site_path).split("/")[-1], rel(page, str(item.site_path))),
         ]
-        for item in items
+        for run in runs
+        for item in run.items
     ]
-    slugs = sorted({item.run_key[0] for item in items})  # the safe slug the site paths use
+    slugs = sorted({run.hardware_slug for run in runs})  # the safe slug the site paths use
     return DataPage(
         "Data",
         Link("records.csv", "data/records.csv"),
