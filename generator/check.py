@@ -17,7 +17,11 @@ passes only when every record in it passes:
   future;
 - each folder holds one machine: records side by side, or under one hardware
   slug, share one hardware fingerprint;
-- no two records claim the same model, hardware, configuration and software.
+- no two records claim the same model, hardware, configuration and software;
+- a run folder's ``machine.json`` (the machine's measured ceilings) is read
+  as untrusted as a record, validates against its schema
+  (``generator.schema.MachineCeilings``, every relation), sits beside records
+  and names the machine, device and precision they were measured on.
 
 The command line prints one line per problem, or JSON with ``--json``; the
 exit status is 0 only when everything passed.
@@ -34,11 +38,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from generator.safe_read import read_json, walk_json_files
+from generator.safe_read import read_json, walk_ceilings_files, walk_json_files
 from generator.schema import (
+    CEILINGS_FILE_NAME,
+    CEILINGS_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    MachineCeilings,
     Record,
     RecordError,
+    ceilings_mismatches,
+    ceilings_problems,
+    parse_ceilings,
     parse_record,
     record_problems,
 )
@@ -70,32 +80,56 @@ class FileResult:
 
 
 @dataclass
+class CeilingsResult:
+    """One run folder's ``machine.json``, checked."""
+
+    path: Path
+    ceilings: MachineCeilings | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
 class CheckReport:
     folders: list[Path]
     files: list[FileResult]
     folder_problems: list[tuple[Path, Problem]] = field(default_factory=list)
+    ceilings_files: list[CeilingsResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.folder_problems and all(result.ok for result in self.files)
+        return (
+            not self.folder_problems
+            and all(result.ok for result in self.files)
+            and all(result.ok for result in self.ceilings_files)
+        )
 
     @property
     def records(self) -> list[tuple[Path, Record]]:
         return [(result.path, result.record) for result in self.files if result.record is not None]
 
+    @property
+    def ceilings(self) -> list[tuple[Path, MachineCeilings]]:
+        return [(result.path, result.ceilings) for result in self.ceilings_files if result.ceilings is not None]
+
     def lines(self) -> list[str]:
         found = [problem.describe(path) for path, problem in self.folder_problems]
         found += [problem.describe(result.path) for result in self.files for problem in result.problems]
+        found += [problem.describe(result.path) for result in self.ceilings_files for problem in result.problems]
         return found
 
     def summary(self) -> str:
-        failed = sum(not result.ok for result in self.files)
+        failed = sum(not result.ok for result in self.files) + sum(not result.ok for result in self.ceilings_files)
         verdict = (
             "all passed"
             if self.ok
             else f"{failed} failed" + (f", {len(self.folder_problems)} folder problems" if self.folder_problems else "")
         )
-        return f"checked {len(self.files)} records in {len(self.folders)} folders: {verdict}"
+        ceilings = f" and {len(self.ceilings_files)} {CEILINGS_FILE_NAME} files" if self.ceilings_files else ""
+        return f"checked {len(self.files)} records{ceilings} in {len(self.folders)} folders: {verdict}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,14 +147,22 @@ class CheckReport:
                 }
                 for result in self.files
             ],
+            "ceilings_files": [
+                {
+                    "path": str(result.path),
+                    "ok": result.ok,
+                    "problems": [{"field": p.field, "message": p.message} for p in result.problems],
+                }
+                for result in self.ceilings_files
+            ],
             "summary": self.summary(),
         }
 
 
-def _validation_problems(document: Any) -> list[Problem]:
+def _validation_problems(document: Any, schema: type[Record] | type[MachineCeilings] = Record) -> list[Problem]:
     """Every type and range error of a current-version document (pydantic stops at none of them)."""
     try:
-        Record.model_validate(document)
+        schema.model_validate(document)
     except ValidationError as error:
         return [Problem(".".join(str(part) for part in item["loc"]) or None, item["msg"]) for item in error.errors()]
     return []
@@ -144,6 +186,42 @@ def _read(path: Path) -> FileResult:
             if not listed:  # types are fine: the relations between fields failed
                 listed = _record_problems(Record.model_validate(document))
         result.problems.extend(listed or [Problem(error.field, _message(error))])
+    return result
+
+
+def _read_ceilings(path: Path, records_beside: Sequence[FileResult]) -> CeilingsResult:
+    """A ``machine.json``: readable, valid (every problem listed), and of the records in its folder."""
+    result = CeilingsResult(path)
+    try:
+        document = read_json(path)
+    except RecordError as error:
+        result.problems.append(Problem(error.field, _message(error)))
+        return result
+    try:
+        ceilings = parse_ceilings(document, path)
+    except RecordError as error:
+        # parse_ceilings names the first problem; list them all where the version is the current one.
+        listed: list[Problem] = []
+        if isinstance(document, dict) and document.get("schema_version") == CEILINGS_SCHEMA_VERSION:
+            listed = _validation_problems(document, MachineCeilings)
+            if not listed:  # types are fine: the relations between fields failed
+                relations = ceilings_problems(MachineCeilings.model_validate(document))
+                listed = [Problem(problem.field, problem.message) for problem in relations]
+        result.problems.extend(listed or [Problem(error.field, _message(error))])
+        return result
+    result.ceilings = ceilings
+    if not records_beside:
+        result.problems.append(
+            Problem(None, "no records beside it: a run folder's ceilings belong with the records measured there")
+        )
+    named: set[str] = set()  # one line per field, naming the first record that disagrees
+    for beside in records_beside:
+        if beside.record is None:
+            continue
+        for name, theirs, ours in ceilings_mismatches(ceilings, beside.record):
+            if name not in named:
+                named.add(name)
+                result.problems.append(Problem(name, f"{theirs!r} but the record {beside.path} says {ours!r}"))
     return result
 
 
@@ -310,6 +388,9 @@ def check_folders(
                 result.problems += _iteration_problems(result.record, min_iterations, min_rounds)
                 result.problems += _metadata_problems(result.record, now)
             report.files.append(result)
+        for path in walk_ceilings_files(folder):
+            beside = [result for result in report.files if result.path.parent == path.parent]
+            report.ceilings_files.append(_read_ceilings(path, beside))
     report.folder_problems += _folder_problems(report.files)
     return report
 

@@ -11,6 +11,9 @@
    newer measurement of the same machine, software and settings replaces its
    predecessor. Records of one hardware slug in ``DST`` must also stay one
    machine: a foreign machine under a slug already taken is refused.
+   A run folder's ``machine.json`` (its measured ceilings, checked with the
+   records) comes along into the run folder of its records; one already there
+   with other ceilings is a conflict, refused unless ``replace``.
 4. All new files are written into a staging folder inside ``DST`` first and
    then renamed into place with SIGINT and SIGTERM held back, so neither an
    error nor Ctrl-C leaves half an import; an error during the renames puts
@@ -37,8 +40,16 @@ from generator.check import (
 )
 from generator.errors import CliError
 from generator.safe_read import walk_json_files
-from generator.schema import Record, RecordError, load_record, record_to_json
-from generator.store import relative_path
+from generator.schema import (
+    CEILINGS_FILE_NAME,
+    MachineCeilings,
+    Record,
+    RecordError,
+    ceilings_to_json,
+    load_record,
+    record_to_json,
+)
+from generator.store import ResultsStore, relative_path, run_folder
 
 
 @dataclass
@@ -48,6 +59,8 @@ class MergePlan:
     unchanged: list[Path] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     files: dict[Path, bytes] = field(default_factory=dict)  # relative path -> content to write
+    ceilings_written: list[Path] = field(default_factory=list)  # machine.json files, new or replaced
+    ceilings_unchanged: list[Path] = field(default_factory=list)
 
 
 def _settings(record: Record) -> str | None:
@@ -106,6 +119,48 @@ def plan_merge(records: Sequence[tuple[Path, Record]], destination: Path, replac
         plan.replaced.append(relative)
         plan.files[relative] = content
     return plan
+
+
+def plan_ceilings(
+    plan: MergePlan,
+    ceilings: Sequence[tuple[Path, MachineCeilings]],
+    records: Sequence[tuple[Path, Record]],
+    destination: Path,
+    replace: bool,
+) -> None:
+    """Add each source ``machine.json`` to ``plan``, into the run folder(s) its records go to.
+
+    ``check`` has made sure that the ceilings are of the machine, device and
+    precision of every record beside them. A different machine.json already in
+    place is a conflict (unless ``replace``): the ceilings of a run are
+    measured once, so two of them are two measurements the site cannot both show.
+    """
+    store = ResultsStore(destination)
+    for source, measured in ceilings:
+        content = ceilings_to_json(measured).encode("utf-8")
+        folders = sorted({Path(run_folder(record)) for path, record in records if path.parent == source.parent})
+        for folder in folders:
+            relative = folder / CEILINGS_FILE_NAME
+            target = destination / relative
+            if not os.path.lexists(target):
+                plan.ceilings_written.append(relative)
+                plan.files[relative] = content
+                continue
+            try:
+                old = store.read_ceilings(destination / folder)
+            except RecordError as error:
+                raise CliError(f"the destination holds a bad {CEILINGS_FILE_NAME}: {error}", exit_code=1) from None
+            if old is not None and ceilings_to_json(old).encode("utf-8") == content:
+                plan.ceilings_unchanged.append(relative)
+            elif replace:
+                plan.ceilings_written.append(relative)
+                plan.files[relative] = content
+            else:
+                plan.conflicts.append(
+                    f"{source}: conflicts with {target}: other ceilings for the same run folder "
+                    f"(measured {measured.date}, the one in place {old.date if old else 'unknown'}); "
+                    "pass --replace to import it anyway"
+                )
 
 
 @contextmanager
@@ -179,6 +234,7 @@ def merge(
     if destination.is_symlink():
         raise CliError(f"{destination} is a symbolic link; give the folder it points to")
     plan = plan_merge(report.records, destination, replace)
+    plan_ceilings(plan, report.ceilings, report.records, destination, replace)
     if plan.conflicts:
         for line in plan.conflicts:
             print(line)
@@ -190,5 +246,10 @@ def merge(
     print(
         f"{verb} {len(plan.new) + len(plan.replaced)} records into {destination}: {len(plan.new)} new, "
         f"{len(plan.replaced)} replaced, {len(plan.unchanged)} unchanged"
+        + (
+            f"; {CEILINGS_FILE_NAME}: {len(plan.ceilings_written)} written, {len(plan.ceilings_unchanged)} unchanged"
+            if plan.ceilings_written or plan.ceilings_unchanged
+            else ""
+        )
     )
     return 0

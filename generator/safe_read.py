@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,23 +149,31 @@ def read_json(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Any:
 
 
 def walk_json_files(root: Path) -> list[Path]:
-    """Every ``*.json`` under ``root`` in sorted order, never following links.
+    """Every record file (``*.json``) under ``root`` in sorted order, never following links.
 
     Hidden files and folders (editor and atomic-write temporaries) are skipped.
     A link or a special file named ``*.json``, and a link to a folder, are
     returned too, so that reading them refuses them by name instead of their
     vanishing silently (or, followed, publishing files from elsewhere).
     """
+    # A run folder's ceilings file is not a record: the store reads it on its own.
+    return _walk(root, lambda name: name.endswith(".json") and name != CEILINGS_FILE_NAME)
+
+
+def walk_ceilings_files(root: Path) -> list[Path]:
+    """Every run folder's ceilings file (``machine.json``) under ``root``, as ``walk_json_files`` walks.
+
+    A linked folder is listed by ``walk_json_files`` already (and refused there); here only by this name.
+    """
+    return [path for path in _walk(root, lambda name: name == CEILINGS_FILE_NAME) if path.name == CEILINGS_FILE_NAME]
+
+
+def _walk(root: Path, wanted: Callable[[str], bool]) -> list[Path]:
     found: list[Path] = []
     for folder, subfolders, files in os.walk(root, followlinks=False):
         base = Path(folder)
         linked = [name for name in subfolders if (base / name).is_symlink()]
         subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name not in linked)
         found.extend(base / name for name in linked if not name.startswith("."))
-        # A run folder's ceilings file is not a record: the store reads it on its own.
-        found.extend(
-            base / name
-            for name in files
-            if name.endswith(".json") and not name.startswith(".") and name != CEILINGS_FILE_NAME
-        )
+        found.extend(base / name for name in files if wanted(name) and not name.startswith("."))
     return sorted(found)

@@ -830,7 +830,7 @@ class MachineCeilings(_Strict):
     bandwidth: BandwidthCeiling
 
 
-def _ceilings_problems(ceilings: MachineCeilings) -> list[Problem]:
+def ceilings_problems(ceilings: MachineCeilings) -> list[Problem]:
     problems = []
     for name, part in (("matmul", ceilings.matmul), ("bandwidth", ceilings.bandwidth)):
         if part.repetitions != len(part.samples_ms):
@@ -846,6 +846,22 @@ def _ceilings_problems(ceilings: MachineCeilings) -> list[Problem]:
     if b.median_gb_per_s > b.gb_per_s * (1 + 1e-6):
         problems.append(Problem("bandwidth.median_gb_per_s", f"{b.median_gb_per_s} is above the best {b.gb_per_s}"))
     return problems
+
+
+def ceilings_mismatches(ceilings: MachineCeilings, record: Record) -> list[tuple[str, str, str]]:
+    """(field, the ceilings' value, the record's) wherever ceilings and record differ in machine, device, precision.
+
+    A run folder's ceilings must be of the machine, device and precision its records were measured on.
+    """
+    return [
+        (name, theirs, ours)
+        for name, theirs, ours in (
+            ("hardware_slug", ceilings.hardware_slug, record.hardware.slug),
+            ("device", ceilings.device, record.config.device),
+            ("precision", ceilings.precision, record.config.precision),
+        )
+        if theirs != ours
+    ]
 
 
 def parse_ceilings(document: Any, path: Path | str = "<ceilings>") -> MachineCeilings:
@@ -870,14 +886,14 @@ def parse_ceilings(document: Any, path: Path | str = "<ceilings>") -> MachineCei
         field = ".".join(str(part) for part in first["loc"])
         more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
         raise RecordError(path, f"{first['msg']}{more}", field) from None
-    problems = _ceilings_problems(ceilings)
+    problems = ceilings_problems(ceilings)
     if problems:
         raise RecordError(path, problems[0].message, problems[0].field)
     return ceilings
 
 
 def ceilings_to_json(ceilings: MachineCeilings) -> str:
-    problems = _ceilings_problems(ceilings)
+    problems = ceilings_problems(ceilings)
     if problems:
         raise ValueError(f"{problems[0].field}: {problems[0].message}")
     return (

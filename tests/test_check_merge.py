@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from fixtures.factory import CPU, STUDY_MODELS, make_record, write_records
 from test_render_hostile import HOSTILE_TEXT
+from test_roofline import _ceilings
 
 from generator.cli import main
-from generator.schema import SCHEMA_VERSION, Record, record_to_json
+from generator.render.load import load_records
+from generator.schema import CEILINGS_FILE_NAME, SCHEMA_VERSION, Record, ceilings_to_json, record_to_json
 from generator.store import relative_path
 
 SMALL = (1, 2)
@@ -228,3 +230,87 @@ def test_every_broken_relation_is_named(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 1
     assert "field 'batches.1.latency.median_ms_per_image'" in out
     assert "field 'batches.1.latency.throughput_images_per_s'" in out
+
+
+# --------------------------------------------------------------------------- a run folder's machine.json
+
+
+def _with_ceilings(lab: Path, **changes: object) -> Path:
+    """Write the run folder's machine.json beside the lab's records (``changes``: top-level fields replaced)."""
+    folder = next(lab.rglob("alexnet.json")).parent
+    document = json.loads(ceilings_to_json(_ceilings(_records(1)[0])))
+    document.update(changes)
+    (folder / CEILINGS_FILE_NAME).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return folder / CEILINGS_FILE_NAME
+
+
+def test_check_validates_the_machine_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = _lab(tmp_path)
+    ceilings = _with_ceilings(lab)
+    code, out = _run(capsys, "check", str(lab))
+    assert code == 0 and f"checked 3 records and 1 {CEILINGS_FILE_NAME} files in 1 folders: all passed" in out, out
+    bad_type = json.loads(ceilings.read_text())
+    bad_type["matmul"]["gflops"] = "fast"
+    bad_type["threads"] = 0
+    broken_relation = json.loads(ceilings.read_text())
+    broken_relation["bandwidth"]["gb_per_s"] *= 2  # no longer 2 x buffer bytes / the best sample
+    cases: list[tuple[object, list[str]]] = [
+        (bad_type, ["field 'matmul.gflops'", "field 'threads'"]),
+        (broken_relation, ["field 'bandwidth.gb_per_s'", "is not 2 x buffer bytes / the best sample"]),
+        ({**broken_relation, "schema_version": 9}, ["field 'schema_version'", "newer than this generator"]),
+        ({**json.loads(ceilings.read_text()), "hardware_slug": "elsewhere", "precision": "bf16"},
+         ["field 'hardware_slug': 'elsewhere' but the record", "field 'precision': 'bf16' but the record",
+          "alexnet.json says 'fp32'"]),
+        ("{not json", ["not valid JSON"]),
+    ]
+    for document, words in cases:
+        ceilings.write_text(document if isinstance(document, str) else json.dumps(document))
+        code, out = _run(capsys, "check", str(lab))
+        assert code == 1 and "1 failed" in out, out
+        assert all(word in out for word in words), out
+        assert all(line.startswith(str(ceilings)) for line in out.splitlines()[:-1]), out  # names the file
+        assert "Traceback" not in out
+    code, out = _run(capsys, "check", "--json", str(lab))
+    report = json.loads(out)
+    assert report["ok"] is False and report["ceilings_files"][0]["path"] == str(ceilings)
+    # Ceilings without the records they were measured with belong to no run.
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / CEILINGS_FILE_NAME).write_text(ceilings_to_json(_ceilings(_records(1)[0])))
+    _lab(tmp_path, name="lone")  # records in their run folder below, none beside it
+    code, out = _run(capsys, "check", str(lone))
+    assert code == 1 and f"{lone / CEILINGS_FILE_NAME}: no records beside it" in out, out
+
+
+def test_merge_brings_the_machine_json_along(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = _lab(tmp_path)
+    _with_ceilings(lab)
+    destination = tmp_path / "measurements"
+    code, out = _run(capsys, "merge", str(lab), "--measurements", str(destination))
+    assert code == 0 and "3 new" in out and f"{CEILINGS_FILE_NAME}: 1 written" in out, out
+    placed = destination / relative_path(_records(1)[0]).parent / CEILINGS_FILE_NAME
+    assert placed.read_text() == ceilings_to_json(_ceilings(_records(1)[0]))
+    assert all(item.ceilings is not None for item in load_records(destination))  # the render reads it
+    before = _tree(destination)
+    code, out = _run(capsys, "merge", str(lab), "--measurements", str(destination))
+    assert code == 0 and "3 unchanged" in out and f"{CEILINGS_FILE_NAME}: 0 written, 1 unchanged" in out, out
+    assert _tree(destination) == before
+    # Another measurement of the same run's ceilings: refused, naming the file, and nothing imported.
+    other = _lab(tmp_path, name="other")
+    _with_ceilings(other, date="2026-02-01T00:00:00+00:00", threads=1)
+    code, out = _run(capsys, "merge", str(other), "--measurements", str(destination))
+    assert code == 1 and f"conflicts with {placed}: other ceilings" in out and "nothing imported" in out, out
+    assert _tree(destination) == before
+    code, out = _run(capsys, "merge", str(other), "--measurements", str(destination), "--replace")
+    assert code == 0 and f"{CEILINGS_FILE_NAME}: 1 written" in out, out
+    assert json.loads(placed.read_text())["threads"] == 1
+
+
+def test_merge_refuses_a_bad_machine_json_and_imports_nothing(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    lab = _lab(tmp_path)
+    ceilings = _with_ceilings(lab, device="cuda")
+    destination = tmp_path / "measurements"
+    code, out = _run(capsys, "merge", str(lab), "--measurements", str(destination))
+    assert code == 1 and f"{ceilings}: field 'device': 'cuda' but the record" in out and "nothing imported" in out
+    assert not destination.exists()

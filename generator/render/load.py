@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from generator.render.order import model_key
-from generator.schema import MachineCeilings, Record, RecordError, model_file_stem, safe_slug
+from generator.schema import MachineCeilings, Record, RecordError, ceilings_mismatches, model_file_stem, safe_slug
 from generator.store import ResultsStore
 
 # Names the site's fixed pages and folders use where record-supplied names also
@@ -62,18 +62,15 @@ class LoadedRecord:
 
 def _check_ceilings_match(ceilings: MachineCeilings, record: Record, path: Path) -> None:
     """A run folder's ceilings must be of the machine, device and precision its records were measured on."""
-    for field, theirs, ours in (
-        ("hardware_slug", ceilings.hardware_slug, record.hardware.slug),
-        ("device", ceilings.device, record.config.device),
-        ("precision", ceilings.precision, record.config.precision),
-    ):
-        if theirs != ours:
-            raise RecordError(
-                path,
-                f"{theirs!r} but the records of this run folder say {ours!r} "
-                "(measure the ceilings again with 'python -m generator ceilings --force')",
-                field,
-            )
+    mismatches = ceilings_mismatches(ceilings, record)
+    if mismatches:
+        field, theirs, ours = mismatches[0]
+        raise RecordError(
+            path,
+            f"{theirs!r} but the records of this run folder say {ours!r} "
+            "(measure the ceilings again with 'python -m generator ceilings --force')",
+            field,
+        )
 
 
 def run_key(record: Record) -> tuple[str, str]:
