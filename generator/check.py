@@ -69,27 +69,36 @@ class Problem:
 
 
 @dataclass
-class FileResult:
+class CheckedFile:
+    """One file, checked: it passed when it has no problems."""
+
     path: Path
-    record: Record | None = None
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "ok": self.ok,
+            "problems": [{"field": p.field, "message": p.message} for p in self.problems],
+        }
 
 
 @dataclass
-class CeilingsResult:
-    """One run folder's ``machine.json``, checked."""
+class FileResult(CheckedFile):
+    """A record file."""
 
-    path: Path
+    record: Record | None = None
+
+
+@dataclass
+class CeilingsResult(CheckedFile):
+    """A run folder's ``machine.json``."""
+
     ceilings: MachineCeilings | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @dataclass
@@ -139,22 +148,8 @@ class CheckReport:
             "folder_problems": [
                 {"path": str(path), "field": p.field, "message": p.message} for path, p in self.folder_problems
             ],
-            "files": [
-                {
-                    "path": str(result.path),
-                    "ok": result.ok,
-                    "problems": [{"field": p.field, "message": p.message} for p in result.problems],
-                }
-                for result in self.files
-            ],
-            "ceilings_files": [
-                {
-                    "path": str(result.path),
-                    "ok": result.ok,
-                    "problems": [{"field": p.field, "message": p.message} for p in result.problems],
-                }
-                for result in self.ceilings_files
-            ],
+            "files": [result.to_json() for result in self.files],
+            "ceilings_files": [result.to_json() for result in self.ceilings_files],
             "summary": self.summary(),
         }
 
