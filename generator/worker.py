@@ -209,6 +209,7 @@ class Worker:
             operations=operations.model_dump() if operations else None,
         )
         power = self._power_setup(session) if job.power_batch_sizes else _PowerSetup(None, None, "not requested")
+        loaded = _Loaded(runnable, size, dtype, memory_format, backend, session, power)
         batches: list[BatchResult] = []
         oom_at: int | None = None
         for batch_size in job.batch_sizes:
@@ -228,7 +229,7 @@ class Worker:
                 )
             else:
                 self.emit(event="batch_start", batch_size=batch_size)
-                result = self.measure_batch(runnable, batch_size, size, dtype, memory_format, backend, session, power)
+                result = self.measure_batch(loaded, batch_size)
                 if result.status == "oom":
                     oom_at = batch_size
             batches.append(result)
@@ -261,52 +262,34 @@ class Worker:
             return _PowerSetup(None, None, f"{meter.counter}: reading power failed: {one_line(error)}")
         return _PowerSetup(meter, idle, None)
 
-    def measure_batch(
-        self,
-        model: Callable[[torch.Tensor], Any],
-        batch_size: int,
-        size: int,
-        dtype: torch.dtype,
-        memory_format: torch.memory_format,
-        backend: Backend,
-        session: DeviceSession,
-        power_setup: _PowerSetup,
-    ) -> BatchResult:
-        session.reset_peak_memory()
+    def measure_batch(self, loaded: _Loaded, batch_size: int) -> BatchResult:
+        loaded.session.reset_peak_memory()
         try:
-            return self._time_batch(model, batch_size, size, dtype, memory_format, backend, session, power_setup)
+            return self._time_batch(loaded, batch_size)
         except Exception as error:
-            status: Literal["oom", "error"] = "oom" if backend.is_out_of_memory(error) else "error"
+            status: Literal["oom", "error"] = "oom" if loaded.backend.is_out_of_memory(error) else "error"
             if status == "error":
                 traceback.print_exc(file=sys.stderr)
             return BatchResult(batch_size=batch_size, status=status, error=one_line(error))
         finally:
             # The input died with _time_batch's frame, so the cache handed back includes its block.
-            session.release()
+            loaded.session.release()
 
-    def _time_batch(
-        self,
-        model: Callable[[torch.Tensor], Any],
-        batch_size: int,
-        size: int,
-        dtype: torch.dtype,
-        memory_format: torch.memory_format,
-        backend: Backend,
-        session: DeviceSession,
-        power_setup: _PowerSetup,
-    ) -> BatchResult:
+    def _time_batch(self, loaded: _Loaded, batch_size: int) -> BatchResult:
         import torch
 
         from generator import timing
         from generator.power import power_window, unavailable
 
-        job = self.job
+        job, session = self.job, loaded.session
         generator = torch.Generator(device=session.device).manual_seed(0)
-        inputs = torch.randn(batch_size, 3, size, size, device=session.device, dtype=dtype, generator=generator)
-        inputs = inputs.contiguous(memory_format=memory_format)
+        inputs = torch.randn(
+            batch_size, 3, loaded.size, loaded.size, device=session.device, dtype=loaded.dtype, generator=generator
+        )
+        inputs = inputs.contiguous(memory_format=loaded.memory_format)
 
         def forward() -> object:
-            return model(inputs)
+            return loaded.model(inputs)
 
         with torch.inference_mode():
             timer = session.timer(forward)
@@ -316,21 +299,21 @@ class Worker:
                 warmup_s=session.warmup.min_s,
             )
             result = timing.time_forward(timer, settings, session.host_load())
-            latency = timing.summarize(result, batch_size, backend.clock)
+            latency = timing.summarize(result, batch_size, loaded.backend.clock)
             power: Power | None = None
             if batch_size in job.power_batch_sizes:
-                if power_setup.meter is not None:
+                if loaded.power.meter is not None:
                     # The timing just ran this load: it counts towards the window's pre-roll.
                     power = power_window(
                         timer,
                         batch_size,
-                        power_setup.meter,
+                        loaded.power.meter,
                         job.power_window_s,
-                        power_setup.idle,
+                        loaded.power.idle,
                         already_loaded_s=result.timed_s + result.warmup_s,
                     )
                 else:
-                    power = unavailable(power_setup.unavailable_reason or "no power counter")
+                    power = unavailable(loaded.power.unavailable_reason or "no power counter")
         memory = session.memory()
         window_s = power.window_s if power is not None and power.window_s is not None else 0.0
         self.emit(event="timed", batch_size=batch_size, timed_s=result.timed_s + window_s, warmup_s=result.warmup_s)
@@ -395,6 +378,19 @@ def over_iteration_cap(
     if estimate is None or estimate[0] <= cap_s:
         return None
     return estimate
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A model ready to time on its device: what every batch size of one model shares."""
+
+    model: Callable[[torch.Tensor], Any]
+    size: int  # input side, pixels
+    dtype: torch.dtype
+    memory_format: torch.memory_format
+    backend: Backend
+    session: DeviceSession
+    power: _PowerSetup
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,15 @@ def _tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
     return [alt.Tooltip("model:N", title="model"), alt.Tooltip("family:N", title="family"), *extra]
 
 
+def _with_interval(value: str, title: str, fmt: str) -> tuple[alt.Tooltip, alt.Tooltip, alt.Tooltip]:
+    """A value's tooltip and its 95 % interval's ends (fields ``<value>_low`` and ``<value>_high``)."""
+    return (
+        alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+        alt.Tooltip(f"{value}_low:Q", title="95 % interval, low", format=fmt),
+        alt.Tooltip(f"{value}_high:Q", title="95 % interval, high", format=fmt),
+    )
+
+
 # --- axes ---------------------------------------------------------------------------------------------------------
 
 
@@ -1021,9 +1030,7 @@ def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WI
             False,
             _tooltip(
                 alt.Tooltip("gflops:Q", title="GFLOPs", format=".3f"),
-                alt.Tooltip("ms:Q", title="ms per image", format=".4g"),
-                alt.Tooltip("ms_low:Q", title="95 % interval, low", format=".4g"),
-                alt.Tooltip("ms_high:Q", title="95 % interval, high", format=".4g"),
+                *_with_interval("ms", "ms per image", ".4g"),
             ),
             size_field="params_m",
             size_title="Parameters (millions)",
@@ -1091,9 +1098,7 @@ def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout 
             "Top-1 accuracy (%)",
             False,
             _tooltip(
-                alt.Tooltip("ips:Q", title="images/s", format=",.4g"),
-                alt.Tooltip("ips_low:Q", title="95 % interval, low", format=",.4g"),
-                alt.Tooltip("ips_high:Q", title="95 % interval, high", format=",.4g"),
+                *_with_interval("ips", "images/s", ",.4g"),
                 alt.Tooltip("top1:Q", title="top-1 (%)", format=".2f"),
             ),
             size_field="gflops",

@@ -77,6 +77,23 @@ class Effect:
         """'1.16× (95 % interval 0.95×–1.30×, n = 14 models)'."""
         return f"{self.number(self.value)} ({self.interval_text}, n = {self.n} {self.n_of})"
 
+    @classmethod
+    def percent(
+        cls,
+        what: str,
+        fraction: float,
+        interval: tuple[float, float] | None,
+        n: int,
+        n_of: str,
+        test: str,
+        *,
+        digits: int,
+        short: str,
+    ) -> Effect:
+        """An effect computed as a fraction and shown in percent: the value and both ends × 100."""
+        low, high = (None, None) if interval is None else (interval[0] * 100, interval[1] * 100)
+        return cls(what, fraction * 100, low, high, " %", n, n_of, test, digits=digits, short=short)
+
 
 @dataclass(frozen=True)
 class ModelSplit:
@@ -450,12 +467,10 @@ def power_independent(run: Run) -> Finding:
 
     interval = stats.bootstrap(models, cv_of) if average > 0 else None
     test = f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each with all its points"
-    effect = Effect(
+    effect = Effect.percent(
         "spread of net power (standard deviation / mean)",
-        cv * 100,
-        None if interval is None else interval[0] * 100,
-        None if interval is None else interval[1] * 100,
-        " %",
+        cv,
+        interval,
         len(models),
         "models",
         test,
@@ -580,12 +595,10 @@ def memory_flat_then_linear(run: Run) -> Finding:
         )
     low, high = stats.wilson(len(knee_then_growth), len(shapes))
     test = "Wilson score interval of the share of models"
-    effect = Effect(
+    effect = Effect.percent(
         "share of models flat up to a knee, then growing",
-        share * 100,
-        low * 100,
-        high * 100,
-        " %",
+        share,
+        (low, high),
         len(shapes),
         "models",
         test,
