@@ -262,3 +262,34 @@ def test_accuracy_figure_captions_name_points_of_a_later_recipe() -> None:
     assert "later training recipe" in by_id["fig2"].caption(records)
     assert "later training recipe" not in by_id["fig3"].caption(records)  # no accuracy drawn there
     assert "later training recipe" not in by_id["fig1"].caption([make_record(STUDY_MODELS[0], GPU)])
+
+
+def _mixed_run(tmp_path: Path, study: int, others: int) -> data.Run:
+    """``study`` of the study's networks 2x faster per image at batch 16, and ``others`` models outside the
+    study 2x slower: the two groups give opposite verdicts."""
+    records = []
+    for index, model in enumerate(STUDY_MODELS[:study]):
+        records.append(retimed(make_record(model, CPU, (1, 16)), {1: 10.0 + index, 16: (10.0 + index) / 2}, 0.01))
+    for index in range(others):
+        model = STUDY_MODELS[index % len(STUDY_MODELS)]
+        other = FixtureModel(f"zoo_{index}", model.family, None, model.params_millions, model.gmacs, model.top1,
+                             model.top5)
+        records.append(retimed(make_record(other, CPU, (1, 16)), {1: 10.0 + index, 16: (10.0 + index) * 2}, 0.01))
+    return _run(records, tmp_path)
+
+
+def test_claims_rest_on_the_study_networks_when_a_run_measured_more(tmp_path: Path) -> None:
+    run = _mixed_run(tmp_path, study=5, others=9)
+    batching = next(f for f in findings.run_findings(run) if f.key == "batching")
+    assert batching.verdict == "supported"
+    assert batching.effects[0].n == 5 and batching.effects[0].value == pytest.approx(2.0)
+    # The same claim over every model would be the opposite: the zoo is shown by the all-models figures.
+    assert findings.batching_speedup(run).verdict == "not supported"
+    table = findings.claims_table([run])
+    assert "n = 5 models" in next(row for row in table.rows if row.key == "batching").cells[0].effect
+
+
+def test_claims_use_every_model_when_a_run_has_too_few_study_networks(tmp_path: Path) -> None:
+    run = _mixed_run(tmp_path, study=4, others=9)
+    batching = next(f for f in findings.run_findings(run) if f.key == "batching")
+    assert batching.verdict == "not supported" and batching.effects[0].n == 13

@@ -8,7 +8,7 @@ measured" and is carried through, never replaced by zero.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -557,6 +557,13 @@ class Run:
 
     def study_records(self) -> list[Record]:
         return [record for record in self.records if record.model.study_name is not None]
+
+    def claims_run(self, min_models: int) -> Run:
+        """The records the study's claims are tested on: its own networks when at least ``min_models``
+        were measured, so that runs with a larger line-up stay comparable with the study and with each
+        other (and with the study-scope figures the verdicts link to); otherwise every record."""
+        study = [item for item in self.items if item.record.model.study_name is not None]
+        return replace(self, items=study) if len(study) >= min_models else self
 
     @property
     def ceilings(self) -> MachineCeilings | None:

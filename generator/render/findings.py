@@ -897,6 +897,7 @@ def information_density(records: Sequence[Record]) -> Finding:
 
 
 def run_findings(run: Run) -> list[Finding]:
+    run = run.claims_run(MIN_MODELS)
     return [
         operations_predict_time(run),
         batching_speedup(run),
@@ -919,7 +920,10 @@ def claims_table(runs: Sequence[Run], findings_by_run: Sequence[Sequence[Finding
     if findings_by_run is None:
         findings_by_run = [run_findings(run) for run in runs]
     # Density does not depend on the hardware, but each run has its own line-up: one cell per run.
-    computed = [[*found, information_density(run.records)] for run, found in zip(runs, findings_by_run, strict=True)]
+    computed = [
+        [*found, information_density(run.claims_run(MIN_MODELS).records)]
+        for run, found in zip(runs, findings_by_run, strict=True)
+    ]
     rows: list[ClaimRow] = []
     if computed:
         for index, first in enumerate(computed[0]):
