@@ -1,0 +1,290 @@
+"""Golden charts: the whole Vega-Lite spec of every chart on a small record set, and rows checked by hand.
+
+``tests/golden/charts.json`` holds each chart's spec (data rows, encodings,
+titles, units, formats, scales, tick values, label positions) for four
+fixture models on the fixture GPU, timed at batch 1, 2 and 16 with round
+numbers and a +-5 % interval. Before it was written, its rows were checked by
+hand (the tests below spell the checks out): a chart that plots the wrong
+quantity, names an axis wrongly or loses a unit differs from it. If a change
+is meant, look at the new figure and its numbers before writing the file
+again (``GOLDEN_WRITE=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.factory import EXTRA_MODELS, GPU, STUDY_MODELS, make_record, retimed, with_recipes
+
+from generator.render import charts
+from generator.schema import BatchResult, Record
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "charts.json"
+MB = 1_000_000
+
+# ms per image at batch 1, 2 and 16: round numbers, each with a +-5 % interval.
+TIMES = {"alexnet": (4.0, 3.0, 2.0), "resnet50": (8.0, 6.0, 4.0), "vgg19": (20.0, 16.0, 10.0),
+         "mobilenet_v3_large": (1.0, 0.6, 0.25)}
+
+
+def _records() -> list[Record]:
+    records = []
+    for model in (STUDY_MODELS[0], STUDY_MODELS[4], STUDY_MODELS[7], EXTRA_MODELS[0]):
+        times = TIMES[model.name]
+        records.append(retimed(make_record(model, GPU, (1, 2, 16)), dict(zip((1, 2, 16), times, strict=True)), 0.05))
+    records[1] = with_recipes(records[1], 76.13, 80.858, "ResNet50_Weights.IMAGENET1K_V2")
+    return records
+
+
+RECORDS = _records()
+STUDY = [r for r in RECORDS if r.model.study_name]
+
+
+def _draw(function: Callable[..., Any], records: list[Record], lay: charts.Layout = charts.WIDE) -> Any:
+    return function(records, charts.Palette.for_records(records), lay)
+
+
+def _highlight(kind: str) -> Any:
+    if kind == "operations":
+        base = charts.operations_highlight_base(RECORDS)
+        name = "resnet50"
+    else:
+        base = charts.throughput_highlight_base(RECORDS, 16)
+        name = "alexnet"
+    assert base is not None
+    return charts.highlighted(base, name, "#123456")
+
+
+CASES: dict[str, Callable[[], Any]] = {
+    **{name: (lambda name=name: _draw(getattr(charts, name), RECORDS)) for name in (
+        "top1_bars", "top5_bars", "density_bars", "accuracy_vs_operations", "time_vs_batch", "power_vs_batch",
+        "memory_vs_batch", "memory_vs_parameters", "operations_vs_time", "operations_vs_power",
+        "accuracy_vs_throughput", "accuracy_latency_front", "accuracy_energy_front",
+    )},
+    **{f"{name}-narrow": (lambda name=name: _draw(getattr(charts, name), RECORDS, charts.NARROW)) for name in (
+        "top1_bars", "time_vs_batch", "operations_vs_time",
+    )},
+    "top1_bars-study": lambda: _draw(charts.top1_bars, STUDY),
+    "accuracy_vs_operations-study": lambda: _draw(charts.accuracy_vs_operations, STUDY),
+    "model_batches": lambda: charts.model_batches(RECORDS[:2], ["run a", "run b"]),
+    "highlight-operations": lambda: _highlight("operations"),
+    "highlight-throughput": lambda: _highlight("throughput"),
+    "empty": lambda: _draw(charts.time_vs_batch, []),
+}
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _spec(case: str) -> Any:
+    # Altair numbers views by a process-wide counter: the number depends on what was drawn before.
+    text = re.sub(r"view_[0-9a-f_]+", "view_N", json.dumps(CASES[case]().to_dict(), sort_keys=True))
+    return _rounded(json.loads(text))
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, Any]:
+    if os.environ.get("GOLDEN_WRITE") == "1":
+        specs = {case: _spec(case) for case in CASES}
+        GOLDEN.write_text(json.dumps(specs, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return json.loads(GOLDEN.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_chart_spec_is_golden(case: str, golden: dict[str, Any]) -> None:
+    assert _spec(case) == golden[case]
+
+
+# --- the rows of the golden set, by hand ---------------------------------------------------------------------------
+
+
+def _layers(spec: dict[str, Any], data: Any = None) -> Iterator[dict[str, Any]]:
+    """Every unit spec (one mark), each with its data (Altair may hoist a single layer's data to its parent)."""
+    data = spec.get("data", data)
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for child in spec.get(key, []):
+            yield from _layers(child, data)
+    if "mark" in spec:
+        yield {"data": data, **spec}
+
+
+def _mark(layer: dict[str, Any]) -> str:
+    mark = layer["mark"]
+    return mark if isinstance(mark, str) else str(mark["type"])
+
+
+def _rows(spec: dict[str, Any], mark: str) -> list[dict[str, Any]]:
+    return [row for layer in _layers(spec) if _mark(layer) == mark for row in layer["data"]["values"]]
+
+
+def _by(rows: list[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
+    return {tuple(row[k] for k in keys) if len(keys) > 1 else row[keys[0]]: row for row in rows}
+
+
+def _titles(spec: dict[str, Any]) -> dict[str, str]:
+    """Field -> axis title of every encoded axis."""
+    found = {}
+    for layer in _layers(spec):
+        for channel in ("x", "y"):
+            encoding = layer.get("encoding", {}).get(channel, {})
+            title = encoding.get("axis", {}).get("title") if isinstance(encoding.get("axis"), dict) else None
+            if title:
+                found[encoding["field"]] = title
+    return found
+
+
+def test_time_and_throughput_rows_by_hand() -> None:
+    spec = _draw(charts.time_vs_batch, RECORDS).to_dict()
+    rows = _by(_rows(spec, "line"), "registry_name", "batch_size")
+    for name, times in TIMES.items():
+        for size, ms in zip((1, 2, 16), times, strict=True):
+            row = rows[(name, size)]
+            assert row["value"] == pytest.approx(ms)
+            assert (row["low"], row["high"]) == pytest.approx((0.95 * ms, 1.05 * ms))
+    assert _titles(spec) == {"value": "Time per image (ms, median)", "batch_size": "Batch size (images)"}
+    spec9 = _draw(charts.accuracy_vs_throughput, RECORDS).to_dict()
+    panels = spec9["hconcat"]
+    at16 = _by([r for layer in _layers(panels[1]) if _mark(layer) == "circle" for r in layer["data"]["values"]],
+               "registry_name")
+    # 16 images in 16 x 4 ms = 250 images/s; the interval's ends from 4.2 and 3.8 ms per image.
+    assert at16["resnet50"]["ips"] == pytest.approx(250.0)
+    assert (at16["resnet50"]["ips_low"], at16["resnet50"]["ips_high"]) == pytest.approx((1000 / 4.2, 1000 / 3.8))
+    assert at16["resnet50"]["top1"] == 76.13  # the original recipe, not the later 80.858
+    assert [[layer["title"] for layer in _layers(p) if "title" in layer] for p in panels] == [["Batch 1"], ["Batch 16"]]
+    assert _titles(spec9) == {"ips": "Throughput (images per second)", "top1": "Top-1 accuracy (%)"}
+
+
+def test_operations_time_rows_by_hand() -> None:
+    spec = _draw(charts.operations_vs_time, RECORDS).to_dict()
+    first, second = ([r for layer in _layers(p) if _mark(layer) == "circle" for r in layer["data"]["values"]]
+                     for p in spec["hconcat"])
+    one, sixteen = _by(first, "registry_name"), _by(second, "registry_name")
+    assert (one["vgg19"]["gflops"], one["vgg19"]["ms"], sixteen["vgg19"]["ms"]) == pytest.approx((39.26, 20.0, 10.0))
+    assert (one["vgg19"]["ms_low"], one["vgg19"]["ms_high"]) == pytest.approx((19.0, 21.0))
+    assert one["vgg19"]["params_m"] == pytest.approx(143.7)
+    assert _titles(spec) == {"gflops": "Operations (GFLOPs per image)", "ms": "Time per image (ms, median)"}
+
+
+def test_power_and_energy_rows_by_hand() -> None:
+    # Fixture GPU: net power 60 + 4 log2(b) + 2 ln(1 + GMACs) W, rounded to 3 decimals.
+    rows = _by(_rows(_draw(charts.power_vs_batch, RECORDS).to_dict(), "line"), "registry_name", "batch_size")
+    assert rows[("alexnet", 1)]["value"] == pytest.approx(61.073)
+    assert rows[("alexnet", 2)]["value"] == pytest.approx(65.073)
+    assert rows[("alexnet", 16)]["value"] == pytest.approx(77.073)
+    spec8 = _draw(charts.operations_vs_power, RECORDS).to_dict()
+    second = _by([r for layer in _layers(spec8["hconcat"][1]) if _mark(layer) == "circle"
+                  for r in layer["data"]["values"]], "registry_name")
+    assert second["vgg19"]["watts"] == pytest.approx(60 + 16 + 6.053) and second["vgg19"]["gflops"] == 39.26
+    assert _titles(spec8) == {"gflops": "Operations (GFLOPs per image)", "watts": "Net power above idle (W)"}
+    front = _by(_rows(_draw(charts.accuracy_energy_front, RECORDS).to_dict(), "circle"), "registry_name")
+    record = RECORDS[0]
+    power, latency = record.batches[0].power, record.batches[0].latency
+    assert power is not None and latency is not None
+    assert front["alexnet"]["cost"] == power.energy_j_per_image  # J per image at batch 1, as recorded
+
+
+def test_memory_rows_by_hand() -> None:
+    # NVML above its baseline: 4 bytes x parameters + max(200 MB, b x activation bytes per image).
+    rows = _by(_rows(_draw(charts.memory_vs_batch, RECORDS).to_dict(), "line"), "registry_name", "batch_size")
+    activations = int(4e6 * (2 + 3 * 0.71**0.5))  # AlexNet, bytes per image
+    assert rows[("alexnet", 1)]["value"] == pytest.approx(244.4 + 200)
+    assert rows[("alexnet", 16)]["value"] == pytest.approx(244.4 + 16 * activations / MB)
+    spec6 = _draw(charts.memory_vs_parameters, RECORDS).to_dict()
+    six = _by(_rows(spec6, "circle"), "registry_name")
+    assert (six["vgg19"]["param_mb"], six["vgg19"]["memory_mb"]) == pytest.approx((574.8, 774.8))
+    assert _titles(spec6) == {"param_mb": "Parameters (MB in the measured precision)",
+                              "memory_mb": "Peak memory at batch 1 (MB)"}
+    fit = [r for r in _rows(spec6, "line")]
+    # memory = 200 MB + 1 x parameter MB exactly: the fit's ends lie on it.
+    assert [value for r in fit for value in (r["fx"], r["fy"])] == pytest.approx([22.0, 222.0, 574.8, 774.8])
+    assert fit[0]["fit"] == "least squares, R² = 1.000"
+
+
+def test_bars_and_fronts_by_hand() -> None:
+    bars = _by(_rows(_draw(charts.density_bars, RECORDS).to_dict(), "bar"), "registry_name")
+    assert bars["mobilenet_v3_large"]["density"] == pytest.approx(75.3 / 5.5)
+    top1 = _draw(charts.top1_bars, RECORDS).to_dict()
+    hollow = _by(_rows(top1, "point"), "registry_name")
+    assert hollow["resnet50"]["later_top1"] == 80.858 and hollow["resnet50"]["gain_points"] == pytest.approx(4.728)
+    assert [r["gain_label"] for r in _rows(top1, "text")] == ["+4.7"]
+    latency = _by(_rows(_draw(charts.accuracy_latency_front, RECORDS).to_dict(), "circle"), "registry_name")
+    # Faster and more accurate: mobilenet (1 ms, 75.3 %) dominates AlexNet (4 ms, 56.5 %) and VGG-19;
+    # ResNet-50 (8 ms, 76.13 %) is more accurate than it.
+    assert {name: row["front"] for name, row in latency.items()} == {
+        "alexnet": "dominated", "mobilenet_v3_large": "on the front", "resnet50": "on the front", "vgg19": "dominated",
+    }
+    assert latency["vgg19"]["cost"] == pytest.approx(20.0)
+
+
+def test_model_batches_rows_by_hand() -> None:
+    spec = charts.model_batches(RECORDS[:1], ["run a"]).to_dict()
+    rows = _by([r for r in _rows(spec, "line") if r.get("ms") is not None], "batch_size")
+    assert {size: row["ms"] for size, row in rows.items()} == pytest.approx({1: 4.0, 2: 3.0, 16: 2.0})
+    assert rows[16]["memory_mb"] == pytest.approx(244.4 + 16 * int(4e6 * (2 + 3 * 0.71**0.5)) / MB)
+    assert (rows[2]["ms_low"], rows[2]["ms_high"]) == pytest.approx((2.85, 3.15))
+
+
+def test_exclusions_name_each_failure() -> None:
+    failed = make_record(STUDY_MODELS[2], GPU, failed=True)
+    oom = make_record(STUDY_MODELS[7], GPU, (1, 64))
+    error = RECORDS[0].model_copy(update={"batches": [BatchResult(batch_size=2, status="error", error="boom")]})
+    records = [oom, failed, error]
+    assert charts.exclusions(records) == [
+        "AlexNet at batch 2: error (boom)",
+        "GoogLeNet: whole model error (builder raised RuntimeError (synthetic))",
+        "VGG-19 at batch 64: oom (CUDA out of memory (synthetic))",
+    ]
+    assert charts.exclusions(records, (1, 2)) == [
+        "AlexNet at batch 2: error (boom)",
+        "GoogLeNet: whole model error (builder raised RuntimeError (synthetic))",
+    ]
+
+
+def test_display_names_keep_registry_names_where_a_study_name_repeats() -> None:
+    twin = RECORDS[1].model_copy(update={"model": RECORDS[1].model.model_copy(update={"name": "resnet50.v2"})})
+    assert charts.display_names([RECORDS[0], RECORDS[1], twin]) == {
+        "alexnet": "AlexNet", "resnet50": "resnet50", "resnet50.v2": "resnet50.v2",
+    }
+
+
+def test_axes_by_hand() -> None:
+    # Linear, 100 px, 5 px margins: the span 10 - 0 grows by 1 / (1 - 2 x 0.05) so each margin is 5 px.
+    axis = charts.fit_axis([0.0, 10.0], 100, False, False, 5.0, non_negative=False)
+    assert (axis.low, axis.high) == pytest.approx((-10 / 0.9 * 0.05, 10 + 10 / 0.9 * 0.05))
+    assert axis.pixel(0.0) == pytest.approx(5.0) and axis.pixel(10.0) == pytest.approx(95.0)
+    assert axis.value(5.0) == pytest.approx(0.0)
+    clipped = charts.fit_axis([0.0, 10.0], 100, False, False, 5.0)
+    assert clipped.low == 0.0  # cannot be negative
+    zero = charts.fit_axis([5.0, 10.0], 100, False, True, 5.0, include_zero=True)
+    assert zero.low == 0.0 and zero.high == pytest.approx(10 + 10 / 0.9 * 0.05)
+    assert zero.pixel(0.0) == pytest.approx(100.0) and zero.pixel(zero.high) == pytest.approx(0.0)  # y grows upwards
+    flat = charts.fit_axis([4.0, 4.0], 100, False, False, 0.0)
+    assert (flat.low, flat.high) == (2.0, 6.0)  # one value: +-50 % around it
+    nothing = charts.fit_axis([], 100, False, False, 0.0)
+    assert (nothing.low, nothing.high) == (1.0, 10.0)
+    # Log: 1 to 100 over 100 px with 10 px margins: 2 decades / 0.8 = 2.5 decades, 0.25 at each end.
+    log = charts.fit_axis([1.0, 100.0], 100, True, False, 10.0)
+    assert (log.low, log.high) == pytest.approx((10**-0.25, 10**2.25))
+    assert log.pixel(10.0) == pytest.approx(50.0) and log.value(50.0) == pytest.approx(10.0)
+    narrow = charts.fit_axis([10.0, 12.0], 100, True, False, 0.0)  # under a factor 2: 0.3 decades around the centre
+    assert (narrow.low, narrow.high) == pytest.approx((10 ** (1.0396 - 0.15), 10 ** (1.0396 + 0.15)), rel=1e-4)
+    assert charts.Axis(0.0, 100.0, False, 500, False).ticks() == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    # Vertical: labels 16 px apart at least; 10 px per 10 is too close, 20 px per 20 fits.
+    assert charts.Axis(0.0, 100.0, False, 100, True).ticks() == [0, 20, 40, 60, 80, 100]
+    assert charts.Axis(1.0, 1000.0, True, 1000, False).ticks() == [
+        1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000
+    ]
+    assert charts.Axis(1.0, 1000.0, True, 300, False).ticks() == [1, 10, 100, 1000]
