@@ -25,6 +25,11 @@ from fixtures.factory import EXTRA_MODELS, GPU, STUDY_MODELS, make_record, retim
 from generator.render import charts
 from generator.schema import BatchResult, Record
 
+
+def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
+    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
 GOLDEN = Path(__file__).resolve().parent / "golden" / "charts.json"
 MB = 1_000_000
 
@@ -152,16 +157,16 @@ def test_time_and_throughput_rows_by_hand() -> None:
     for name, times in TIMES.items():
         for size, ms in zip((1, 2, 16), times, strict=True):
             row = rows[(name, size)]
-            assert row["value"] == pytest.approx(ms)
-            assert (row["low"], row["high"]) == pytest.approx((0.95 * ms, 1.05 * ms))
+            assert row["value"] == approx(ms)
+            assert (row["low"], row["high"]) == approx((0.95 * ms, 1.05 * ms))
     assert _titles(spec) == {"value": "Time per image (ms, median)", "batch_size": "Batch size (images)"}
     spec9 = _draw(charts.accuracy_vs_throughput, RECORDS).to_dict()
     panels = spec9["hconcat"]
     at16 = _by([r for layer in _layers(panels[1]) if _mark(layer) == "circle" for r in layer["data"]["values"]],
                "registry_name")
     # 16 images in 16 x 4 ms = 250 images/s; the interval's ends from 4.2 and 3.8 ms per image.
-    assert at16["resnet50"]["ips"] == pytest.approx(250.0)
-    assert (at16["resnet50"]["ips_low"], at16["resnet50"]["ips_high"]) == pytest.approx((1000 / 4.2, 1000 / 3.8))
+    assert at16["resnet50"]["ips"] == approx(250.0)
+    assert (at16["resnet50"]["ips_low"], at16["resnet50"]["ips_high"]) == approx((1000 / 4.2, 1000 / 3.8))
     assert at16["resnet50"]["top1"] == 76.13  # the original recipe, not the later 80.858
     assert [[layer["title"] for layer in _layers(p) if "title" in layer] for p in panels] == [["Batch 1"], ["Batch 16"]]
     assert _titles(spec9) == {"ips": "Throughput (images per second)", "top1": "Top-1 accuracy (%)"}
@@ -172,22 +177,22 @@ def test_operations_time_rows_by_hand() -> None:
     first, second = ([r for layer in _layers(p) if _mark(layer) == "circle" for r in layer["data"]["values"]]
                      for p in spec["hconcat"])
     one, sixteen = _by(first, "registry_name"), _by(second, "registry_name")
-    assert (one["vgg19"]["gflops"], one["vgg19"]["ms"], sixteen["vgg19"]["ms"]) == pytest.approx((39.26, 20.0, 10.0))
-    assert (one["vgg19"]["ms_low"], one["vgg19"]["ms_high"]) == pytest.approx((19.0, 21.0))
-    assert one["vgg19"]["params_m"] == pytest.approx(143.7)
+    assert (one["vgg19"]["gflops"], one["vgg19"]["ms"], sixteen["vgg19"]["ms"]) == approx((39.26, 20.0, 10.0))
+    assert (one["vgg19"]["ms_low"], one["vgg19"]["ms_high"]) == approx((19.0, 21.0))
+    assert one["vgg19"]["params_m"] == approx(143.7)
     assert _titles(spec) == {"gflops": "Operations (GFLOPs per image)", "ms": "Time per image (ms, median)"}
 
 
 def test_power_and_energy_rows_by_hand() -> None:
     # Fixture GPU: net power 60 + 4 log2(b) + 2 ln(1 + GMACs) W, rounded to 3 decimals.
     rows = _by(_rows(_draw(charts.power_vs_batch, RECORDS).to_dict(), "line"), "registry_name", "batch_size")
-    assert rows[("alexnet", 1)]["value"] == pytest.approx(61.073)
-    assert rows[("alexnet", 2)]["value"] == pytest.approx(65.073)
-    assert rows[("alexnet", 16)]["value"] == pytest.approx(77.073)
+    assert rows[("alexnet", 1)]["value"] == approx(61.073)
+    assert rows[("alexnet", 2)]["value"] == approx(65.073)
+    assert rows[("alexnet", 16)]["value"] == approx(77.073)
     spec8 = _draw(charts.operations_vs_power, RECORDS).to_dict()
     second = _by([r for layer in _layers(spec8["hconcat"][1]) if _mark(layer) == "circle"
                   for r in layer["data"]["values"]], "registry_name")
-    assert second["vgg19"]["watts"] == pytest.approx(60 + 16 + 6.053) and second["vgg19"]["gflops"] == 39.26
+    assert second["vgg19"]["watts"] == approx(60 + 16 + 6.053) and second["vgg19"]["gflops"] == 39.26
     assert _titles(spec8) == {"gflops": "Operations (GFLOPs per image)", "watts": "Net power above idle (W)"}
     front = _by(_rows(_draw(charts.accuracy_energy_front, RECORDS).to_dict(), "circle"), "registry_name")
     record = RECORDS[0]
@@ -200,25 +205,25 @@ def test_memory_rows_by_hand() -> None:
     # NVML above its baseline: 4 bytes x parameters + max(200 MB, b x activation bytes per image).
     rows = _by(_rows(_draw(charts.memory_vs_batch, RECORDS).to_dict(), "line"), "registry_name", "batch_size")
     activations = int(4e6 * (2 + 3 * 0.71**0.5))  # AlexNet, bytes per image
-    assert rows[("alexnet", 1)]["value"] == pytest.approx(244.4 + 200)
-    assert rows[("alexnet", 16)]["value"] == pytest.approx(244.4 + 16 * activations / MB)
+    assert rows[("alexnet", 1)]["value"] == approx(244.4 + 200)
+    assert rows[("alexnet", 16)]["value"] == approx(244.4 + 16 * activations / MB)
     spec6 = _draw(charts.memory_vs_parameters, RECORDS).to_dict()
     six = _by(_rows(spec6, "circle"), "registry_name")
-    assert (six["vgg19"]["param_mb"], six["vgg19"]["memory_mb"]) == pytest.approx((574.8, 774.8))
+    assert (six["vgg19"]["param_mb"], six["vgg19"]["memory_mb"]) == approx((574.8, 774.8))
     assert _titles(spec6) == {"param_mb": "Parameters (MB in the measured precision)",
                               "memory_mb": "Peak memory at batch 1 (MB)"}
     fit = [r for r in _rows(spec6, "line")]
     # memory = 200 MB + 1 x parameter MB exactly: the fit's ends lie on it.
-    assert [value for r in fit for value in (r["fx"], r["fy"])] == pytest.approx([22.0, 222.0, 574.8, 774.8])
+    assert [value for r in fit for value in (r["fx"], r["fy"])] == approx([22.0, 222.0, 574.8, 774.8])
     assert fit[0]["fit"] == "least squares, R² = 1.000"
 
 
 def test_bars_and_fronts_by_hand() -> None:
     bars = _by(_rows(_draw(charts.density_bars, RECORDS).to_dict(), "bar"), "registry_name")
-    assert bars["mobilenet_v3_large"]["density"] == pytest.approx(75.3 / 5.5)
+    assert bars["mobilenet_v3_large"]["density"] == approx(75.3 / 5.5)
     top1 = _draw(charts.top1_bars, RECORDS).to_dict()
     hollow = _by(_rows(top1, "point"), "registry_name")
-    assert hollow["resnet50"]["later_top1"] == 80.858 and hollow["resnet50"]["gain_points"] == pytest.approx(4.728)
+    assert hollow["resnet50"]["later_top1"] == 80.858 and hollow["resnet50"]["gain_points"] == approx(4.728)
     assert [r["gain_label"] for r in _rows(top1, "text")] == ["+4.7"]
     latency = _by(_rows(_draw(charts.accuracy_latency_front, RECORDS).to_dict(), "circle"), "registry_name")
     # Faster and more accurate: mobilenet (1 ms, 75.3 %) dominates AlexNet (4 ms, 56.5 %) and VGG-19;
@@ -226,15 +231,15 @@ def test_bars_and_fronts_by_hand() -> None:
     assert {name: row["front"] for name, row in latency.items()} == {
         "alexnet": "dominated", "mobilenet_v3_large": "on the front", "resnet50": "on the front", "vgg19": "dominated",
     }
-    assert latency["vgg19"]["cost"] == pytest.approx(20.0)
+    assert latency["vgg19"]["cost"] == approx(20.0)
 
 
 def test_model_batches_rows_by_hand() -> None:
     spec = charts.model_batches(RECORDS[:1], ["run a"]).to_dict()
     rows = _by([r for r in _rows(spec, "line") if r.get("ms") is not None], "batch_size")
-    assert {size: row["ms"] for size, row in rows.items()} == pytest.approx({1: 4.0, 2: 3.0, 16: 2.0})
-    assert rows[16]["memory_mb"] == pytest.approx(244.4 + 16 * int(4e6 * (2 + 3 * 0.71**0.5)) / MB)
-    assert (rows[2]["ms_low"], rows[2]["ms_high"]) == pytest.approx((2.85, 3.15))
+    assert {size: row["ms"] for size, row in rows.items()} == approx({1: 4.0, 2: 3.0, 16: 2.0})
+    assert rows[16]["memory_mb"] == approx(244.4 + 16 * int(4e6 * (2 + 3 * 0.71**0.5)) / MB)
+    assert (rows[2]["ms_low"], rows[2]["ms_high"]) == approx((2.85, 3.15))
 
 
 def test_exclusions_name_each_failure() -> None:
@@ -263,24 +268,24 @@ def test_display_names_keep_registry_names_where_a_study_name_repeats() -> None:
 def test_axes_by_hand() -> None:
     # Linear, 100 px, 5 px margins: the span 10 - 0 grows by 1 / (1 - 2 x 0.05) so each margin is 5 px.
     axis = charts.fit_axis([0.0, 10.0], 100, False, False, 5.0, non_negative=False)
-    assert (axis.low, axis.high) == pytest.approx((-10 / 0.9 * 0.05, 10 + 10 / 0.9 * 0.05))
-    assert axis.pixel(0.0) == pytest.approx(5.0) and axis.pixel(10.0) == pytest.approx(95.0)
-    assert axis.value(5.0) == pytest.approx(0.0)
+    assert (axis.low, axis.high) == approx((-10 / 0.9 * 0.05, 10 + 10 / 0.9 * 0.05))
+    assert axis.pixel(0.0) == approx(5.0) and axis.pixel(10.0) == approx(95.0)
+    assert axis.value(5.0) == approx(0.0)
     clipped = charts.fit_axis([0.0, 10.0], 100, False, False, 5.0)
     assert clipped.low == 0.0  # cannot be negative
     zero = charts.fit_axis([5.0, 10.0], 100, False, True, 5.0, include_zero=True)
-    assert zero.low == 0.0 and zero.high == pytest.approx(10 + 10 / 0.9 * 0.05)
-    assert zero.pixel(0.0) == pytest.approx(100.0) and zero.pixel(zero.high) == pytest.approx(0.0)  # y grows upwards
+    assert zero.low == 0.0 and zero.high == approx(10 + 10 / 0.9 * 0.05)
+    assert zero.pixel(0.0) == approx(100.0) and zero.pixel(zero.high) == approx(0.0)  # y grows upwards
     flat = charts.fit_axis([4.0, 4.0], 100, False, False, 0.0)
     assert (flat.low, flat.high) == (2.0, 6.0)  # one value: +-50 % around it
     nothing = charts.fit_axis([], 100, False, False, 0.0)
     assert (nothing.low, nothing.high) == (1.0, 10.0)
     # Log: 1 to 100 over 100 px with 10 px margins: 2 decades / 0.8 = 2.5 decades, 0.25 at each end.
     log = charts.fit_axis([1.0, 100.0], 100, True, False, 10.0)
-    assert (log.low, log.high) == pytest.approx((10**-0.25, 10**2.25))
-    assert log.pixel(10.0) == pytest.approx(50.0) and log.value(50.0) == pytest.approx(10.0)
+    assert (log.low, log.high) == approx((10**-0.25, 10**2.25))
+    assert log.pixel(10.0) == approx(50.0) and log.value(50.0) == approx(10.0)
     narrow = charts.fit_axis([10.0, 12.0], 100, True, False, 0.0)  # under a factor 2: 0.3 decades around the centre
-    assert (narrow.low, narrow.high) == pytest.approx((10 ** (1.0396 - 0.15), 10 ** (1.0396 + 0.15)), rel=1e-4)
+    assert (narrow.low, narrow.high) == approx((10 ** (1.0396 - 0.15), 10 ** (1.0396 + 0.15)), rel=1e-4)
     assert charts.Axis(0.0, 100.0, False, 500, False).ticks() == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     # Vertical: labels 16 px apart at least; 10 px per 10 is too close, 20 px per 20 fits.
     assert charts.Axis(0.0, 100.0, False, 100, True).ticks() == [0, 20, 40, 60, 80, 100]

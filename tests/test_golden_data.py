@@ -10,6 +10,7 @@ the schema would refuse is never used.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from fixtures.factory import (
@@ -35,6 +36,11 @@ from generator.schema import (
     PublishedAccuracy,
     Record,
 )
+
+
+def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
+    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
+    return pytest.approx(expected, rel=rel, abs=abs)
 
 ALEXNET, BN_ALEXNET, RESNET50 = STUDY_MODELS[0], STUDY_MODELS[1], STUDY_MODELS[4]
 INCEPTION_V4 = STUDY_MODELS[9]
@@ -133,7 +139,7 @@ def test_recipe_gain_rows_golden() -> None:
             "family": "alexnet",
             "top1": 56.5,
             "later_top1": 57.0,
-            "gain_points": pytest.approx(0.5),
+            "gain_points": approx(0.5),
             "later_weights": "AlexNet_Weights.LATER",
             "later_source": "fixture: AlexNet_Weights.LATER, a later recipe (illustrative)",
             "original_weights": "IMAGENET1K_V1",
@@ -146,7 +152,7 @@ def test_recipe_gain_rows_golden() -> None:
             "family": "resnet",
             "top1": 76.13,
             "later_top1": 80.858,
-            "gain_points": pytest.approx(4.728),
+            "gain_points": approx(4.728),
             "later_weights": "ResNet50_Weights.IMAGENET1K_V2",
             "later_source": "fixture: ResNet50_Weights.IMAGENET1K_V2, a later recipe (illustrative)",
             "original_weights": "IMAGENET1K_V1",
@@ -185,7 +191,7 @@ def test_size_operations_and_density() -> None:
     record = make_record(RESNET50, CPU, (1,))
     assert data.params_millions(record) == 25.6
     assert data.gmacs(record) == 4.09 and data.gflops(record) == 8.18
-    assert data.density(record) == pytest.approx(76.1 / 25.6)
+    assert data.density(record) == approx(76.1 / 25.6)
     failed = make_record(RESNET50, CPU, failed=True)
     assert data.params_millions(failed) is None and data.gflops(failed) is None and data.gmacs(failed) is None
     assert data.density(failed) is None
@@ -208,12 +214,12 @@ def test_timing_point_golden() -> None:
     assert point == data.TimingPoint(
         model="resnet50",
         batch_size=4,
-        ms_per_image=pytest.approx(20.0),
-        ms_per_image_low=pytest.approx(19.0),  # 80 ms per batch x 0.95 / 4 images
-        ms_per_image_high=pytest.approx(21.0),
-        images_per_s=pytest.approx(50.0),
-        images_per_s_low=pytest.approx(4000 / 84),  # 4 images in the slow end's 84 ms
-        images_per_s_high=pytest.approx(4000 / 76),
+        ms_per_image=approx(20.0),
+        ms_per_image_low=approx(19.0),  # 80 ms per batch x 0.95 / 4 images
+        ms_per_image_high=approx(21.0),
+        images_per_s=approx(50.0),
+        images_per_s_low=approx(4000 / 84),  # 4 images in the slow end's 84 ms
+        images_per_s_high=approx(4000 / 76),
         timed_iterations=four.latency.timed_iterations,
         rounds=2,
         stop_reason="converged",
@@ -237,7 +243,7 @@ def test_half_an_interval_is_no_interval() -> None:
         assert data.ms_per_image_low(half) is None and data.ms_per_image_high(half) is None
         assert data.images_per_s_low(half) is None and data.images_per_s_high(half) is None
         assert data.interval_basis(half) == "none"
-        assert data.ms_per_image(half) == pytest.approx(40.0)
+        assert data.ms_per_image(half) == approx(40.0)
 
 
 def test_one_round_interval_basis_and_rounds() -> None:
@@ -320,7 +326,7 @@ def test_power_golden() -> None:
     result = data.ok_batch(gpu, 1)
     assert result is not None and result.power is not None and result.latency is not None
     assert data.energy_j(result) == result.power.energy_j_per_image
-    assert data.energy_j(result) == pytest.approx((63.255 + 70) * result.latency.median_ms_per_batch / 1000, abs=1e-6)
+    assert data.energy_j(result) == approx((63.255 + 70) * result.latency.median_ms_per_batch / 1000, abs=1e-6)
     cpu = data.ok_batch(make_record(RESNET50, CPU, (1,)), 1)
     assert data.net_power_w(cpu) is None and data.energy_j(cpu) is None
     assert data.net_power_w(None) is None and data.energy_j(None) is None
@@ -412,25 +418,25 @@ def test_roofline_numbers_golden() -> None:
     record = retimed(make_record(RESNET50, CPU, (1, 4)), {1: 40.0, 4: 20.0}, 0.05)
     ceilings = _ceilings()
     # 8.18 GFLOPs per image x 25 images/s at batch 1; x 50 images/s at batch 4.
-    assert data.achieved_gflops(record, data.ok_batch(record, 1)) == pytest.approx(204.5)
-    assert data.achieved_gflops(record, data.ok_batch(record, 4)) == pytest.approx(409.0)
-    assert data.fraction_of_peak(record, data.ok_batch(record, 4), ceilings) == pytest.approx(0.409)
+    assert data.achieved_gflops(record, data.ok_batch(record, 1)) == approx(204.5)
+    assert data.achieved_gflops(record, data.ok_batch(record, 4)) == approx(409.0)
+    assert data.fraction_of_peak(record, data.ok_batch(record, 4), ceilings) == approx(0.409)
     assert data.fraction_of_peak(record, data.ok_batch(record, 4), None) is None
     assert data.achieved_gflops(record, None) is None
     assert data.fraction_of_peak(record, None, ceilings) is None
     failed = make_record(RESNET50, CPU, failed=True)
     assert data.achieved_gflops(failed, data.ok_batch(record, 1)) is None
     # Bytes of a batch of 4: 102.4 MB of weights + 8.067 M activations x 4 images x 4 bytes.
-    assert data.bytes_moved(record, 4) == pytest.approx(102.4e6 + 8.067e6 * 4 * 4)
-    assert data.bytes_moved(record, 1) == pytest.approx(102.4e6 + 8.067e6 * 4)
-    assert data.arithmetic_intensity(record, 4) == pytest.approx(8.18e9 * 4 / (102.4e6 + 8.067e6 * 16))
+    assert data.bytes_moved(record, 4) == approx(102.4e6 + 8.067e6 * 4 * 4)
+    assert data.bytes_moved(record, 1) == approx(102.4e6 + 8.067e6 * 4)
+    assert data.arithmetic_intensity(record, 4) == approx(8.18e9 * 4 / (102.4e6 + 8.067e6 * 16))
     half = record.model_copy(update={"config": record.config.model_copy(update={"precision": "fp16"})})
-    assert data.bytes_moved(half, 4) == pytest.approx(102.4e6 + 8.067e6 * 4 * 2)
+    assert data.bytes_moved(half, 4) == approx(102.4e6 + 8.067e6 * 4 * 2)
     bf16 = record.model_copy(update={"config": record.config.model_copy(update={"precision": "bf16"})})
-    assert data.bytes_moved(bf16, 4) == pytest.approx(102.4e6 + 8.067e6 * 4 * 2)
+    assert data.bytes_moved(bf16, 4) == approx(102.4e6 + 8.067e6 * 4 * 2)
     assert record.parameters is not None and record.operations is not None
     buffers = record.model_copy(update={"parameters": record.parameters.model_copy(update={"buffers_bytes": 1000})})
-    assert data.bytes_moved(buffers, 1) == pytest.approx(102.4e6 + 1000 + 8.067e6 * 4)
+    assert data.bytes_moved(buffers, 1) == approx(102.4e6 + 1000 + 8.067e6 * 4)
     assert data.bytes_moved(failed, 1) is None and data.arithmetic_intensity(failed, 1) is None
     no_activations = record.model_copy(
         update={"operations": record.operations.model_copy(update={"activations_millions": None})}
@@ -446,8 +452,8 @@ def test_roofline_numbers_golden() -> None:
     )
     assert data.bytes_moved(nothing, 1) == 0 and data.arithmetic_intensity(nothing, 1) is None
     # The roof: bandwidth x intensity below the ridge (50 FLOP/byte), the matmul peak above it.
-    assert data.roofline_gflops(ceilings, 10.0) == pytest.approx(200.0)
-    assert data.roofline_gflops(ceilings, 100.0) == pytest.approx(1000.0)
+    assert data.roofline_gflops(ceilings, 10.0) == approx(200.0)
+    assert data.roofline_gflops(ceilings, 100.0) == approx(1000.0)
 
 
 def test_runs_group_and_describe_their_records() -> None:

@@ -42,6 +42,11 @@ from generator.render.data import Run, group_runs
 from generator.render.load import LoadedRecord, load_records
 from generator.schema import BatchResult, Memory, Record
 
+
+def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
+    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "findings.json"
 
@@ -164,7 +169,7 @@ def test_operations_on_an_exact_line() -> None:
         "Slowest at batch 1: VGG-19, 79.5 ms per image (no interval) for 39.3 GFLOPs.",
     ]
     assert [(e.value, e.low, e.high, e.n) for e in finding.effects] == [
-        (pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0), 10)
+        (approx(1.0), approx(1.0), approx(1.0), 10)
     ] * 2
     assert finding.key_number == (
         "R² at batch 1: 1.00 (95 % interval 1.00–1.00, n = 10 models); "
@@ -227,7 +232,7 @@ def test_batching_names_a_point_without_interval() -> None:
         "AlexNet: 2.00× (1.96–2.04) from batch 1 to batch 16; the study measured about 3× to batch 64 on the TX1.",
     ]
     effect = finding.effects[0]
-    assert effect.low == pytest.approx(9.9 / 5.05) and effect.high == pytest.approx(10.1 / 4.95)
+    assert effect.low == approx(9.9 / 5.05) and effect.high == approx(10.1 / 4.95)
     assert finding.split == findings.ModelSplit(
         ["AlexNet", "BN-AlexNet", "ResNet-18", "ResNet-50", "ResNet-152"], [], ["GoogLeNet"]
     )
@@ -305,9 +310,9 @@ def test_memory_shapes_golden() -> None:
     shapes = [findings.memory_shape(r) for r in MEMORY_SHAPES]
     assert shapes[:4] == [
         findings.MemoryShape("AlexNet", 4, 1, 4, None, False, None),
-        findings.MemoryShape("BN-AlexNet", 1, 1, 4, pytest.approx(100.0), False, pytest.approx(1.0)),
-        findings.MemoryShape("GoogLeNet", 4, 1, 8, pytest.approx(25.0), True, None),
-        findings.MemoryShape("ResNet-18", 2, 1, 8, pytest.approx(50.0), True, pytest.approx(1.0)),
+        findings.MemoryShape("BN-AlexNet", 1, 1, 4, approx(100.0), False, approx(1.0)),
+        findings.MemoryShape("GoogLeNet", 4, 1, 8, approx(25.0), True, None),
+        findings.MemoryShape("ResNet-18", 2, 1, 8, approx(50.0), True, approx(1.0)),
     ]
     falls = shapes[4]
     assert falls is not None and falls.knee_batch == 2 and falls.slope_mb_per_image is not None
@@ -374,7 +379,7 @@ def test_accuracy_on_an_exact_hyperbola_is_supported() -> None:
         "Pareto front (no other model is both faster at batch 1 and more accurate): m0, m1, m2, m3, m4, m5.",
         "Top-1 here is a recipe the records do not state for m0, m1, m2, m3, m4, m5.",
     ]
-    assert finding.effects[0].value == pytest.approx(1 - 0.4453925923231848)
+    assert finding.effects[0].value == approx(1 - 0.4453925923231848)
 
 
 def test_accuracy_falling_with_time_is_not_supported() -> None:
@@ -419,7 +424,7 @@ def test_energy_falling_with_accuracy_is_not_supported() -> None:
     assert finding.sentences[0] == (
         "Best top-1 reachable within an energy budget per image at batch 1 (Pareto front): e0 0.0762 J → 80.0 %."
     )
-    assert finding.effects[0].value == pytest.approx(-1.0)
+    assert finding.effects[0].value == approx(-1.0)
 
 
 def test_energy_on_few_models() -> None:
@@ -470,7 +475,7 @@ def test_density_without_a_sourced_top1() -> None:
     # The first record of a model name counts; a second of the same name does not replace it.
     first = make_record(STUDY_MODELS[2], CPU, (1,))
     again = with_measured_accuracy(make_record(STUDY_MODELS[2], GPU, (1,)), 99.0, 50_000)
-    assert findings.information_density([first, again]).effects[0].value == pytest.approx(69.8 / 6.6)
+    assert findings.information_density([first, again]).effects[0].value == approx(69.8 / 6.6)
 
 
 def test_effect_texts_and_bounds() -> None:
