@@ -293,3 +293,15 @@ def test_axes_by_hand() -> None:
         1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000
     ]
     assert charts.Axis(1.0, 1000.0, True, 300, False).ticks() == [1, 10, 100, 1000]
+
+
+def test_a_models_own_colour() -> None:
+    from generator.render import palette
+
+    pal = charts.Palette.for_records(RECORDS)
+    # The study's networks by name; any other model by its family; a family the palette lacks in grey.
+    assert pal.colour_of(RECORDS[1]) == palette.STUDY_NETWORK_COLOURS["ResNet-50"]
+    assert pal.colour_of(RECORDS[3]) == dict(pal.family_colours)["mobilenet"]
+    assert pal.colour_of(RECORDS[3]) != palette.UNKNOWN_NETWORK
+    stranger = RECORDS[3].model_copy(update={"model": RECORDS[3].model.model_copy(update={"family": "unlisted"})})
+    assert pal.colour_of(stranger) == palette.UNKNOWN_NETWORK
