@@ -197,8 +197,9 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
         for item in run.items:
             by_model.setdefault(item.record.model.name, []).append((run, item))
     highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
+    pools = pages.RankPools.build(records, runs)  # what every model page ranks against
     for name in sorted(by_model):
-        model_page = pages.model_page(by_model[name], records, site, highlights)
+        model_page = pages.model_page(by_model[name], records, site, highlights, pools)
         site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
     site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):

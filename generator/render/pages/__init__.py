@@ -33,7 +33,7 @@ from generator.render.pages.figures import (
 from generator.render.pages.hardware import HardwarePage, hardware_index, hardware_page
 from generator.render.pages.home import FindingView, HomePage, home_page
 from generator.render.pages.leaderboard import LeaderboardPage, leaderboard_csv_path, leaderboard_page
-from generator.render.pages.models import ModelHighlights, ModelPage, model_page
+from generator.render.pages.models import ModelHighlights, ModelPage, RankPools, model_page
 from generator.render.pages.reference import DataPage, MethodologyPage, data_page, methodology_page
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "ModelHighlights",
     "ModelPage",
     "Page",
+    "RankPools",
     "SiteModel",
     "Table",
     "comparison_page",

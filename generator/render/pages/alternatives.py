@@ -57,19 +57,37 @@ def _size_span(record: Record) -> Span | None:
     return None if value is None else (value, value, value)
 
 
-def _better(
-    record: Record, run: Run, page: str, title: str, what: str, measure: Callable[[Record], Span | None]
-) -> Alternative:
+@dataclass(frozen=True)
+class Candidate:
+    """One record of a run with what the lists compare, worked out once per run, not once per model page."""
+
+    record: Record
+    top1: float | None
+    spans: dict[str, Span | None]  # by measure name ('time', 'size')
+
+
+def candidates(run: Run) -> list[Candidate]:
+    return [
+        Candidate(other, _top1(other), {name: measure(other) for name, measure in _MEASURES.items()})
+        for other in run.records
+    ]
+
+
+_MEASURES: dict[str, Callable[[Record], Span | None]] = {"time": _time_span, "size": _size_span}
+
+
+def _better(record: Record, pool: list[Candidate], page: str, title: str, what: str, measure_name: str) -> Alternative:
+    measure = _MEASURES[measure_name]
     own_top1, own = _top1(record), measure(record)
     if own_top1 is None or own is None:
         missing = "no accuracy is known for it" if own_top1 is None else f"its {what} was not measured"
         return Alternative(title, None, f"Cannot be compared: {missing}.")
     found = [
-        (other, top1, value)
-        for other in run.records
-        if other.model.name != record.model.name
-        and (top1 := _top1(other)) is not None
-        and (value := measure(other)) is not None
+        (c.record, top1, value)
+        for c in pool
+        if c.record.model.name != record.model.name
+        and (top1 := c.top1) is not None
+        and (value := c.spans[measure_name]) is not None
         and top1 > own_top1
         and value[2] < own[1]  # its whole interval below this model's
     ]
@@ -109,10 +127,13 @@ def _better(
     )
 
 
-def alternatives(record: Record, run: Run, page: str) -> list[Alternative]:
+def alternatives(record: Record, run: Run, page: str, pool: list[Candidate] | None = None) -> list[Alternative]:
+    """Both lists for ``record`` on ``run``; ``pool``: ``candidates(run)``, when the caller keeps it for every page."""
+    if pool is None:
+        pool = candidates(run)
     return [
-        _better(record, run, page, "Faster and more accurate", "time per image at batch 1", _time_span),
-        _better(record, run, page, "Smaller and more accurate", "parameter count", _size_span),
+        _better(record, pool, page, "Faster and more accurate", "time per image at batch 1", "time"),
+        _better(record, pool, page, "Smaller and more accurate", "parameter count", "size"),
     ]
 
 

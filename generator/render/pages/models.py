@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generator.render import charts, data, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord, model_stem
-from generator.render.pages.alternatives import Alternative, alternatives, measured_when
+from generator.render.pages.alternatives import Alternative, Candidate, alternatives, candidates, measured_when
 from generator.render.pages.common import (
     ChartJob,
     ChartRef,
@@ -306,10 +307,38 @@ def _accuracy_rows(first: Record, evaluated: Record) -> tuple[list[list[str | Li
 
 
 def _rank(value: float | None, values: Sequence[float], higher_is_better: bool) -> str:
+    """``values`` sorted ascending: a bisection counts the better ones (once per model page and run,
+    so a zoo of N models costs N log N, not N^2)."""
     if value is None:
         return "not ranked (not measured)"
-    better = sum(1 for v in values if (v > value if higher_is_better else v < value))
+    better = len(values) - bisect.bisect_right(values, value) if higher_is_better else bisect.bisect_left(values, value)
     return f"{better + 1} of {len(values)}"
+
+
+@dataclass(frozen=True)
+class RankPools:
+    """What each model page ranks against, sorted: built once for all model pages."""
+
+    tops: list[float]  # top-1 of each distinct model
+    densities: list[float]  # accuracy per parameter of each distinct model
+    batch1_ms: dict[tuple[str, str], list[float]]  # time per image at batch 1 by run
+    candidates: dict[tuple[str, str], list[Candidate]]  # what the "use instead" lists compare, by run
+
+    @classmethod
+    def build(cls, all_records: Sequence[Record], runs: Sequence[Run]) -> RankPools:
+        # Accuracy and density belong to the model, not the run: rank among distinct models.
+        distinct = {r.model.name: r for r in all_records}
+        return cls(
+            sorted(v for r in distinct.values() if (v := data.top1(r)) is not None),
+            sorted(v for r in distinct.values() if (v := data.density(r)) is not None),
+            {
+                (run.hardware_slug, run.config_slug): sorted(
+                    v for r in run.records if (v := data.ms_per_image(data.ok_batch(r, 1))) is not None
+                )
+                for run in runs
+            },
+            {(run.hardware_slug, run.config_slug): candidates(run) for run in runs},
+        )
 
 
 def model_page(
@@ -317,7 +346,9 @@ def model_page(
     all_records: Sequence[Record],
     site: SiteModel,
     highlights: ModelHighlights | None = None,
+    pools: RankPools | None = None,
 ) -> ModelPage:
+    """One model's page; ``pools`` (built once for the site) saves ranking against every record again."""
     records = [item.record for _, item in records_by_run]
     first = records[0]
     page = model_path(first)
@@ -378,18 +409,16 @@ def model_page(
             uncounted = ", ".join(f"{name} × {n}" for name, n in sorted(ops.uncounted_operators.items()))
     run_views = []
     chart_records, chart_labels = [], []
+    if pools is None or any((run.hardware_slug, run.config_slug) not in pools.batch1_ms for run, _ in records_by_run):
+        pools = RankPools.build(all_records, [run for run, _ in records_by_run])
     for run, item in records_by_run:
         record = item.record
-        b1 = [data.ms_per_image(data.ok_batch(r, 1)) for r in run.records]
-        # Accuracy and density belong to the model, not the run: rank among distinct models.
-        distinct = {r.model.name: r for r in all_records}
-        tops = [v for r in distinct.values() if (v := data.top1(r)) is not None]
-        densities = [v for r in distinct.values() if (v := data.density(r)) is not None]
-        time_rank = _rank(data.ms_per_image(data.ok_batch(record, 1)), [v for v in b1 if v is not None], False)
-        density_rank = _rank(data.density(record), densities, True)
+        b1 = pools.batch1_ms[(run.hardware_slug, run.config_slug)]
+        time_rank = _rank(data.ms_per_image(data.ok_batch(record, 1)), b1, False)
+        density_rank = _rank(data.density(record), pools.densities, True)
         ranks = [
             f"time per image at batch 1: {time_rank} on this hardware (1 = fastest)",
-            f"top-1: {_rank(data.top1(record), tops, True)} models with a top-1 (1 = most accurate)",
+            f"top-1: {_rank(data.top1(record), pools.tops, True)} models with a top-1 (1 = most accurate)",
             f"accuracy per parameter: {density_rank} models (1 = most accurate per parameter)",
         ]
         run_views.append(
@@ -406,7 +435,7 @@ def model_page(
                     for s, status, message in data.failures(record)
                 ],
                 measured=measured_when(record),
-                instead=alternatives(record, run, page),
+                instead=alternatives(record, run, page, pools.candidates[(run.hardware_slug, run.config_slug)]),
             )
         )
         if record.batches:
