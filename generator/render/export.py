@@ -131,7 +131,18 @@ def records_csv(items: Sequence[LoadedRecord]) -> str:
 
 
 def records_json(items: Sequence[LoadedRecord]) -> str:
+    """Every record in one JSON list, without each round's per-iteration samples.
+
+    The samples are most of a record's bytes, and each record's own file in the
+    site (data/records/...) already holds them: copied twice, a zoo's site source
+    grew past 100 MB. Everything else of the record is here as it was measured.
+    """
     documents = [item.record.model_dump(mode="json") for item in items]
+    for document in documents:
+        for batch in document["batches"]:
+            latency = batch.get("latency")
+            for round_ in (latency or {}).get("rounds", []):
+                round_.pop("samples_ms_per_batch", None)
     return json.dumps(documents, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
