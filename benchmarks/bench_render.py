@@ -1,10 +1,20 @@
-"""Render + build time of the site for synthetic record sets (no torch needed).
+"""Render + strict build time of the site for a synthetic zoo (no torch needed).
 
-    python benchmarks/bench_render.py            # 115 models x 3 hardware, then 2x and 4x
-    python benchmarks/bench_render.py --sizes 1  # only the 1x set
+    python benchmarks/bench_render.py                          # 1000 models x 3 hardware: the issue's figure
+    python benchmarks/bench_render.py --models 200             # a quicker, smaller run
+    python benchmarks/bench_render.py --models 115,230 --hardware 3
 
-The target: the 1x set (what a full measurement of the registry on three machines
-gives) renders and builds within 30 s on 2 cores. Prints one line per size.
+For each size it times, on synthetic records (tests/fixtures/factory.py):
+
+- cold: render into a fresh, empty output folder with an empty user cache
+  (XDG_CACHE_HOME points at an empty folder), then ``mkdocs build --strict``;
+- warm: the same inputs rendered again over the existing site (what a re-render
+  after no change costs: nothing may be drawn again), then the build again.
+
+It prints the render, build and total seconds of both, the site source's size
+and file count, and exits non-zero when a cold total is above the floor (60 s on
+the 2-core machine the issue names; aim: 30 s). Timings swing 10-25 % from run
+to run on a shared VM, and are no figures while other work loads the machine.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,39 +35,85 @@ from fixtures.factory import synthetic_records, write_records  # noqa: E402
 
 from generator.render.site import build_site, render_site  # noqa: E402
 
-MODELS, HARDWARE, TARGET_S = 115, 3, 30.0
+FLOOR_S, AIM_S = 60.0, 30.0
 
 
-def run(scale: int) -> tuple[float, float, int]:
+@dataclass(frozen=True)
+class Pass:
+    render_s: float
+    build_s: float
+    written: int
+    unchanged: int
+
+    @property
+    def total_s(self) -> float:
+        return self.render_s + self.build_s
+
+
+def _tree_size(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def _one_pass(root: Path) -> Pass:
+    started = time.perf_counter()
+    report = render_site(root / "measurements", REPO / "templates", root / "site", quiet=True)
+    rendered = time.perf_counter()
+    code = build_site(REPO / "mkdocs.yml", strict=True, docs_dir=root / "site", site_dir=root / "html")
+    built = time.perf_counter()
+    if code != 0:
+        raise SystemExit("mkdocs build --strict failed")
+    return Pass(rendered - started, built - rendered, report.written, report.unchanged)
+
+
+def run(models: int, hardware: int) -> tuple[Pass, Pass, int, tuple[int, int]]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        records = synthetic_records(MODELS * scale, HARDWARE)
+        records = synthetic_records(models, hardware)
         write_records(records, root / "measurements")
-        started = time.perf_counter()
-        render_site(root / "measurements", REPO / "templates", root / "site", quiet=True)
-        rendered = time.perf_counter()
-        code = build_site(REPO / "mkdocs.yml", strict=True, docs_dir=root / "site", site_dir=root / "html")
-        built = time.perf_counter()
-        if code != 0:
-            raise SystemExit(f"mkdocs build failed at {scale}x")
-        return rendered - started, built - rendered, len(records)
+        # An empty user cache: "cold" means nothing drawn before, anywhere.
+        os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+        cold = _one_pass(root)
+        size = _tree_size(root / "site")
+        warm = _one_pass(root)
+        return cold, warm, len(records), size
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1,2,4", help="multiples of 115 models x 3 hardware (default 1,2,4)")
+    parser.add_argument("--models", default="1000", help="model counts, comma-separated (default 1000)")
+    parser.add_argument("--hardware", type=int, default=3, help="machines per model (default 3)")
+    parser.add_argument(
+        "--floor", type=float, default=FLOOR_S, help=f"seconds a cold total may take (default {FLOOR_S:.0f})"
+    )
     args = parser.parse_args()
-    print(f"render + build, synthetic records; {os.cpu_count()} CPUs visible")
-    worst = 0.0
-    for scale in (int(part) for part in args.sizes.split(",")):
-        render_s, build_s, count = run(scale)
-        total = render_s + build_s
-        if scale == 1:
-            worst = total
-        print(f"{scale}x: {MODELS * scale} models x {HARDWARE} hardware = {count} records: "
-              f"render {render_s:.1f} s + build {build_s:.1f} s = {total:.1f} s", flush=True)
-    if worst > TARGET_S:
-        print(f"1x took {worst:.1f} s, over the {TARGET_S:.0f} s target")
+    saved_cache = os.environ.get("XDG_CACHE_HOME")
+    print(
+        f"render + mkdocs build --strict, synthetic records; {os.cpu_count()} CPUs visible; "
+        f"floor {args.floor:.0f} s cold, aim {AIM_S:.0f} s",
+        flush=True,
+    )
+    over = []
+    try:
+        for models in (int(part) for part in args.models.split(",")):
+            cold, warm, count, (size, files) = run(models, args.hardware)
+            print(
+                f"{models} models x {args.hardware} hardware = {count} records; site source {size / 1e6:.1f} MB "
+                f"in {files} files\n"
+                f"  cold: render {cold.render_s:.1f} s + build {cold.build_s:.1f} s = {cold.total_s:.1f} s\n"
+                f"  warm: render {warm.render_s:.1f} s + build {warm.build_s:.1f} s = {warm.total_s:.1f} s "
+                f"({warm.written} files written, {warm.unchanged} unchanged)",
+                flush=True,
+            )
+            if cold.total_s > args.floor:
+                over.append(f"{models} x {args.hardware}: cold {cold.total_s:.1f} s")
+    finally:
+        if saved_cache is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved_cache
+    if over:
+        print(f"over the {args.floor:.0f} s floor: {'; '.join(over)}")
         return 1
     return 0
 

@@ -131,3 +131,24 @@ def test_small_fig2_draws_the_later_recipe_of_this_model_only() -> None:
     assert layout.text_problems(image) == []
     plain = charts.highlighted(base, "alexnet", "#1f77b4").to_dict()  # type: ignore[union-attr]
     assert not [layer for layer in _layers(plain) if layer["mark"]["type"] == "point"]
+
+
+def test_small_figures_share_the_other_models_points(highlights: ModelHighlights, tmp_path: Path) -> None:
+    """Every model page's copy of a small figure points at one file of the grey points, not a copy of them."""
+    import json
+
+    site = tmp_path / "site"
+    render_site(FIXTURES, TEMPLATES, site, quiet=True)
+    charts_dir = site / "models/charts"
+    urls = set()
+    for path in sorted(charts_dir.glob("*-fig2*.vl.json")):
+        grey = _layers(json.loads(path.read_text()))[0]
+        assert set(grey["data"]) == {"url"}  # no inline copy
+        urls.add(grey["data"]["url"])
+    assert len(urls) == 1  # one file for every page's small Fig. 2
+    (url,) = urls
+    points = json.loads((site / "models" / url).read_text())
+    assert highlights.operations is not None
+    assert points == [dict(r) for r in highlights.operations.rows]
+    # The static image is drawn from the spec with its points inline: the grey points are in it.
+    assert (charts_dir / "resnet50-fig2.svg").read_text().count("<path") > len(points)

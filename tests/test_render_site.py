@@ -96,6 +96,36 @@ def test_render_is_deterministic_and_incremental(rendered: Path, tmp_path: Path)
     assert {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()} == before
 
 
+def test_warm_render_after_a_change_equals_a_cold_render(tmp_path: Path) -> None:
+    """What a re-render reuses (SVGs, the Vega bundle) may only skip work whose output is the same bytes:
+    over a site of fewer models, the new set's render must equal a render into an empty folder."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    write_records([make_record(model, CPU) for model in STUDY_MODELS[:3]], before)
+    # One more model moves every small figure's axes and points, and adds pages and rows everywhere.
+    changed = [make_record(model, CPU) for model in STUDY_MODELS[:4]]
+    write_records(changed, after)
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    render_site(before, TEMPLATES, warm, quiet=True)
+    report = render_site(after, TEMPLATES, warm, quiet=True)
+    assert report.written > 0 and report.unchanged > 0
+    render_site(after, TEMPLATES, cold, quiet=True)
+    assert _tree(warm) == _tree(cold)
+    again = render_site(after, TEMPLATES, warm, quiet=True)  # same inputs: nothing to write
+    assert again.written == 0 and _tree(warm) == _tree(cold)
+
+
+def test_sample_lists_are_in_the_site_once(rendered: Path) -> None:
+    """records.json lists every record without its samples; each record's own file keeps them."""
+    import json
+
+    listed = json.loads((rendered / "data/records.json").read_text())
+    assert listed and b"samples_ms_per_batch" not in (rendered / "data/records.json").read_bytes()
+    copies = sorted((rendered / "data/records").rglob("*.json"))
+    assert len(copies) == len(listed)
+    assert all(b"samples_ms_per_batch" in copy.read_bytes() for copy in copies if b'"latency": {' in copy.read_bytes())
+    assert any(b"samples_ms_per_batch" in copy.read_bytes() for copy in copies)
+
+
 @pytest.mark.parametrize("kind", ["missing_field", "unknown_version", "wrong_type", "not_json"])
 def test_bad_record_fails_and_leaves_site_untouched(tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
     records = tmp_path / "measurements"

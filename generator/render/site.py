@@ -9,6 +9,7 @@ in with one rename: a failure at any point leaves the old site byte for byte.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import html
 import json
 import logging
@@ -145,6 +146,29 @@ def _previous_svg(previous_dir: Path | None, svg_path: str, spec_json: str, vers
     return previous if svg.reusable(previous, spec_json, version) else None
 
 
+SHARED_DATA_FROM = 10  # rows: below this a layer's data stays in its spec (one request fewer)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _share_data(spec: dict[str, Any], shared: tuple[str, str], files: dict[str, bytes]) -> dict[str, Any]:
+    """``spec`` with each top-level layer's large inline data replaced by a URL of a file named by its
+    content: a figure drawn on every model page carries every model's points once, not once per page."""
+    folder, url_prefix = shared
+    layers = []
+    for layer in spec.get("layer", []):
+        values = layer.get("data", {}).get("values") if isinstance(layer, dict) else None
+        if isinstance(values, list) and len(values) >= SHARED_DATA_FROM:
+            text = _dumps(values) + "\n"
+            name = f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.json"
+            files[f"{folder}/{name}"] = text.encode("utf-8")
+            layer = {**layer, "data": {"url": f"{url_prefix}/{name}"}}
+        layers.append(layer)
+    return {**spec, "layer": layers} if "layer" in spec else spec
+
+
 def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -> dict[str, bytes]:
     version = _vegalite_version()
     files: dict[str, bytes] = {}
@@ -154,8 +178,10 @@ def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -
         # function (to_dict()), so the render itself skips it.
         with alt.utils.schemapi.debug_mode(False):
             spec = job.chart.to_dict(validate=False)
-        text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        files[job.spec_path] = (text + "\n").encode("utf-8")
+        # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
+        text = _dumps(spec)
+        published = text if job.shared_data is None else _dumps(_share_data(spec, job.shared_data, files))
+        files[job.spec_path] = (published + "\n").encode("utf-8")
         if job.svg_path is not None:
             reused = _previous_svg(previous_dir, job.svg_path, text, version)
             if reused is not None:

@@ -45,6 +45,10 @@ class ChartJob:
     spec_path: str
     svg_path: str | None
     chart: alt.TopLevelMixin
+    # (site folder, the same folder as the embedding page's links reach it): a layer's data of
+    # SHARED_DATA_FROM rows or more is written there once and the spec refers to it, instead
+    # of every copy of a figure carrying every model's points (small figures on each model page).
+    shared_data: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,9 @@ class ModelHighlights:
         )
 
 
+SHARED_DATA_DIR = "models/charts/data"
+
+
 def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool) -> int:
     """How many of the other points are both more accurate and better on x (strictly)."""
     row = next(r for r in base.rows if r["registry_name"] == name)
@@ -121,9 +124,10 @@ def _highlight_refs(
         # One capped slug for model and run together: a long model name plus a run's slugs
         # would otherwise pass the file-name limit that safe_slug keeps.
         chart_stem = f"models/charts/{safe_slug(f'{model_stem(name)}-{key}')}"
-        site.charts.append(ChartJob(f"{chart_stem}.vl.json", f"{chart_stem}.svg", chart))
+        shared = (SHARED_DATA_DIR, rel(page, SHARED_DATA_DIR))  # the grey points: one file per figure
+        site.charts.append(ChartJob(f"{chart_stem}.vl.json", f"{chart_stem}.svg", chart, shared))
         # Built small enough for a phone: the narrow version every chart offers is the same chart.
-        site.charts.append(ChartJob(f"{chart_stem}.narrow.vl.json", None, chart))
+        site.charts.append(ChartJob(f"{chart_stem}.narrow.vl.json", None, chart, shared))
         refs.append(
             ChartRef(
                 f"among-{key}",
