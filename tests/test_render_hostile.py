@@ -140,7 +140,7 @@ def test_hostile_content_is_refused_by_file_name(kind: str, small_site: tuple[Pa
     measurements, site = _copy(small_site, tmp_path)
     bad = measurements / "fixture-cpu-2t" / "fp32" / f"{kind}.json"
     bad.write_bytes(HOSTILE_TEXT[kind]())
-    _refused(measurements, site, capsys, str(bad), *HOSTILE_WORDS[kind])
+    assert _refused(measurements, site, capsys, str(bad), *HOSTILE_WORDS[kind])
 
 
 def test_oversized_record_is_refused_with_the_limit(small_site: tuple[Path, Path, dict[str, bytes]], tmp_path: Path,
@@ -149,7 +149,7 @@ def test_oversized_record_is_refused_with_the_limit(small_site: tuple[Path, Path
     big = measurements / "big.json"
     with big.open("wb") as handle:
         handle.truncate(MAX_RECORD_BYTES + 1)  # sparse: costs no disk
-    _refused(measurements, site, capsys, str(big), f"{MAX_RECORD_BYTES:,} bytes per record")
+    assert _refused(measurements, site, capsys, str(big), f"{MAX_RECORD_BYTES:,} bytes per record")
 
 
 def test_links_in_measurements_are_refused(small_site: tuple[Path, Path, dict[str, bytes]], tmp_path: Path,
@@ -159,14 +159,14 @@ def test_links_in_measurements_are_refused(small_site: tuple[Path, Path, dict[st
     write_records([make_record(STUDY_MODELS[3], CPU, SMALL)], outside)
     link = measurements / "fixture-cpu-2t" / "fp32" / "resnet18.json"
     link.symlink_to(next(outside.rglob("*.json")))
-    _refused(measurements, site, capsys, str(link), "symbolic link")
+    assert _refused(measurements, site, capsys, str(link), "symbolic link")
     link.unlink()
     folder_link = measurements / "elsewhere"
     folder_link.symlink_to(outside)
-    _refused(measurements, site, capsys, str(folder_link), "symbolic link")
+    assert _refused(measurements, site, capsys, str(folder_link), "symbolic link")
     folder_link.unlink()
     (measurements / "zero.json").symlink_to("/dev/zero")
-    _refused(measurements, site, capsys, "zero.json", "symbolic link")
+    assert _refused(measurements, site, capsys, "zero.json", "symbolic link")
 
 
 def test_fifos_and_devices_are_refused_without_blocking(small_site: tuple[Path, Path, dict[str, bytes]],
@@ -174,7 +174,7 @@ def test_fifos_and_devices_are_refused_without_blocking(small_site: tuple[Path, 
     measurements, site = _copy(small_site, tmp_path)
     fifo = measurements / "pipe.json"
     os.mkfifo(fifo)  # nobody writes: a plain open() would block forever
-    _refused(measurements, site, capsys, str(fifo), "FIFO")
+    assert _refused(measurements, site, capsys, str(fifo), "FIFO")
     with pytest.raises(RecordError, match="is a device"):
         read_regular_file(Path("/dev/zero"))
 
