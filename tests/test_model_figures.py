@@ -76,7 +76,7 @@ def test_small_figures_have_no_text_problems(highlights: ModelHighlights, name: 
         assert layout.text_problems(image) == []
 
 
-def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(
+def test_model_page_shows_its_static_batch_chart_and_unchanged_svgs_are_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = tmp_path / "measurements"
@@ -85,10 +85,16 @@ def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(
     render_site(records, TEMPLATES, site, quiet=True)
     page = (site / "models/resnet50.md").read_text()
     assert "![Time per image and peak memory vs batch size](charts/resnet50.svg)" in page
-    assert "charts/resnet50-fig2.svg" in page and "charts/resnet50-fig9-fixture-cpu-2t-fp32.svg" in page
+    # The small figures are interactive only (a static copy would carry every model's points once per
+    # page), built small enough for a phone: no image, no narrow version.
+    assert 'data-spec="charts/resnet50-fig2.vl.json"></div>' in page
+    assert 'data-spec="charts/resnet50-fig9-fixture-cpu-2t-fp32.vl.json"></div>' in page
+    assert "resnet50-fig2.svg" not in page and not (site / "models/charts/resnet50-fig2.svg").exists()
     assert "4 other models with both values in grey" in page
-    for name in ("resnet50.svg", "resnet50-fig2.svg", "resnet50-fig9-fixture-cpu-2t-fp32.svg"):
-        assert layout.text_problems((site / "models/charts" / name).read_text()) == []
+    image = (site / "models/charts/resnet50.svg").read_text()
+    assert layout.text_problems(image) == []
+    texts = {text.text for text in layout.drawn_texts(image)[0]}
+    assert {"Batch size (images)", "Time per image (ms, median)", "Peak memory (MB)"} <= texts
 
     drawn: list[str] = []
     real = svg.to_svg
@@ -98,12 +104,37 @@ def test_model_page_shows_static_charts_and_reuses_unchanged_svgs(
         return real(spec_json, vl_version)
 
     monkeypatch.setattr(svg, "to_svg", counting)
-    edited = site / "models/charts/resnet50.svg"
+    edited = site / "figures/fixture-cpu-2t/fp32/charts/study-fig1.svg"
     original = edited.read_bytes()
-    edited.write_bytes(original.replace(b"Batch size", b"Batch sizes"))  # a hand edit keeps the stamp line
+    edited.write_bytes(original.replace(b"</svg>", b"<!-- edited --></svg>"))  # a hand edit keeps the stamp line
     render_site(records, TEMPLATES, site, quiet=True)
     assert len(drawn) == 1  # only the edited chart is drawn again; every other SVG is reused
     assert edited.read_bytes() == original
+
+
+def test_static_batch_chart_draws_the_specs_rows_ticks_and_colours() -> None:
+    from xml.etree import ElementTree
+
+    from fixtures.factory import GPU
+
+    records = [make_record(STUDY_MODELS[4], CPU, (1, 2, 4)), make_record(STUDY_MODELS[4], GPU, (1, 2, 4))]
+    spec = charts.model_batches(records, ["run b", "run a"]).to_dict()
+    image = charts.model_batches_svg(records, ["run b", "run a"])
+    assert layout.text_problems(image) == []
+    time_panel, memory_panel = spec["hconcat"]
+    colour = time_panel["layer"][0]["encoding"]["color"]["scale"]
+    assert colour == {"domain": ["run a", "run b"], "range": list(charts.RUN_COLOURS[:2])}
+    circles = [c for c in ElementTree.fromstring(image).iter() if c.tag.endswith("circle")]
+    for run, fill in zip(colour["domain"], colour["range"], strict=True):
+        rows = [r for r in time_panel["layer"][0]["data"]["values"] if r["run"] == run]
+        assert len(rows) == 3
+        # One point per batch size in each panel, and one in the legend.
+        assert sum(1 for c in circles if c.get("fill") == fill) == 3 + 3 + 1
+    texts = [text.text for text in layout.drawn_texts(image)[0]]
+    for value in time_panel["layer"][0]["encoding"]["y"]["axis"]["values"]:
+        assert charts._format(value) in texts
+    assert texts.count("1") >= 2 and texts.count("4") >= 2  # the batch sizes under both panels (and y ticks)
+    assert "run a" in texts and "run b" in texts
 
 
 def test_small_fig2_draws_the_later_recipe_of_this_model_only() -> None:
@@ -150,5 +181,5 @@ def test_small_figures_share_the_other_models_points(highlights: ModelHighlights
     points = json.loads((site / "models" / url).read_text())
     assert highlights.operations is not None
     assert points == [dict(r) for r in highlights.operations.rows]
-    # The static image is drawn from the spec with its points inline: the grey points are in it.
-    assert (charts_dir / "resnet50-fig2.svg").read_text().count("<path") > len(points)
+    # No static copy carries the points again.
+    assert not list(charts_dir.glob("*-fig2*.svg"))

@@ -19,7 +19,9 @@ Points that were not measured or failed (oom, error) are left out;
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,12 +29,40 @@ from typing import Any, Literal
 
 import altair as alt
 
-from generator.render import data, layout, palette, stats
+from generator.render import data, layout, palette, static_svg, stats
 from generator.render.data import MB
 from generator.render.names import label as _label
 from generator.schema import Record
 
 Row = dict[str, Any]
+
+
+@functools.cache
+def _vegalite_schema() -> dict[str, Any]:
+    from altair.vegalite.v6.schema import core
+
+    return core.load_schema()
+
+
+class VegaLite:
+    """A Vega-Lite spec held as plain data, for the charts drawn once per model page.
+
+    Building and serialising an Altair chart costs tens of milliseconds; a zoo of a
+    thousand models on three machines has thousands of these charts, so they are
+    assembled from parts serialised once (``HighlightBase``) or written as data
+    (``model_batches``). ``to_dict`` validates like Altair's when asked (the tests
+    ask; the render does not). The spec's parts are shared between charts: never
+    modify what ``to_dict`` returns.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def to_dict(self, validate: bool = True) -> dict[str, Any]:
+        if validate:
+            # Through JSON: the schema knows arrays, not tuples.
+            alt.utils.schemapi.validate_jsonschema(json.loads(json.dumps(self.spec)), _vegalite_schema())
+        return self.spec
 
 
 @dataclass(frozen=True)
@@ -287,19 +317,29 @@ class Axis:
         boxes.sort()
         return all(b[0] - a[1] >= 6 for a, b in itertools.pairwise(boxes))
 
+    def scale_spec(self) -> dict[str, Any]:
+        return {"type": "log" if self.log else "linear", "domain": [self.low, self.high], "nice": False, "zero": False}
+
+    def _axis_spec(self, title: str) -> dict[str, Any]:
+        return {
+            "values": self.ticks(),
+            "format": TICK_FORMAT,
+            "labelFlush": True,
+            "labelOverlap": True,
+            "title": title,
+            "titleFontSize": 11,
+            "labelFontSize": AXIS_FONT,
+        }
+
+    def spec(self, field: str, title: str) -> dict[str, Any]:
+        """The channel as Vega-Lite data (``encode``'s twin, for charts written without Altair)."""
+        return {"field": field, "type": "quantitative", "scale": self.scale_spec(), "axis": self._axis_spec(title)}
+
     def scale(self) -> alt.Scale:
-        return alt.Scale(type="log" if self.log else "linear", domain=[self.low, self.high], nice=False, zero=False)
+        return alt.Scale(**self.scale_spec())
 
     def encode(self, field: str, title: str, channel: Literal["x", "y"]) -> alt.X | alt.Y:
-        axis = alt.Axis(
-            values=self.ticks(),
-            format=TICK_FORMAT,
-            labelFlush=True,
-            labelOverlap=True,
-            title=title,
-            titleFontSize=11,
-            labelFontSize=AXIS_FONT,
-        )
+        axis = alt.Axis(**self._axis_spec(title))
         if channel == "x":
             return alt.X(f"{field}:Q", scale=self.scale(), axis=axis)
         return alt.Y(f"{field}:Q", scale=self.scale(), axis=axis)
@@ -365,6 +405,20 @@ def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> alt.TopLevelMix
     )
     chart.usermeta = {"darkColours": palette.dark_variants(colours)}  # type: ignore[attr-defined]
     return chart
+
+
+def _frame(colours: Iterable[str]) -> dict[str, Any]:
+    """``_finish``'s settings as Vega-Lite data, for the charts written without Altair."""
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "config": {
+            "font": layout.FONT,
+            "style": STYLE_LIGHT,
+            "legend": {"labelFontSize": 10, "titleFontSize": 11},
+            "view": {"continuousHeight": 300, "continuousWidth": 300},
+        },
+        "usermeta": {"darkColours": palette.dark_variants(colours)},
+    }
 
 
 def _colours(rows: Sequence[Row], pal: Palette) -> list[str]:
@@ -1172,8 +1226,26 @@ def accuracy_energy_front(records: Sequence[Record], pal: Palette, lay: Layout =
     )
 
 
-def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Layout = WIDE) -> alt.TopLevelMixin:
-    """A model page's chart: time per image (with its 95 % interval) and peak memory vs batch size, one line per run."""
+# Vega's default colours of a nominal field (tableau10), given explicitly so the static SVG
+# (static_svg) and the interactive chart colour each run alike.
+RUN_COLOURS = (
+    "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _BatchPanel:
+    field: str
+    title: str
+    fmt: str
+    interval: bool
+    rows: list[Row]
+    x: Axis
+    sizes: list[int]
+    y: Axis
+
+
+def _batch_rows(records: Sequence[Record], run_labels: Sequence[str]) -> list[Row]:
     found: list[Row] = []
     for record, run in zip(records, run_labels, strict=True):
         for result in record.batches:
@@ -1189,63 +1261,116 @@ def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Lay
                 }
             )
     found.sort(key=lambda row: (str(row["run"]), int(row["batch_size"])))
-    width = lay.panel_width
+    return found
 
-    def panel(field: str, title: str, log_y: bool, fmt: str, interval: bool) -> alt.LayerChart:
+
+def _batch_panels(found: Sequence[Row], lay: Layout) -> list[_BatchPanel]:
+    panels = []
+    for field, title, log_y, fmt, interval in (
+        ("ms", "Time per image (ms, median)", True, ".4g", True),
+        ("memory_mb", "Peak memory (MB)", False, ",.0f", False),
+    ):
         present = [r for r in found if r[field] is not None]
         values = _values(present, field, ("ms_low", "ms_high") if interval else None) or [1.0]
         y = fit_axis([v for v in values if v is not None], lay.height - 40, log_y, True, 6, include_zero=not log_y)
         sizes = sorted({int(r["batch_size"]) for r in present}) or [1]
-        x_scale = alt.Scale(type="log", base=2, domain=[min(sizes) / 1.3, max(sizes) * 1.3], nice=False)
-        colour = alt.Color(
-            "run:N", title="hardware, configuration", legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)
-        )
-        line = (
-            alt.Chart(_data(present), width=width, height=lay.height - 40)
-            .mark_line(point=True)
-            .encode(
-                x=alt.X(
-                    "batch_size:Q",
-                    scale=x_scale,
-                    axis=alt.Axis(values=sizes, format="d", labelFlush=True, title="Batch size (images)"),
-                ),
-                y=y.encode(field, title, "y"),
-                color=colour,
-                tooltip=[
-                    alt.Tooltip("run:N"),
-                    alt.Tooltip("batch_size:Q", title="batch size"),
-                    alt.Tooltip(f"{field}:Q", title=title, format=fmt),
-                ]
-                + (
-                    [
-                        alt.Tooltip("ms_low:Q", title="95 % interval, low", format=fmt),
-                        alt.Tooltip("ms_high:Q", title="95 % interval, high", format=fmt),
-                    ]
-                    if interval
-                    else []
-                ),
-            )
-        )
-        layers: list[alt.Chart] = [line]
-        with_interval = [r for r in present if interval and r["ms_low"] is not None and r["ms_high"] is not None]
+        # Log base 2 in the spec; the pixel of a value is the same for any base.
+        x = Axis(min(sizes) / 1.3, max(sizes) * 1.3, True, lay.panel_width, False)
+        panels.append(_BatchPanel(field, title, fmt, interval, present, x, sizes, y))
+    return panels
+
+
+def _run_colours(found: Sequence[Row]) -> dict[str, str]:
+    runs = sorted({str(r["run"]) for r in found})
+    return {run: RUN_COLOURS[i % len(RUN_COLOURS)] for i, run in enumerate(runs)}
+
+
+def model_batches(records: Sequence[Record], run_labels: Sequence[str], lay: Layout = WIDE) -> VegaLite:
+    """A model page's chart: time per image (with its 95 % interval) and peak memory vs batch size, one line per run.
+
+    Written as plain Vega-Lite (no Altair objects): one per model page and layout.
+    """
+    found = _batch_rows(records, run_labels)
+    colours = _run_colours(found)
+    colour = {
+        "field": "run",
+        "type": "nominal",
+        "title": "hardware, configuration",
+        "scale": {"domain": list(colours), "range": list(colours.values())},
+        "legend": {"orient": "bottom", "columns": 1, "labelLimit": 400},
+    }
+
+    def panel(spec: _BatchPanel) -> dict[str, Any]:
+        x_scale = {"type": "log", "base": 2, "domain": [spec.x.low, spec.x.high], "nice": False}
+        x = {
+            "field": "batch_size",
+            "type": "quantitative",
+            "scale": x_scale,
+            "axis": {"values": spec.sizes, "format": "d", "labelFlush": True, "title": "Batch size (images)"},
+        }
+        tooltip = [
+            {"field": "run", "type": "nominal"},
+            {"field": "batch_size", "type": "quantitative", "title": "batch size"},
+            {"field": spec.field, "type": "quantitative", "title": spec.title, "format": spec.fmt},
+        ]
+        if spec.interval:
+            tooltip += [
+                {"field": "ms_low", "type": "quantitative", "title": "95 % interval, low", "format": spec.fmt},
+                {"field": "ms_high", "type": "quantitative", "title": "95 % interval, high", "format": spec.fmt},
+            ]
+        layers: list[dict[str, Any]] = [
+            {
+                "data": {"values": spec.rows},
+                "mark": {"type": "line", "point": True},
+                "encoding": {"x": x, "y": spec.y.spec(spec.field, spec.title), "color": colour, "tooltip": tooltip},
+            }
+        ]
+        with_interval = [r for r in spec.rows if spec.interval and r["ms_low"] is not None and r["ms_high"] is not None]
         if with_interval:
             layers.append(
-                alt.Chart(_data(with_interval))
-                .mark_rule(style="interval", strokeWidth=1.2)
-                .encode(
-                    x=alt.X("batch_size:Q", scale=x_scale),
-                    y=alt.Y("ms_low:Q", scale=y.scale()),
-                    y2=alt.Y2("ms_high"),
-                    color=colour,
-                )
+                {
+                    "data": {"values": with_interval},
+                    "mark": {"type": "rule", "style": "interval", "strokeWidth": 1.2},
+                    "encoding": {
+                        "x": {"field": "batch_size", "type": "quantitative", "scale": x_scale},
+                        "y": {"field": "ms_low", "type": "quantitative", "scale": spec.y.scale_spec()},
+                        "y2": {"field": "ms_high"},
+                        "color": colour,
+                    },
+                }
             )
-        return alt.LayerChart(layer=layers)
+        return {"layer": layers, "width": lay.panel_width, "height": lay.height - 40}
 
-    panels = [
-        panel("ms", "Time per image (ms, median)", True, ".4g", True),
-        panel("memory_mb", "Peak memory (MB)", False, ",.0f", False),
-    ]
-    return _finish(_panels(panels, lay), [])
+    spec = _frame(colours.values())
+    spec["vconcat" if lay.stack_panels else "hconcat"] = [panel(p) for p in _batch_panels(found, lay)]
+    spec["resolve"] = {"scale": {"color": "shared", "size": "shared"}}
+    return VegaLite(spec)
+
+
+def model_batches_svg(records: Sequence[Record], run_labels: Sequence[str], lay: Layout = WIDE) -> str:
+    """The static image of ``model_batches`` (same rows, axes, ticks and colours), drawn in Python."""
+    found = _batch_rows(records, run_labels)
+    colours = _run_colours(found)
+    panels = []
+    for spec in _batch_panels(found, lay):
+        by_run: dict[str, list[tuple[float, float, float | None, float | None]]] = {}
+        for r in spec.rows:
+            low, high = (r["ms_low"], r["ms_high"]) if spec.interval else (None, None)
+            by_run.setdefault(str(r["run"]), []).append((float(r["batch_size"]), float(r[spec.field]), low, high))
+        panels.append(
+            static_svg.Panel(
+                spec.x,
+                spec.sizes,
+                lambda v: f"{v:.0f}",
+                "Batch size (images)",
+                spec.y,
+                spec.y.ticks(),
+                _format,
+                spec.title,
+                [static_svg.Series(run, colours[run], points) for run, points in by_run.items()],
+            )
+        )
+    return static_svg.panels_svg(panels, lay.stack_panels, "hardware, configuration", list(colours.items()))
 
 
 def exclusions(records: Sequence[Record], batch_sizes: Sequence[int] | None = None) -> list[str]:
@@ -1270,10 +1395,12 @@ OTHER_AREA = 28.0  # px², every other model's point
 
 @dataclass(frozen=True)
 class HighlightBase:
-    """What every model page's copy of one small figure shares: the points, axes and grey layer.
+    """What every model page's copy of one small figure shares: the points, axes and serialised layers.
 
-    Built once per figure and record set, so each model page only adds its own
-    point and places one label (against the others' points, known in pixels).
+    Built once per figure and record set, so each model page only fills in its own
+    point and places one label (against the others' points, known in pixels):
+    ``frame`` is the top-level spec without layers, ``parts`` every kind of layer
+    serialised once with empty data (its encoding and mark do not depend on the model).
     """
 
     rows: tuple[Row, ...]
@@ -1281,10 +1408,63 @@ class HighlightBase:
     y_field: str
     x: Axis
     y: Axis
-    grey: alt.Chart
     obstacles: tuple[layout.Point, ...]
-    tooltip: tuple[alt.Tooltip, ...]
     later: dict[str, Row]  # registry name -> its later-recipe row (``later_recipe_rows``): a second, hollow marker
+    frame: dict[str, Any]
+    parts: dict[str, dict[str, Any]]  # 'grey' (with every point), 'this', 'later_rule', 'later_point', ...
+
+    def part(self, name: str, values: Sequence[Row], colour: str | None = None) -> dict[str, Any]:
+        """Layer ``name`` with ``values`` as its data (and the highlighted colour on its mark)."""
+        layer = {**self.parts[name], "data": {"values": list(values)}}
+        if colour is not None:
+            layer["mark"] = {**layer["mark"], "color": colour}
+        return layer
+
+
+_PLACEHOLDER_COLOUR = "#000000"
+
+
+def _highlight_parts(
+    x: Axis, y: Axis, x_field: str, y_field: str, grey: alt.Chart, tooltip: Sequence[alt.Tooltip], lay: Layout
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every layer a model page's small figure can have, serialised once by Altair (valid Vega-Lite)."""
+    empty = _data(())
+    x_enc = alt.X(f"{x_field}:Q", scale=x.scale())
+    text_mark: dict[str, Any] = {"style": "data-label", "align": "left", "baseline": "alphabetic"}
+    labels = {"x": alt.X("label_x:Q", scale=x.scale()), "y": alt.Y("label_y:Q", scale=y.scale())}
+    layers = {
+        "grey": grey,
+        "later_rule": alt.Chart(empty)
+        .mark_rule(style="leader", strokeWidth=1)
+        .encode(x=x_enc, y=alt.Y(f"{y_field}:Q", scale=y.scale()), y2=alt.Y2("later_top1")),
+        "later_point": alt.Chart(empty)
+        .mark_point(shape="circle", filled=False, size=HIGHLIGHT_AREA, color=_PLACEHOLDER_COLOUR, strokeWidth=1.5)
+        .encode(
+            x=x_enc,
+            y=alt.Y("later_top1:Q", scale=y.scale()),
+            tooltip=[
+                alt.Tooltip("model:N", title="model"),
+                alt.Tooltip("later_weights:N", title="later recipe"),
+                alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
+                alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
+            ],
+        ),
+        "this": alt.Chart(empty)
+        .mark_circle(size=HIGHLIGHT_AREA, color=_PLACEHOLDER_COLOUR, opacity=1, stroke="#333333", strokeWidth=0.8)
+        .encode(x=x_enc, y=alt.Y(f"{y_field}:Q", scale=y.scale()), tooltip=list(tooltip)),
+        "gain_label": alt.Chart(empty)
+        .mark_text(**text_mark, fontSize=lay.font_size)
+        .encode(**labels, text=alt.Text("text:N")),
+        "leader": alt.Chart(empty)
+        .mark_rule(style="leader", strokeWidth=0.8)
+        .encode(x=alt.X("x1:Q", scale=x.scale()), y=alt.Y("y1:Q", scale=y.scale()), x2=alt.X2("x2"), y2=alt.Y2("y2")),
+        "label": alt.Chart(empty)
+        .mark_text(**text_mark, fontSize=lay.font_size, fontWeight="bold")
+        .encode(**labels, text=alt.Text("model:N")),
+    }
+    spec = _finish(alt.LayerChart(layer=list(layers.values()), width=lay.width, height=lay.height), []).to_dict()
+    frame = {key: value for key, value in spec.items() if key not in ("layer", "usermeta")}
+    return frame, dict(zip(layers, spec["layer"], strict=True))
 
 
 def highlight_base(
@@ -1320,33 +1500,17 @@ def highlight_base(
         )
         for r in found
     )
+    frame, parts = _highlight_parts(x, y, x_field, y_field, grey, tooltip, lay)
     return HighlightBase(
-        tuple(found),
-        x_field,
-        y_field,
-        x,
-        y,
-        grey,
-        obstacles,
-        tuple(tooltip),
-        {str(r["registry_name"]): r for r in later},
+        tuple(found), x_field, y_field, x, y, obstacles, {str(r["registry_name"]): r for r in later}, frame, parts
     )
 
 
-def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layout = SMALL) -> alt.TopLevelMixin | None:
+def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layout = SMALL) -> VegaLite | None:
     """The small figure with ``registry_name`` in its colour and named; None when it is not among the points."""
     row = next((r for r in base.rows if r["registry_name"] == registry_name), None)
     if row is None:
         return None
-    this = (
-        alt.Chart(_data([row]))
-        .mark_circle(size=HIGHLIGHT_AREA, color=colour, opacity=1, stroke="#333333", strokeWidth=0.8)
-        .encode(
-            x=alt.X(f"{base.x_field}:Q", scale=base.x.scale()),
-            y=alt.Y(f"{base.y_field}:Q", scale=base.y.scale()),
-            tooltip=list(base.tooltip),
-        )
-    )
     point = layout.Point(
         registry_name,
         base.x.pixel(float(row[base.x_field])),
@@ -1355,30 +1519,12 @@ def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layou
         str(row["model"]),
     )
     labelled = [point]
-    layers: list[alt.Chart] = [base.grey]
+    layers = [base.parts["grey"]]
     later = base.later.get(registry_name)
     if later is not None:
         # The same network with its later training recipe: hollow, joined to the original's point.
-        x_enc = alt.X(f"{base.x_field}:Q", scale=base.x.scale())
-        layers.append(
-            alt.Chart(_data([later]))
-            .mark_rule(style="leader", strokeWidth=1)
-            .encode(x=x_enc, y=alt.Y(f"{base.y_field}:Q", scale=base.y.scale()), y2=alt.Y2("later_top1"))
-        )
-        layers.append(
-            alt.Chart(_data([later]))
-            .mark_point(shape="circle", filled=False, size=HIGHLIGHT_AREA, color=colour, strokeWidth=1.5)
-            .encode(
-                x=x_enc,
-                y=alt.Y("later_top1:Q", scale=base.y.scale()),
-                tooltip=[
-                    alt.Tooltip("model:N", title="model"),
-                    alt.Tooltip("later_weights:N", title="later recipe"),
-                    alt.Tooltip("later_top1:Q", title="top-1 (%), later recipe", format=".2f"),
-                    alt.Tooltip("gain_points:Q", title="gain (points)", format="+.2f"),
-                ],
-            )
-        )
+        layers.append(base.part("later_rule", [later]))
+        layers.append(base.part("later_point", [later], colour))
         labelled.append(
             layout.Point(
                 f"later:{registry_name}",
@@ -1388,66 +1534,24 @@ def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layou
                 str(later["gain_text"]),
             )
         )
-    layers.append(this)
+    layers.append(base.part("this", [row], colour))
     others = [p for p in base.obstacles if p.key != registry_name]
     placed = layout.place_labels(labelled, base.x.length, base.y.length, lay.font_size, obstacles=others)
     for extra in labelled[1:]:
         gain = placed.get(extra.key)
         if gain is not None:
-            layers.append(
-                alt.Chart(
-                    _data(
-                        [{"text": extra.text, "label_x": base.x.value(gain.x), "label_y": base.y.value(gain.baseline)}]
-                    )
-                )
-                .mark_text(style="data-label", align="left", baseline="alphabetic", fontSize=lay.font_size)
-                .encode(
-                    x=alt.X("label_x:Q", scale=base.x.scale()),
-                    y=alt.Y("label_y:Q", scale=base.y.scale()),
-                    text=alt.Text("text:N"),
-                )
-            )
+            at = {"label_x": base.x.value(gain.x), "label_y": base.y.value(gain.baseline)}
+            layers.append(base.part("gain_label", [{"text": extra.text, **at}]))
     found = placed.get(registry_name)
     if found is not None:
         if found.leader is not None:
             x1, y1, x2, y2 = found.leader
-            layers.append(
-                alt.Chart(
-                    _data(
-                        [
-                            {
-                                "x1": base.x.value(x1),
-                                "y1": base.y.value(y1),
-                                "x2": base.x.value(x2),
-                                "y2": base.y.value(y2),
-                            }
-                        ]
-                    )
-                )
-                .mark_rule(style="leader", strokeWidth=0.8)
-                .encode(
-                    x=alt.X("x1:Q", scale=base.x.scale()),
-                    y=alt.Y("y1:Q", scale=base.y.scale()),
-                    x2=alt.X2("x2"),
-                    y2=alt.Y2("y2"),
-                )
-            )
-        layers.append(
-            alt.Chart(
-                _data(
-                    [{"model": row["model"], "label_x": base.x.value(found.x), "label_y": base.y.value(found.baseline)}]
-                )
-            )
-            .mark_text(
-                style="data-label", align="left", baseline="alphabetic", fontSize=lay.font_size, fontWeight="bold"
-            )
-            .encode(
-                x=alt.X("label_x:Q", scale=base.x.scale()),
-                y=alt.Y("label_y:Q", scale=base.y.scale()),
-                text=alt.Text("model:N"),
-            )
-        )
-    return _finish(alt.LayerChart(layer=layers, width=lay.width, height=lay.height), [colour, GREY])
+            ends = {"x1": base.x.value(x1), "y1": base.y.value(y1), "x2": base.x.value(x2), "y2": base.y.value(y2)}
+            layers.append(base.part("leader", [ends]))
+        at = {"label_x": base.x.value(found.x), "label_y": base.y.value(found.baseline)}
+        layers.append(base.part("label", [{"model": row["model"], **at}]))
+    usermeta = {"darkColours": palette.dark_variants([colour, GREY])}
+    return VegaLite({**base.frame, "layer": layers, "usermeta": usermeta})
 
 
 def operations_highlight_base(records: Sequence[Record]) -> HighlightBase | None:

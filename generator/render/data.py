@@ -7,6 +7,7 @@ measured" and is carried through, never replaced by zero.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -565,9 +566,11 @@ class Run:
         study = [item for item in self.items if item.record.model.study_name is not None]
         return replace(self, items=study) if len(study) >= min_models else self
 
-    @property
+    @functools.cached_property
     def ceilings(self) -> MachineCeilings | None:
-        """The ceilings of the run folder holding most of this run's records (None: not measured)."""
+        """The ceilings of the run folder holding most of this run's records (None: not measured).
+
+        Read once per run (after ``group_runs`` filled it): every model row of a hardware page asks."""
         by_folder: dict[Path, list[LoadedRecord]] = {}
         for item in self.items:
             by_folder.setdefault(item.source.parent, []).append(item)

@@ -189,6 +189,7 @@ def place_labels(
         )
 
     order = sorted(points, key=lambda p: (-crowding(p), p.key))
+    circles = _Grid([*points, *obstacles])
     taken: list[Box] = list(reserved)
     leaders: list[tuple[float, float, float, float]] = []
     placed: dict[str, Label] = {}
@@ -196,7 +197,8 @@ def place_labels(
         text_w = text_width(point.text, size)
         text_h = (ASCENT + DESCENT) * size
         best: tuple[float, Box, tuple[float, float, float, float] | None] | None = None
-        for cost, box in _candidates(point, text_w, text_h, size):
+        candidates = _candidates(point, text_w, text_h, size)
+        for cost, box in candidates:
             if best is not None and cost >= best[0]:
                 continue
             if not box.inside(0, 0, width, height) or any(box.overlaps(other, GAP) for other in taken):
@@ -209,7 +211,7 @@ def place_labels(
                 continue
             covered = sum(
                 1
-                for other in (*points, *obstacles)
+                for other in circles.near(box)
                 if other is not point and box.hits_circle(other.x, other.y, max(other.radius, 3))
             )
             total = cost + covered * 40
@@ -223,6 +225,33 @@ def place_labels(
             leaders.append(leader)
         placed[point.key] = Label(point.key, point.text, box.left, box.bottom - DESCENT * size, box, leader)
     return placed
+
+
+class _Grid:
+    """Points by square cell, so the circles that may touch a box are found without visiting every point:
+    a chart of the whole zoo has a thousand, almost all far from any one label."""
+
+    CELL = 16.0  # px
+
+    def __init__(self, points: Sequence[Point]) -> None:
+        self.cells: dict[tuple[int, int], list[Point]] = {}
+        for point in points:
+            self.cells.setdefault(self._cell(point.x, point.y), []).append(point)
+        self.reach = max((max(point.radius, 3) for point in points), default=0.0)
+
+    def _cell(self, x: float, y: float) -> tuple[int, int]:
+        return math.floor(x / self.CELL), math.floor(y / self.CELL)
+
+    def near(self, box: Box) -> list[Point]:
+        """Every point whose circle (radius at least 3 px) can reach ``box``, and perhaps a few more."""
+        left, top = self._cell(box.left - self.reach, box.top - self.reach)
+        right, bottom = self._cell(box.right + self.reach, box.bottom + self.reach)
+        return [
+            point
+            for column in range(left, right + 1)
+            for row in range(top, bottom + 1)
+            for point in self.cells.get((column, row), ())
+        ]
 
 
 def _leader(point: Point, box: Box, size: float) -> tuple[float, float, float, float] | None:

@@ -47,13 +47,18 @@ os.umask(_UMASK)
 # Every page in MkDocs' navigation format, read by build_site (a dot file: MkDocs does not publish it).
 NAV_FILE = ".nav.json"
 NavItem = dict[str, "str | list[NavItem | str]"]
+# Beyond this many models the sidebar lists no model page: MkDocs (Material) writes the whole
+# open section into every page, so N listed models cost N² (a thousand models: 80 s of a 36 s
+# build). The models index, a leaderboard with a name filter, links every model page instead.
+NAV_MODELS_LIMIT = 150
 
 
 def navigation(site: pages.SiteModel) -> list[NavItem]:
     """The sidebar: Home, then Figures, Models and Hardware as sections whose index is the section page.
 
     Every page the render writes is listed, so the sidebar shows where a reader is
-    and MkDocs offers previous / next links through each section.
+    and MkDocs offers previous / next links through each section; model pages only
+    up to ``NAV_MODELS_LIMIT`` of them.
     """
     by_path = {page.path: page for page in site.pages}
 
@@ -82,7 +87,9 @@ def navigation(site: pages.SiteModel) -> list[NavItem]:
     return [
         {"Home": "index.md"},
         section("Figures", "figures/index.md", [{run: entries} for run, entries in grouped.items()]),
-        section("Models", "models/index.md", [{title(p): p} for p in models]),
+        section(
+            "Models", "models/index.md", [{title(p): p} for p in models] if len(models) <= NAV_MODELS_LIMIT else []
+        ),
         section("Hardware", "hardware/index.md", [{title(p): p} for p in hardware]),
         {"Methodology": "methodology.md"},
         {"Data": "data.md"},
@@ -153,18 +160,27 @@ def _dumps(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _share_data(spec: dict[str, Any], shared: tuple[str, str], files: dict[str, bytes]) -> dict[str, Any]:
+def _share_data(
+    spec: dict[str, Any], shared: tuple[str, str], files: dict[str, bytes], names: dict[int, tuple[object, str]]
+) -> dict[str, Any]:
     """``spec`` with each top-level layer's large inline data replaced by a URL of a file named by its
-    content: a figure drawn on every model page carries every model's points once, not once per page."""
+    content: a figure drawn on every model page carries every model's points once, not once per page.
+
+    ``names`` remembers the file of each data list already written (by identity: the model pages'
+    copies of a figure share one list), so a thousand pages serialise those points once.
+    """
     folder, url_prefix = shared
     layers = []
     for layer in spec.get("layer", []):
         values = layer.get("data", {}).get("values") if isinstance(layer, dict) else None
-        if isinstance(values, list) and len(values) >= SHARED_DATA_FROM:
-            text = _dumps(values) + "\n"
-            name = f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.json"
-            files[f"{folder}/{name}"] = text.encode("utf-8")
-            layer = {**layer, "data": {"url": f"{url_prefix}/{name}"}}
+        if isinstance(values, list | tuple) and len(values) >= SHARED_DATA_FROM:
+            known = names.get(id(values))
+            if known is None:
+                text = _dumps(values) + "\n"
+                name = f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.json"
+                files[f"{folder}/{name}"] = text.encode("utf-8")
+                known = names[id(values)] = (values, name)  # the list is kept, so its id stays its own
+            layer = {**layer, "data": {"url": f"{url_prefix}/{known[1]}"}}
         layers.append(layer)
     return {**spec, "layer": layers} if "layer" in spec else spec
 
@@ -172,17 +188,18 @@ def _share_data(spec: dict[str, Any], shared: tuple[str, str], files: dict[str, 
 def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -> dict[str, bytes]:
     version = _vegalite_version()
     files: dict[str, bytes] = {}
+    shared_names: dict[int, tuple[object, str]] = {}
     wanted: list[tuple[str, str]] = []  # (svg path, spec JSON)
     for job in jobs:
         # Schema validation costs ~50 ms a chart; the tests validate every chart
         # function (to_dict()), so the render itself skips it.
         with alt.utils.schemapi.debug_mode(False):
             spec = job.chart.to_dict(validate=False)
-        # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
-        text = _dumps(spec)
-        published = text if job.shared_data is None else _dumps(_share_data(spec, job.shared_data, files))
-        files[job.spec_path] = (published + "\n").encode("utf-8")
+        shared = spec if job.shared_data is None else _share_data(spec, job.shared_data, files, shared_names)
+        files[job.spec_path] = (_dumps(shared) + "\n").encode("utf-8")
         if job.svg_path is not None:
+            # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
+            text = _dumps(spec)
             reused = _previous_svg(previous_dir, job.svg_path, text, version)
             if reused is not None:
                 files[job.svg_path] = reused

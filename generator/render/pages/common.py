@@ -9,6 +9,7 @@ from typing import Any
 import altair as alt
 
 from generator.render import names
+from generator.render.charts import VegaLite
 from generator.render.data import Run
 from generator.render.load import model_stem, site_stem
 from generator.schema import Record
@@ -44,7 +45,7 @@ class ChartJob:
 
     spec_path: str
     svg_path: str | None
-    chart: alt.TopLevelMixin
+    chart: alt.TopLevelMixin | VegaLite
     # (site folder, the same folder as the embedding page's links reach it): a layer's data of
     # SHARED_DATA_FROM rows or more is written there once and the spec refers to it, instead
     # of every copy of a figure carrying every model's points (small figures on each model page).
@@ -62,7 +63,7 @@ class Page:
 class SiteModel:
     pages: list[Page] = field(default_factory=list)
     charts: list[ChartJob] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)  # data downloads: path -> content
+    files: dict[str, bytes] = field(default_factory=dict)  # data downloads and drawn images: path -> content
 
 
 def rel(page: str, target: str) -> str:

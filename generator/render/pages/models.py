@@ -125,9 +125,11 @@ def _highlight_refs(
         # would otherwise pass the file-name limit that safe_slug keeps.
         chart_stem = f"models/charts/{safe_slug(f'{model_stem(name)}-{key}')}"
         shared = (SHARED_DATA_DIR, rel(page, SHARED_DATA_DIR))  # the grey points: one file per figure
-        site.charts.append(ChartJob(f"{chart_stem}.vl.json", f"{chart_stem}.svg", chart, shared))
-        # Built small enough for a phone: the narrow version every chart offers is the same chart.
-        site.charts.append(ChartJob(f"{chart_stem}.narrow.vl.json", None, chart, shared))
+        # Interactive only: a static image would carry every model's points, once per page (a zoo of
+        # a thousand models would hold thousands of such images); the sentence below and the
+        # "instead" tables say in words what the figure shows. Built small enough for a phone,
+        # so it needs no narrow version.
+        site.charts.append(ChartJob(f"{chart_stem}.vl.json", None, chart, shared))
         refs.append(
             ChartRef(
                 f"among-{key}",
@@ -136,8 +138,7 @@ def _highlight_refs(
                 f"{dominating} of them "
                 f"{'is' if dominating == 1 else 'are'} both more accurate and {better}.",
                 rel(page, f"{chart_stem}.vl.json"),
-                rel(page, f"{chart_stem}.svg"),
-                narrow_spec_href=rel(page, f"{chart_stem}.narrow.vl.json"),
+                None,
             )
         )
     return refs
@@ -450,14 +451,9 @@ def model_page(
         stem = f"models/charts/{model_stem(info.name)}"
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
-            # The static image (wide) is what GitHub shows of the page.
-            site.charts.append(
-                ChartJob(
-                    spec_path,
-                    f"{stem}.svg" if lay is charts.WIDE else None,
-                    charts.model_batches(chart_records, chart_labels, lay),
-                )
-            )
+            site.charts.append(ChartJob(spec_path, None, charts.model_batches(chart_records, chart_labels, lay)))
+        # The static image (wide) is what GitHub shows of the page; drawn in Python (static_svg).
+        site.files[f"{stem}.svg"] = charts.model_batches_svg(chart_records, chart_labels).encode("utf-8")
         chart = ChartRef(
             "batches",
             "Time per image and peak memory vs batch size",
