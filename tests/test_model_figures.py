@@ -121,7 +121,7 @@ def test_static_batch_chart_draws_the_specs_rows_ticks_and_colours() -> None:
     spec = charts.model_batches(records, ["run b", "run a"]).to_dict()
     image = charts.model_batches_svg(records, ["run b", "run a"])
     assert layout.text_problems(image) == []
-    time_panel, memory_panel = spec["hconcat"]
+    time_panel, _memory_panel = spec["hconcat"]
     colour = time_panel["layer"][0]["encoding"]["color"]["scale"]
     assert colour == {"domain": ["run a", "run b"], "range": list(charts.RUN_COLOURS[:2])}
     circles = [c for c in ElementTree.fromstring(image).iter() if c.tag.endswith("circle")]

@@ -185,6 +185,31 @@ def test_mkdocs_strict_build_of_the_fixtures(rendered: Path, tmp_path: Path) -> 
     assert "fonts.googleapis" not in index and "fonts.gstatic" not in index
 
 
+def test_sidebar_lists_model_pages_up_to_a_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listed, every model page costs time on every other page (the sidebar is in each); a zoo's pages are
+    reached through the models index instead, and the strict build still passes."""
+    import json
+
+    from generator.render import site as site_module
+
+    def models_section(site: Path) -> list[object]:
+        nav = json.loads((site / ".nav.json").read_text())
+        return next(item["Models"] for item in nav if "Models" in item)
+
+    listed = tmp_path / "listed"
+    render_site(FIXTURES, TEMPLATES, listed, quiet=True)
+    section = models_section(listed)
+    assert section[0] == "models/index.md" and {"ResNet-50 (resnet50)": "models/resnet50.md"} in section
+    monkeypatch.setattr(site_module, "NAV_MODELS_LIMIT", 3)
+    unlisted = tmp_path / "unlisted"
+    render_site(FIXTURES, TEMPLATES, unlisted, quiet=True)
+    assert models_section(unlisted) == ["models/index.md"]
+    html = tmp_path / "html"
+    assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=unlisted, site_dir=html) == 0
+    assert (html / "models/resnet50.html").is_file()
+    assert 'href="resnet50.html"' in (html / "models/index.html").read_text()
+
+
 def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "src"
     render_site(FIXTURES, TEMPLATES, broken, quiet=True)
