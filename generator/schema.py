@@ -765,14 +765,15 @@ def load_record(path: Path) -> Record:
     return parse_record(read_json(path), path)
 
 
-def record_to_json(record: Record) -> str:
+def record_to_json(record: Record, indent: int | None = 2) -> str:
     """Canonical, stable serialisation: sorted keys, two-space indent, trailing newline.
 
-    NaN or Infinity raise ValueError here rather than reach a file.
+    NaN or Infinity raise ValueError here rather than reach a file. ``indent=None``:
+    the same document on one line, ten times faster to write (Python's json module
+    indents in pure Python), for the site's download copies of a whole zoo's records.
     """
-    return (
-        json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
-    )
+    document = record.model_dump(mode="json")
+    return json.dumps(document, indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def json_schema() -> dict[str, Any]:

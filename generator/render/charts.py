@@ -381,13 +381,36 @@ def fit_axis(
     return Axis(low, hi + share * span, False, length, vertical)
 
 
-def _data(rows: Sequence[Row]) -> alt.Data:
-    """Inline data held as a tuple: Altair deep-copies lists on every layer, concat and property
-    change (most of the render's time), but shares tuples; the rows are never changed after this."""
-    return alt.Data(values=tuple(rows))
+# Rows of the charts being built, by placeholder URL (see ``_data``); ``_finish`` puts them in.
+_PENDING_ROWS: dict[str, tuple[Row, ...]] = {}
+_ROWS_KEYS = itertools.count()
 
 
-def _empty() -> alt.TopLevelMixin:
+def _data(rows: Sequence[Row]) -> alt.UrlData:
+    """A chart's inline data, held back from Altair until the spec is built.
+
+    Altair walks, validates and deep-copies every value of inline data on each layer,
+    concat and serialisation: for a zoo's figures (a thousand rows, several layers,
+    two layouts) that was most of the render's time. So Altair sees a placeholder
+    URL, and ``_finish`` swaps the rows in once the spec is plain data."""
+    key = f"pending-rows:{next(_ROWS_KEYS)}"
+    _PENDING_ROWS[key] = tuple(rows)
+    return alt.UrlData(url=key)
+
+
+def _with_rows(spec: Any) -> Any:
+    """``spec`` with every placeholder of ``_data`` replaced by its rows (inline values)."""
+    if isinstance(spec, dict):
+        url = spec.get("url")
+        if isinstance(url, str) and url in _PENDING_ROWS and len(spec) == 1:
+            return {"values": list(_PENDING_ROWS[url])}
+        return {key: _with_rows(value) for key, value in spec.items()}
+    if isinstance(spec, list):
+        return [_with_rows(value) for value in spec]
+    return spec
+
+
+def _empty() -> VegaLite:
     """Nothing measured: the registry does not draw such a figure; this keeps a direct call's spec valid."""
     return _finish(alt.Chart(alt.Data(values=[])).mark_point(), [])
 
@@ -395,8 +418,8 @@ def _empty() -> alt.TopLevelMixin:
 # --- shared pieces ------------------------------------------------------------------------------------------------
 
 
-def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> alt.TopLevelMixin:
-    """Site-wide configuration: font, label styles, and the dark-scheme colours for charts.js."""
+def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> VegaLite:
+    """Site-wide configuration (font, label styles, the dark-scheme colours for charts.js), then the spec as data."""
     # Set in place: .configure() and .properties() would copy the whole chart each.
     chart.config = alt.Config(  # type: ignore[attr-defined]
         font=layout.FONT,
@@ -404,7 +427,10 @@ def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> alt.TopLevelMix
         legend=alt.LegendConfig(labelFontSize=10, titleFontSize=11),
     )
     chart.usermeta = {"darkColours": palette.dark_variants(colours)}  # type: ignore[attr-defined]
-    return chart
+    # Validation is the tests' job (VegaLite.to_dict validates, as Altair's would).
+    with alt.utils.schemapi.debug_mode(False):
+        spec = chart.to_dict(validate=False)
+    return VegaLite(_with_rows(spec))
 
 
 def _frame(colours: Iterable[str]) -> dict[str, Any]:
@@ -741,7 +767,7 @@ def _bars(
     fmt: str,
     domain_max: float | None,
     recipes: bool = False,
-) -> alt.TopLevelMixin:
+) -> VegaLite:
     """Horizontal bars, best first; ``recipes``: a hollow marker at the later recipe's top-1 of the same network."""
     found = rows(records, **{field: getter})
     top = domain_max if domain_max is not None else max((float(r[field]) for r in found), default=1) * 1.05
@@ -805,18 +831,18 @@ def _bars(
     return _finish(alt.layer(*layers), _colours(found, pal))
 
 
-def top1_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE, top5: bool = False) -> alt.TopLevelMixin:
+def top1_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE, top5: bool = False) -> VegaLite:
     """Fig. 1: top-1 (or top-5) accuracy per network, best first."""
     if top5:
         return _bars(records, pal, lay, "top5", data.top5, "Top-5 accuracy (%)", ".2f", 100.0)
     return _bars(records, pal, lay, "top1", data.top1, "Top-1 accuracy (%)", ".2f", 100.0, recipes=True)
 
 
-def top5_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def top5_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     return top1_bars(records, pal, lay, top5=True)
 
 
-def density_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def density_bars(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 10: top-1 percentage points per million parameters."""
     return _bars(
         records,
@@ -834,7 +860,7 @@ def accuracy_vs_operations_rows(records: Sequence[Record]) -> list[Row]:
     return rows(records, top1=data.top1, gflops=data.gflops, params_m=data.params_millions)
 
 
-def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 2: top-1 vs GFLOPs per image, bubble area proportional to parameters."""
     found = accuracy_vs_operations_rows(records)
     chart = _scatter(
@@ -864,7 +890,7 @@ def accuracy_vs_operations(records: Sequence[Record], pal: Palette, lay: Layout 
 
 def _lines(
     found: list[Row], pal: Palette, lay: Layout, y_title: str, tooltip_format: str, y_log: bool, interval: bool
-) -> alt.TopLevelMixin:
+) -> VegaLite:
     """Value vs batch size, one line per model, named at its end in a column right of the lines."""
     if not found:
         return _empty()
@@ -968,7 +994,7 @@ def time_rows(records: Sequence[Record]) -> list[Row]:
     return batch_rows(records, data.ms_per_image, data.ms_per_image_low, data.ms_per_image_high)
 
 
-def time_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def time_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 3: median time per image vs batch size, log-log as in the study, with each point's 95 % interval."""
     return _lines(time_rows(records), pal, lay, "Time per image (ms, median)", ".4g", True, True)
 
@@ -977,7 +1003,7 @@ def power_rows(records: Sequence[Record]) -> list[Row]:
     return batch_rows(records, data.net_power_w)
 
 
-def power_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def power_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 4: net power (mean minus idle) vs batch size."""
     return _lines(power_rows(records), pal, lay, "Net power above idle (W)", ".1f", False, False)
 
@@ -986,7 +1012,7 @@ def memory_rows(records: Sequence[Record]) -> list[Row]:
     return batch_rows(records, lambda r: None if (m := data.memory_bytes(r)) is None else m / MB)
 
 
-def memory_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def memory_vs_batch(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 5: peak memory vs batch size (see ``data.memory_bytes`` for which memory)."""
     return _lines(memory_rows(records), pal, lay, "Peak memory (MB)", ",.0f", False, False)
 
@@ -999,7 +1025,7 @@ def memory_parameters_rows(records: Sequence[Record]) -> list[Row]:
     )
 
 
-def memory_vs_parameters(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def memory_vs_parameters(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 6: peak memory at batch 1 vs parameter size, with a least-squares line."""
     found = memory_parameters_rows(records)
     chart = _scatter(
@@ -1047,7 +1073,7 @@ def _two_panels(
     lay: Layout,
     panel: Callable[[int, float | None], Scatter],
     size_field: str | None,
-) -> alt.TopLevelMixin:
+) -> VegaLite:
     sizes = study_pair(records)
     specs = [panel(size, None) for size in sizes]
     top = max((float(r[size_field]) for s in specs for r in s.rows), default=1.0) if size_field else None
@@ -1069,7 +1095,7 @@ def _clean_interval(found: list[Row], low: str, high: str) -> list[Row]:
     return found
 
 
-def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 7: operations vs time per image at batch 1 and 16 (or its stand-in), with the least-squares line."""
 
     def panel(size: int, top: float | None) -> Scatter:
@@ -1103,7 +1129,7 @@ def operations_power_rows(records: Sequence[Record], size: int) -> list[Row]:
     return rows(records, gflops=data.gflops, watts=lambda r: data.net_power_w(data.ok_batch(r, size)))
 
 
-def operations_vs_power(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def operations_vs_power(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 8: operations vs net power at batch 1 and 16."""
 
     def panel(size: int, top: float | None) -> Scatter:
@@ -1138,7 +1164,7 @@ def accuracy_throughput_rows(records: Sequence[Record], size: int) -> list[Row]:
     )
 
 
-def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area proportional to operations."""
 
     def panel(size: int, top: float | None) -> Scatter:
@@ -1173,7 +1199,7 @@ def _front_chart(
     cost: Callable[[Record], float | None],
     cost_title: str,
     cost_format: str,
-) -> alt.TopLevelMixin:
+) -> VegaLite:
     found = rows(records, top1=data.top1, cost=cost)
     names = set(stats.pareto_front([(str(r["registry_name"]), float(r["cost"]), float(r["top1"])) for r in found]))
     for row in found:
@@ -1207,7 +1233,7 @@ def _front_chart(
     return _finish(chart, _colours(found, pal))
 
 
-def accuracy_latency_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def accuracy_latency_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Top-1 vs time per image at batch 1 with the Pareto front (faster and more accurate is better)."""
     return _front_chart(
         records,
@@ -1219,7 +1245,7 @@ def accuracy_latency_front(records: Sequence[Record], pal: Palette, lay: Layout 
     )
 
 
-def accuracy_energy_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> alt.TopLevelMixin:
+def accuracy_energy_front(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """The energy claim: top-1 vs energy per image at batch 1 with the Pareto front."""
     return _front_chart(
         records, pal, lay, lambda r: data.energy_j(data.ok_batch(r, 1)), "Energy per image at batch 1 (J)", ".4g"
@@ -1462,7 +1488,7 @@ def _highlight_parts(
         .mark_text(**text_mark, fontSize=lay.font_size, fontWeight="bold")
         .encode(**labels, text=alt.Text("model:N")),
     }
-    spec = _finish(alt.LayerChart(layer=list(layers.values()), width=lay.width, height=lay.height), []).to_dict()
+    spec = _finish(alt.LayerChart(layer=list(layers.values()), width=lay.width, height=lay.height), []).spec
     frame = {key: value for key, value in spec.items() if key not in ("layer", "usermeta")}
     return frame, dict(zip(layers, spec["layer"], strict=True))
 

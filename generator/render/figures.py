@@ -24,10 +24,10 @@ from generator.render.names import label
 from generator.render.roofline_chart import roofline
 from generator.schema import MachineCeilings, Record
 
-ChartFunction = Callable[[Sequence[Record], charts.Palette, charts.Layout], alt.TopLevelMixin]
+ChartFunction = Callable[[Sequence[Record], charts.Palette, charts.Layout], charts.VegaLite]
 # A chart of the records against the run's measured ceilings (None: not measured).
 CeilingsChartFunction = Callable[
-    [Sequence[Record], MachineCeilings | None, charts.Palette, charts.Layout], alt.TopLevelMixin
+    [Sequence[Record], MachineCeilings | None, charts.Palette, charts.Layout], charts.VegaLite
 ]
 
 
@@ -57,7 +57,7 @@ class Figure:
 
     def draw(
         self, records: Sequence[Record], ceilings: MachineCeilings | None, pal: charts.Palette, lay: charts.Layout
-    ) -> alt.TopLevelMixin:
+    ) -> charts.VegaLite:
         if self.ceilings_chart is not None:
             return self.ceilings_chart(records, ceilings, pal, lay)
         return self.chart(records, pal, lay)

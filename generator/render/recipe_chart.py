@@ -48,7 +48,7 @@ def recipe_gain_rows(records: Sequence[Record]) -> list[dict[str, object]]:
 
 def recipe_gain(
     records: Sequence[Record], pal: charts.Palette | None = None, lay: charts.Layout = charts.WIDE
-) -> alt.TopLevelMixin:
+) -> charts.VegaLite:
     """Top-1 of each network under its original and its later training recipe, joined by the gain.
 
     ``pal`` is unused (the colour tells the recipe, not the network); it keeps the

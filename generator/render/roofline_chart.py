@@ -56,7 +56,7 @@ def _roof(ceilings: MachineCeilings, x: charts.Axis) -> list[Row]:
 
 def roofline(
     records: Sequence[Record], ceilings: MachineCeilings | None, pal: Palette, lay: Layout = WIDE
-) -> alt.TopLevelMixin:
+) -> charts.VegaLite:
     """Achieved GFLOP/s vs FLOPs per byte, log-log, one colour per model, with the run's two ceilings."""
     found = roofline_rows(records, ceilings)
     if not found:

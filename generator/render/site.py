@@ -32,7 +32,7 @@ from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
-from generator.render.escape import code, finalize, front_matter_title, href
+from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
 from generator.render.load import LoadedRecord, load_records
 from generator.safe_read import read_regular_file
 from generator.schema import RecordError, record_to_json
@@ -137,6 +137,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     )
     environment.filters["href"] = href
     environment.filters["code"] = code
+    environment.filters["table"] = markdown_table
     return environment
 
 
@@ -270,7 +271,7 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
     site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
     site.files["data/records.json"] = export.records_json(items).encode("utf-8")
     for item in items:
-        site.files[str(item.site_path)] = record_to_json(item.record).encode("utf-8")
+        site.files[str(item.site_path)] = record_to_json(item.record, indent=None).encode("utf-8")
     return site
 
 
