@@ -67,10 +67,13 @@ class Candidate:
 
 
 def candidates(run: Run) -> list[Candidate]:
-    return [
+    """The run's records with a top-1, most accurate first (the order the lists show): a model's
+    list is then the front of this one, read until the accuracy is no longer higher."""
+    found = [
         Candidate(other, _top1(other), {name: measure(other) for name, measure in _MEASURES.items()})
         for other in run.records
     ]
+    return sorted((c for c in found if c.top1 is not None), key=lambda c: (-(c.top1 or 0.0), model_key(c.record)))
 
 
 _MEASURES: dict[str, Callable[[Record], Span | None]] = {"time": _time_span, "size": _size_span}
@@ -82,18 +85,17 @@ def _better(record: Record, pool: list[Candidate], page: str, title: str, what: 
     if own_top1 is None or own is None:
         missing = "no accuracy is known for it" if own_top1 is None else f"its {what} was not measured"
         return Alternative(title, None, f"Cannot be compared: {missing}.")
-    found = [
-        (c.record, top1, value)
-        for c in pool
-        if c.record.model.name != record.model.name
-        and (top1 := c.top1) is not None
-        and (value := c.spans[measure_name]) is not None
-        and top1 > own_top1
-        and value[2] < own[1]  # its whole interval below this model's
-    ]
+    found: list[tuple[Record, float, Span]] = []
+    for c in pool:  # most accurate first
+        top1 = c.top1
+        if top1 is None or top1 <= own_top1:
+            break
+        value = c.spans[measure_name]
+        # Its whole interval below this model's.
+        if value is not None and value[2] < own[1] and c.record.model.name != record.model.name:
+            found.append((c.record, top1, value))
     if not found:
         return Alternative(title, None, f"None: no model measured here is both more accurate and lower in {what}.")
-    found.sort(key=lambda item: (-item[1], model_key(item[0])))
     rows: list[list[str | Link]] = [
         [
             Link(label(other), rel(page, model_path(other))),
