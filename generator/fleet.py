@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator import interrupts
 from generator.errors import CliError
 from generator.files import write_text_atomic
 from generator.safe_read import walk_json_files
@@ -223,6 +224,9 @@ def _default_gpus(device: str) -> int:
     return 0
 
 
+# Ctrl-C stops the wait (the jobs keep running), and SIGTERM now does the same, even when this
+# command was started deaf to them (in a script's background: generator.interrupts).
+@interrupts.stoppable()
 def measure_on_slurm(
     models: Sequence[str], measure_kwargs: dict[str, Any], options: SlurmOptions, show_progress: bool = True
 ) -> int:

@@ -35,10 +35,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, ClassVar
 
-from generator import backends, environment, registry
+from generator import backends, environment, interrupts, registry
 from generator.backends import Backend
 from generator.errors import CliError
 from generator.model_spec import ModelSpec
@@ -195,6 +194,14 @@ def _context() -> Any:
             _CONTEXT.set_forkserver_preload(["generator.worker_preload"])
         else:  # no fork server (not POSIX): a fresh interpreter per worker
             _CONTEXT = multiprocessing.get_context("spawn")
+    if _CONTEXT.get_start_method() == "forkserver":
+        # Started here, not inside Process.start(), which callers wrap in interrupts.held():
+        # a server started there would keep SIGINT and SIGTERM blocked and hand that mask
+        # to every worker it forks (which terminate() could then not stop), and starting
+        # multiprocessing's resource tracker there unblocks them, ending the hold early.
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
     return _CONTEXT
 
 
@@ -221,11 +228,8 @@ class _WorkerProcess:
         # Ctrl-C or SIGTERM in the middle of start() would leave a half-started
         # child (one that reads its job from a closed pipe and prints a traceback):
         # hold them until the worker is started, then they stop it like any other.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
+        with interrupts.held():
             self.process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
 
     def go(self) -> None:
@@ -715,11 +719,10 @@ def _warmup_s(backend: Backend) -> float:
     return float(policy.min_s) if policy is not None else 0.0
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Unwind like Ctrl-C, so that workers are stopped, their logs removed and the lock released.
-    raise KeyboardInterrupt
-
-
+# Ctrl-C and SIGTERM unwind as KeyboardInterrupt (workers stopped, their logs removed, the lock
+# released) even when measure was started deaf to them: in the background of a script, by a parent
+# that held them blocked (generator.interrupts).
+@interrupts.stoppable()
 def measure(
     selectors: Sequence[str],
     out_dir: Path,
@@ -786,7 +789,6 @@ def measure(
         busy = load_average_warning()
         if busy:
             print(busy, file=sys.stderr)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with store.lock():
             for old, new in store.adopt_old_layout():
@@ -800,8 +802,6 @@ def measure(
             wall = time.perf_counter() - started
     except StoreLocked as error:
         raise CliError(str(error), exit_code=1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return report(outcomes, runner, wall)
 
 

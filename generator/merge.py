@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import interrupts
 from generator.check import (
     DEFAULT_MIN_ITERATIONS,
     DEFAULT_MIN_ROUNDS,
@@ -163,17 +162,6 @@ def plan_ceilings(
                 )
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and TERM wait until the renames are done (they take milliseconds)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def apply_plan(plan: MergePlan, destination: Path) -> None:
     """Write every file of the plan, all or nothing."""
     if not plan.files:
@@ -191,7 +179,7 @@ def apply_plan(plan: MergePlan, destination: Path) -> None:
                 os.fsync(handle.fileno())
             os.chmod(path, 0o644)
             staged[relative] = path
-        with _signals_held():
+        with interrupts.held():  # the renames take milliseconds
             try:
                 for index, (relative, path) in enumerate(sorted(staged.items())):
                     target = destination / relative

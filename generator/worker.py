@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from generator import backends
+from generator.interrupts import STOP_SIGNALS
 from generator.records import build_record, config_for
 from generator.schema import (
     BatchResult,
@@ -430,6 +431,9 @@ def serve(job: dict[str, Any], connection: Any, log_path: str) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A fork server started while its parent held these blocked hands the mask to every
+    # child: take them back, or the parent's terminate() waits out its timeout and kills.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def wait_for_go() -> bool:
         try:

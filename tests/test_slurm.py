@@ -85,9 +85,6 @@ def test_quick_models_as_a_job_array_then_check_merge_render(cluster: Cluster, t
     assert (tmp_path / "site" / "models" / "squeezenet1_1.md").is_file()
 
 
-# Known defect, not yet understood (as test_gpu_sweep's deadline test): in the whole suite under CI=true (two
-# fresh-clone runs on 2026-11-29) the measure subprocess ran past its 60 s timeout; alone it passes in 26 s.
-@pytest.mark.xfail(strict=False, reason="measure hangs here only after the CI browser tests (open)")
 def test_queued_jobs_are_not_resubmitted_and_failures_name_their_log(cluster: Cluster, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     # The jobs cannot start for an hour: the first command is interrupted while they wait.
