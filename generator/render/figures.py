@@ -15,8 +15,6 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import altair as alt
-
 from generator.render import charts, data, fmt, recipe_chart, stats
 from generator.render.charts import number as num
 from generator.render.data import MB, STUDY_LARGE_BATCH
