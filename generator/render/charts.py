@@ -1434,7 +1434,7 @@ class HighlightBase:
     y_field: str
     x: Axis
     y: Axis
-    obstacles: tuple[layout.Point, ...]
+    obstacles: layout.PointGrid  # every model's point, for the label of the one in colour to avoid
     later: dict[str, Row]  # registry name -> its later-recipe row (``later_recipe_rows``): a second, hollow marker
     frame: dict[str, Any]
     parts: dict[str, dict[str, Any]]  # 'grey' (with every point), 'this', 'later_rule', 'later_point', ...
@@ -1516,15 +1516,17 @@ def highlight_base(
         .mark_circle(size=OTHER_AREA, color=GREY, opacity=0.7)
         .encode(x=x.encode(x_field, x_title, "x"), y=y.encode(y_field, y_title, "y"), tooltip=list(tooltip))
     )
-    obstacles = tuple(
-        layout.Point(
-            str(r["registry_name"]),
-            x.pixel(float(r[x_field])),
-            y.pixel(float(r[y_field])),
-            _area_to_radius(OTHER_AREA),
-            "",
-        )
-        for r in found
+    obstacles = layout.PointGrid(
+        [
+            layout.Point(
+                str(r["registry_name"]),
+                x.pixel(float(r[x_field])),
+                y.pixel(float(r[y_field])),
+                _area_to_radius(OTHER_AREA),
+                "",
+            )
+            for r in found
+        ]
     )
     frame, parts = _highlight_parts(x, y, x_field, y_field, grey, tooltip, lay)
     return HighlightBase(
@@ -1561,8 +1563,15 @@ def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layou
             )
         )
     layers.append(base.part("this", [row], colour))
-    others = [p for p in base.obstacles if p.key != registry_name]
-    placed = layout.place_labels(labelled, base.x.length, base.y.length, lay.font_size, obstacles=others)
+    # Its own grey point lies under its coloured one: not in the way of its labels.
+    placed = layout.place_labels(
+        labelled,
+        base.x.length,
+        base.y.length,
+        lay.font_size,
+        obstacles=base.obstacles,
+        ignored=frozenset([registry_name]),
+    )
     for extra in labelled[1:]:
         gain = placed.get(extra.key)
         if gain is not None:
