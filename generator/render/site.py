@@ -19,7 +19,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,7 +32,7 @@ from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
-from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
+from generator.render.escape import code, finalize, front_matter_title, href, html_table, markdown_table
 from generator.render.load import LoadedRecord, load_records
 from generator.safe_read import read_regular_file
 from generator.schema import RecordError, record_to_json
@@ -138,6 +138,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     environment.filters["href"] = href
     environment.filters["code"] = code
     environment.filters["table"] = markdown_table
+    environment.filters["html_table"] = html_table
     return environment
 
 
@@ -186,36 +187,68 @@ def _share_data(
     return {**spec, "layer": layers} if "layer" in spec else spec
 
 
+class _ChartWriter:
+    """Each chart's spec file, and its SVG drawn (or reused) while the rest of the site is built."""
+
+    def __init__(self, previous_dir: Path | None) -> None:
+        self.previous_dir = previous_dir
+        self.version = _vegalite_version()
+        self.files: dict[str, bytes] = {}
+        self.shared_names: dict[int, tuple[object, str]] = {}
+        self.drawing: list[str] = []  # SVG paths, in the order handed to the drawer
+        self.drawer = svg.Drawer(self.version)
+
+    def add(self, jobs: Sequence[pages.ChartJob]) -> None:
+        wanted: list[str] = []
+        for job in jobs:
+            # Schema validation costs ~50 ms a chart; the tests validate every chart
+            # function (to_dict()), so the render itself skips it.
+            with alt.utils.schemapi.debug_mode(False):
+                spec = job.chart.to_dict(validate=False)
+            shared = (
+                spec if job.shared_data is None else _share_data(spec, job.shared_data, self.files, self.shared_names)
+            )
+            published = _dumps(shared)
+            self.files[job.spec_path] = (published + "\n").encode("utf-8")
+            if job.svg_path is not None:
+                # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
+                text = published if shared is spec else _dumps(spec)
+                reused = _previous_svg(self.previous_dir, job.svg_path, text, self.version)
+                if reused is not None:
+                    self.files[job.svg_path] = reused
+                else:
+                    self.drawing.append(job.svg_path)
+                    wanted.append(text)
+        self.drawer.submit(wanted)
+
+    def result(self) -> dict[str, bytes]:
+        self.files.update(zip(self.drawing, self.drawer.results(), strict=True))
+        return self.files
+
+    def close(self) -> None:
+        self.drawer.close()
+
+
 def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -> dict[str, bytes]:
-    version = _vegalite_version()
-    files: dict[str, bytes] = {}
-    shared_names: dict[int, tuple[object, str]] = {}
-    wanted: list[tuple[str, str]] = []  # (svg path, spec JSON)
-    for job in jobs:
-        # Schema validation costs ~50 ms a chart; the tests validate every chart
-        # function (to_dict()), so the render itself skips it.
-        with alt.utils.schemapi.debug_mode(False):
-            spec = job.chart.to_dict(validate=False)
-        shared = spec if job.shared_data is None else _share_data(spec, job.shared_data, files, shared_names)
-        files[job.spec_path] = (_dumps(shared) + "\n").encode("utf-8")
-        if job.svg_path is not None:
-            # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
-            text = _dumps(spec)
-            reused = _previous_svg(previous_dir, job.svg_path, text, version)
-            if reused is not None:
-                files[job.svg_path] = reused
-            else:
-                wanted.append((job.svg_path, text))
-    svgs = svg.many_to_svg([text for _, text in wanted], version)
-    files.update({path: image for (path, _), image in zip(wanted, svgs, strict=True)})
-    return files
+    writer = _ChartWriter(previous_dir)
+    try:
+        writer.add(jobs)
+        return writer.result()
+    finally:
+        writer.close()
 
 
-def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> pages.SiteModel:
+def build_site_model(
+    items: list[LoadedRecord],
+    baseline: str | None = None,
+    charts_so_far: Callable[[list[pages.ChartJob]], None] | None = None,
+) -> pages.SiteModel:
     """Every page's model, every chart and every data download, from the records.
 
     ``baseline``: the run the comparison page sets the others against
-    ('<hardware>/<configuration>'); None: the first run.
+    ('<hardware>/<configuration>'); None: the first run. ``charts_so_far``: given
+    the figures pages' charts as soon as they exist (then not kept in ``site.charts``),
+    so their drawing overlaps the building of the other pages.
     """
     site = pages.SiteModel()
     records = [item.record for item in items]
@@ -229,6 +262,9 @@ def build_site_model(items: list[LoadedRecord], baseline: str | None = None) -> 
                     pages.figures_path(run, scope), "figures.md.j2", pages.figures_page(run, scope, palette, site)
                 )
             )
+    if charts_so_far is not None:
+        charts_so_far(site.charts)
+        site.charts = []
     try:
         home_comparison = pages.home_lines(runs, baseline)
     except BaselineError as error:
@@ -286,10 +322,28 @@ def render_files(
     if not templates_dir.is_dir():
         raise CliError(f"templates folder {templates_dir} not found")
     environment = _environment(templates_dir)
-    # Altair validates every object as it is built (its debug mode): half the
-    # render time for big sets. The tests validate every chart function instead.
-    with alt.utils.schemapi.debug_mode(False):
-        site = build_site_model(items, baseline)
+    writer = _ChartWriter(previous_dir)
+    try:
+        # Altair validates every object as it is built (its debug mode): half the
+        # render time for big sets. The tests validate every chart function instead.
+        with alt.utils.schemapi.debug_mode(False):
+            site = build_site_model(items, baseline, charts_so_far=writer.add)
+        writer.add(site.charts)
+        files = _page_files(site, environment)
+        files.update(writer.result())
+    finally:
+        writer.close()
+    files.update(site.files)
+    assets = templates_dir / "assets"
+    if assets.is_dir():
+        for path in sorted(assets.rglob("*")):
+            if path.is_file():
+                files[f"assets/{path.relative_to(assets).as_posix()}"] = path.read_bytes()
+    files[VEGA_BUNDLE] = _vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
+    return files
+
+
+def _page_files(site: pages.SiteModel, environment: jinja2.Environment) -> dict[str, bytes]:
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
         text = environment.get_template(page.template).render(
@@ -298,14 +352,6 @@ def render_files(
             front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
         )
         files[page.path] = text.encode("utf-8")
-    files.update(_chart_files(site.charts, previous_dir))
-    files.update(site.files)
-    assets = templates_dir / "assets"
-    if assets.is_dir():
-        for path in sorted(assets.rglob("*")):
-            if path.is_file():
-                files[f"assets/{path.relative_to(assets).as_posix()}"] = path.read_bytes()
-    files[VEGA_BUNDLE] = _vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
     return files
 
 

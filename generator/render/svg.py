@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 _SVG_ID = re.compile(r"\b(clip|gradient|pattern)(\d+)\b")
 PARALLEL_FROM = 24  # below this many charts, starting worker processes costs more than it saves
@@ -66,12 +66,46 @@ def _worker(arguments: tuple[str, str]) -> bytes:
     return to_svg(*arguments)
 
 
+class Drawer:
+    """Draws SVGs in worker processes while the caller goes on building pages.
+
+    A zoo's figures take tens of seconds to draw; started as soon as their specs
+    exist, they are drawn while the model pages are built. Below ``PARALLEL_FROM``
+    charts in all, or on one CPU, they are drawn in this process at ``results``.
+    """
+
+    def __init__(self, vl_version: str) -> None:
+        self.vl_version = vl_version
+        self.workers = min(os.cpu_count() or 1, 4)
+        self.waiting: list[str] = []  # specs not yet handed to a worker
+        self.futures: list[Future[bytes]] = []
+        self.pool: ProcessPoolExecutor | None = None
+
+    def submit(self, spec_jsons: Sequence[str]) -> None:
+        self.waiting.extend(spec_jsons)
+        if self.pool is None and self.workers >= 2 and len(self.waiting) + len(self.futures) >= PARALLEL_FROM:
+            # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        if self.pool is not None:
+            self.futures.extend(self.pool.submit(_worker, (spec, self.vl_version)) for spec in self.waiting)
+            self.waiting = []
+
+    def results(self) -> list[bytes]:
+        """Every SVG in the order submitted."""
+        try:
+            drawn = [future.result() for future in self.futures]
+            return drawn + [to_svg(spec, self.vl_version) for spec in self.waiting]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
 def many_to_svg(spec_jsons: Sequence[str], vl_version: str) -> list[bytes]:
     """SVGs in the order of ``spec_jsons``; uses up to all CPUs for long lists."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(spec_jsons) < PARALLEL_FROM or workers < 2:
-        return [to_svg(spec, vl_version) for spec in spec_jsons]
-    # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(_worker, [(spec, vl_version) for spec in spec_jsons], chunksize=2))
+    drawer = Drawer(vl_version)
+    drawer.submit(spec_jsons)
+    return drawer.results()
