@@ -14,7 +14,7 @@ from fixtures.factory import CPU, GPU, STUDY_MODELS, FixtureHardware, FixtureMod
     write_records
 from generator.cli import main
 from generator.errors import CliError
-from generator.render.site import MARKER, build_site, render_site, sync_tree
+from generator.render.site import MARKER, STAMP, build_site, render_site, sync_tree
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
@@ -115,6 +115,35 @@ def test_warm_render_after_a_change_equals_a_cold_render(tmp_path: Path) -> None
     assert _tree(warm) == _tree(cold)
     again = render_site(after, TEMPLATES, warm, quiet=True)  # same inputs: nothing to write
     assert again.written == 0 and _tree(warm) == _tree(cold)
+
+
+def test_a_render_of_unchanged_inputs_writes_nothing_and_any_change_renders_again(tmp_path: Path) -> None:
+    measurements = tmp_path / "measurements"
+    write_records([make_record(model, CPU) for model in STUDY_MODELS[:4]], measurements)
+    site = tmp_path / "site"
+    first = render_site(measurements, TEMPLATES, site, quiet=True)
+    before = _tree(site)
+    again = render_site(measurements, TEMPLATES, site, quiet=True)
+    assert (again.written, again.removed, again.unchanged) == (0, 0, first.written)
+    assert _tree(site) == before
+    # A hand edit of the output is repaired.
+    page = site / "models/alexnet.md"
+    page.write_text("edited")
+    repaired = render_site(measurements, TEMPLATES, site, quiet=True)
+    assert repaired.written == 1 and _tree(site) == before
+    # A changed record is rendered.
+    record = next(measurements.rglob("alexnet.json"))
+    record.write_text(record.read_text().replace('"AlexNet"', '"AlexNet (edited)"'))
+    changed = render_site(measurements, TEMPLATES, site, quiet=True)
+    assert changed.written > 0 and "AlexNet (edited)" in (site / "models/alexnet.md").read_text()
+    # So is a changed template.
+    templates = tmp_path / "templates"
+    import shutil
+
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "data.md.j2").write_text((templates / "data.md.j2").read_text() + "\nA new line.\n")
+    assert render_site(measurements, templates, site, quiet=True).written > 0
+    assert "A new line." in (site / "data.md").read_text()
 
 
 def test_sample_lists_are_in_the_site_once(rendered: Path) -> None:
@@ -246,6 +275,8 @@ def test_committed_site_is_up_to_date(tmp_path: Path) -> None:
     fresh = tmp_path / "site"
     render_site(REPO / "measurements", TEMPLATES, fresh, quiet=True)
     committed, expected = _tree(REPO / "site"), _tree(fresh)
+    for tree in (committed, expected):
+        tree.pop(STAMP, None)  # not committed (.gitignore): it names the generator's code, which changes more often
     assert sorted(committed) == sorted(expected), "run 'python -m generator render' and commit site/"
     stale = [name for name in expected if committed[name] != expected[name]]
     assert not stale, f"site/ out of date in {stale[:10]}: run 'python -m generator render' and commit site/"

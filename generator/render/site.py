@@ -550,6 +550,15 @@ def render_site(
     a mistyped ``--measurements`` must not wipe the published site.
     """
     started = time.perf_counter()
+    stamp = _inputs_stamp(measurements_dir, templates_dir, baseline)
+    unchanged = _unchanged_since_last_render(out_dir, stamp)
+    if unchanged is not None:
+        if not quiet:
+            print(
+                f"{out_dir} is up to date: the records, templates and generator are those of its last render "
+                f"({unchanged} files, {time.perf_counter() - started:.1f} s)"
+            )
+        return SyncReport(0, 0, unchanged)
     items = load_records(measurements_dir)
     if not items and not allow_empty:
         existing = [name for name in _regular_files(out_dir) if name != MARKER]
@@ -561,6 +570,7 @@ def render_site(
     files = render_files(
         items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None, baseline=baseline
     )
+    files[STAMP] = _stamp_text(stamp, files)
     report = sync_tree(files, out_dir)
     if not quiet:
         print(
@@ -568,6 +578,73 @@ def render_site(
             f"{report.unchanged} unchanged, {report.removed} removed ({time.perf_counter() - started:.1f} s)"
         )
     return report
+
+
+# What the site was rendered from, and a digest of what the render wrote (a dot file: MkDocs does not publish it).
+STAMP = ".render-stamp.json"
+
+
+def _digest_tree(root: Path, skip: frozenset[str] = frozenset()) -> str:
+    """One SHA-256 over the relative names and bytes of every regular file under ``root``."""
+    digest = hashlib.sha256()
+    for name, path in sorted(_regular_files(root).items()):
+        if name in skip:
+            continue
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _inputs_stamp(measurements_dir: Path, templates_dir: Path, baseline: str | None) -> dict[str, str]:
+    """Everything the site is a function of: the records (as bytes), the templates, the generator's own code
+    and the versions of the packages that write pages and charts."""
+    from importlib import metadata
+
+    package = Path(__file__).resolve().parent.parent
+    versions = []
+    for name in ("altair", "vl-convert-python", "jinja2", "markupsafe", "pydantic"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} not installed")
+    return {
+        "measurements": _digest_tree(measurements_dir),
+        "templates": _digest_tree(templates_dir),
+        "generator": _digest_tree(package, frozenset(n for n in _regular_files(package) if not n.endswith(".py"))),
+        "packages": ", ".join(versions),
+        "baseline": baseline or "",
+    }
+
+
+def _stamp_text(stamp: dict[str, str], files: Mapping[str, bytes]) -> bytes:
+    written = hashlib.sha256()
+    for name in sorted(files):
+        written.update(name.encode("utf-8") + b"\0")
+        written.update(hashlib.sha256(files[name]).digest())
+    return (json.dumps({**stamp, "site": written.hexdigest()}, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _unchanged_since_last_render(out_dir: Path, stamp: dict[str, str]) -> int | None:
+    """The number of files of ``out_dir`` when it is exactly what rendering ``stamp``'s inputs wrote
+    (so rendering again would write the same bytes); None when anything differs or cannot be read."""
+    try:
+        if not (out_dir / MARKER).is_file() or out_dir.is_symlink():
+            return None
+        previous = json.loads(read_regular_file(out_dir / STAMP, max_bytes=64 * 1024))
+        if not isinstance(previous, dict) or {k: previous.get(k) for k in stamp} != stamp:
+            return None
+        # Every file still as written: a hand edit or a deleted file is repaired by a real render.
+        files = _regular_files(out_dir)
+        written = hashlib.sha256()
+        for name, path in sorted(files.items()):
+            if name == STAMP:
+                continue
+            written.update(name.encode("utf-8") + b"\0")
+            written.update(hashlib.sha256(path.read_bytes()).digest())
+        # The stamp's digest covers every file but itself, as _stamp_text computed it.
+        return len(files) if previous.get("site") == written.hexdigest() else None
+    except (OSError, ValueError, RecordError):
+        return None
 
 
 def _load_config(config_file: Path, strict: bool, docs_dir: Path | None, site_dir: Path | None):  # type: ignore[no-untyped-def]
