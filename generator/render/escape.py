@@ -6,6 +6,7 @@ must show as typed and run nothing, both in MkDocs and on GitHub.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -24,7 +25,13 @@ _SAFE_HREF = re.compile(r"^[A-Za-z0-9._/#-]+$")
 
 def markdown_text(value: Any) -> Markup:
     """Text for a Markdown page: HTML-escaped, Markdown specials backslashed, on one line."""
-    text = " ".join(str(value).split())  # a newline would end a table row or paragraph
+    return _markdown_text(str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _markdown_text(value: str) -> Markup:
+    # Cached: a zoo's pages repeat the same few thousand cell texts hundreds of thousands of times.
+    text = " ".join(value.split())  # a newline would end a table row or paragraph
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _LEADING_MARKER.sub(r"\\\1", text)
     # Entities last, so the escaping above never splits one ('&#39;' must stay whole):

@@ -584,15 +584,34 @@ def render_site(
 STAMP = ".render-stamp.json"
 
 
-def _digest_tree(root: Path, skip: frozenset[str] = frozenset()) -> str:
-    """One SHA-256 over the relative names and bytes of every regular file under ``root``."""
+def _digest_files(files: Mapping[str, bytes]) -> str:
     digest = hashlib.sha256()
-    for name, path in sorted(_regular_files(root).items()):
-        if name in skip:
-            continue
+    for name in sorted(files):
         digest.update(name.encode("utf-8") + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
+
+
+def _digest_tree(root: Path, skip: frozenset[str] = frozenset()) -> str:
+    """``_digest_files`` of every file under ``root`` (but ``skip``).
+
+    Anything but a regular file or a folder (a link, a FIFO) makes the digest unique, so it never
+    matches a stamp: such a tree always gets a real render, which refuses or replaces it.
+    """
+    if root.is_symlink() or not root.is_dir():
+        return f"not a folder {os.urandom(8).hex()}"
+    files: dict[str, bytes] = {}
+    for folder, subfolders, names in os.walk(root, followlinks=False):
+        for name in [*names, *subfolders]:
+            path = Path(folder) / name
+            relative = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode) or relative in skip:
+                continue
+            if not stat.S_ISREG(mode):
+                return f"not a regular file: {relative} {os.urandom(8).hex()}"
+            files[relative] = path.read_bytes()
+    return _digest_files(files)
 
 
 def _inputs_stamp(measurements_dir: Path, templates_dir: Path, baseline: str | None) -> dict[str, str]:
@@ -617,32 +636,22 @@ def _inputs_stamp(measurements_dir: Path, templates_dir: Path, baseline: str | N
 
 
 def _stamp_text(stamp: dict[str, str], files: Mapping[str, bytes]) -> bytes:
-    written = hashlib.sha256()
-    for name in sorted(files):
-        written.update(name.encode("utf-8") + b"\0")
-        written.update(hashlib.sha256(files[name]).digest())
-    return (json.dumps({**stamp, "site": written.hexdigest()}, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    return (json.dumps({**stamp, "site": _digest_files(files)}, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _unchanged_since_last_render(out_dir: Path, stamp: dict[str, str]) -> int | None:
     """The number of files of ``out_dir`` when it is exactly what rendering ``stamp``'s inputs wrote
     (so rendering again would write the same bytes); None when anything differs or cannot be read."""
     try:
-        if not (out_dir / MARKER).is_file() or out_dir.is_symlink():
+        if out_dir.is_symlink() or not (out_dir / MARKER).is_file():
             return None
         previous = json.loads(read_regular_file(out_dir / STAMP, max_bytes=64 * 1024))
         if not isinstance(previous, dict) or {k: previous.get(k) for k in stamp} != stamp:
             return None
-        # Every file still as written: a hand edit or a deleted file is repaired by a real render.
-        files = _regular_files(out_dir)
-        written = hashlib.sha256()
-        for name, path in sorted(files.items()):
-            if name == STAMP:
-                continue
-            written.update(name.encode("utf-8") + b"\0")
-            written.update(hashlib.sha256(path.read_bytes()).digest())
-        # The stamp's digest covers every file but itself, as _stamp_text computed it.
-        return len(files) if previous.get("site") == written.hexdigest() else None
+        # Every file still as written: a hand edit, a deleted file or a planted link gets a real render.
+        if previous.get("site") != _digest_tree(out_dir, frozenset([STAMP])):
+            return None
+        return len(_regular_files(out_dir))
     except (OSError, ValueError, RecordError):
         return None
 
