@@ -233,10 +233,15 @@ def test_sidebar_lists_model_pages_up_to_a_limit(tmp_path: Path, monkeypatch: py
     unlisted = tmp_path / "unlisted"
     render_site(FIXTURES, TEMPLATES, unlisted, quiet=True)
     assert models_section(unlisted) == ["models/index.md"]
+    assert "search:\n  exclude: true\n" in (unlisted / "models/resnet50.md").read_text()
+    assert "search:" not in (listed / "models/resnet50.md").read_text()
     html = tmp_path / "html"
     assert build_site(REPO / "mkdocs.yml", strict=True, docs_dir=unlisted, site_dir=html) == 0
     assert (html / "models/resnet50.html").is_file()
     assert 'href="resnet50.html"' in (html / "models/index.html").read_text()
+    index = json.loads((html / "search/search_index.json").read_text())
+    found = {entry["location"].split("#")[0] for entry in index["docs"]}
+    assert "models/index.html" in found and "models/resnet50.html" not in found
 
 
 def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

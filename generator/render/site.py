@@ -49,7 +49,9 @@ NAV_FILE = ".nav.json"
 NavItem = dict[str, "str | list[NavItem | str]"]
 # Beyond this many models the sidebar lists no model page: MkDocs (Material) writes the whole
 # open section into every page, so N listed models cost N² (a thousand models: 80 s of a 36 s
-# build). The models index, a leaderboard with a name filter, links every model page instead.
+# build). The models index, a leaderboard with a name filter, links every model page instead,
+# and is what the search finds: model pages then stay out of the search index, whose parse of
+# every page was a quarter of a zoo's build.
 NAV_MODELS_LIMIT = 150
 
 
@@ -278,8 +280,9 @@ def build_site_model(
             by_model.setdefault(item.record.model.name, []).append((run, item))
     highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
     pools = pages.RankPools.build(records, runs)  # what every model page ranks against
+    listed = len(by_model) <= NAV_MODELS_LIMIT
     for name in sorted(by_model):
-        model_page = pages.model_page(by_model[name], records, site, highlights, pools)
+        model_page = replace(pages.model_page(by_model[name], records, site, highlights, pools), listed=listed)
         site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
     site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):

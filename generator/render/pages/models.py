@@ -53,6 +53,9 @@ class ModelPage:
     runs: list[RunResults]
     chart: ChartRef | None
     highlights: list[ChartRef] = field(default_factory=list)  # this model among all others (small Fig. 2 and 9)
+    # False for a zoo's pages: neither in the sidebar nor in the search index (the models index,
+    # which names every model, is what the search finds); site.NAV_MODELS_LIMIT
+    listed: bool = True
 
 
 @dataclass(frozen=True)
