@@ -98,6 +98,24 @@ def test_original_recipe_is_the_source_and_has_no_top5() -> None:
     assert data.top5(record) is None
 
 
+def test_an_original_recipe_without_top1_names_no_source_it_did_not_use() -> None:
+    # The record names an original recipe with no top-1 beside a later recipe's 80.858: top-1 is not taken
+    # from the later recipe, so the source may not say "published" (it did: top1 None, source "published").
+    record = with_recipes(make_record(RESNET50, GPU, (1,)), 76.13, 80.858, "ResNet50_Weights.IMAGENET1K_V2")
+    original = record.accuracy.original_recipe
+    assert original is not None
+    unknown = record.model_copy(
+        update={"accuracy": record.accuracy.model_copy(update={"original_recipe": original.model_copy(
+            update={"top1_percent": None})})}
+    )
+    assert data.top1(unknown) is None and data.top1_source(unknown) == "unknown"
+    assert data.accuracy_recipe(unknown) == "not stated"
+    # A full evaluation of the named (later) weights gives 79.0: measured, and no recipe is claimed for it.
+    evaluated = with_measured_accuracy(unknown, 79.0, 50_000)
+    assert data.top1(evaluated) == 79.0 and data.top1_source(evaluated) == "measured"
+    assert data.accuracy_recipe(evaluated) == "not stated"
+
+
 @pytest.mark.parametrize(
     ("weights", "published_weights", "source", "recipe"),
     [

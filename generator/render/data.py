@@ -22,7 +22,6 @@ from generator.schema import (
     Hardware,
     MachineCeilings,
     MeasuredAccuracy,
-    PublishedAccuracy,
     Record,
     Software,
 )
@@ -50,20 +49,29 @@ def limited_evaluation(record: Record) -> MeasuredAccuracy | None:
     return measured if measured is not None and measured.images < IMAGENET_VAL_IMAGES else None
 
 
-def _study_published(record: Record) -> PublishedAccuracy | None:
-    """The figure the study's comparisons use: the original training recipe where the record has it."""
-    return record.accuracy.original_recipe or record.accuracy.published
+def _accuracy_and_source(record: Record, field: str) -> tuple[float | None, str]:
+    """Original recipe, else the published figure, else a full local evaluation: one rule for top-1 and top-5,
+    and the source named beside the value it gave (``top1`` and ``top1_source`` cannot disagree).
+
+    A record that names an original recipe is read from it alone: where that recipe has no figure,
+    the published one (a later recipe's) is not passed off as the study's; a full evaluation still counts.
+    """
+    if record.accuracy.original_recipe is not None:
+        value = getattr(record.accuracy.original_recipe, field)
+        if value is not None:
+            return float(value), "original recipe"
+    else:
+        published = record.accuracy.published
+        if published is not None and getattr(published, field) is not None:
+            return float(getattr(published, field)), "published"
+    full = full_evaluation(record)
+    if full is not None:
+        return float(getattr(full, field)), "measured"
+    return None, "unknown"
 
 
 def _accuracy(record: Record, field: str) -> float | None:
-    """Original recipe, else the published figure, else a full local evaluation: one rule for top-1 and top-5."""
-    published = _study_published(record)
-    if published is not None and getattr(published, field) is not None:
-        return float(getattr(published, field))
-    full = full_evaluation(record)
-    if full is not None:
-        return float(getattr(full, field))
-    return None
+    return _accuracy_and_source(record, field)[0]
 
 
 def top1(record: Record) -> float | None:
@@ -82,14 +90,8 @@ def top5(record: Record) -> float | None:
 
 
 def top1_source(record: Record) -> str:
-    if record.accuracy.original_recipe is not None and record.accuracy.original_recipe.top1_percent is not None:
-        return "original recipe"
-    published = record.accuracy.published
-    if published is not None and published.top1_percent is not None:
-        return "published"
-    if full_evaluation(record) is not None:
-        return "measured"
-    return "unknown"
+    """Where ``top1`` came from: 'original recipe', 'published', 'measured', or 'unknown' when it is None."""
+    return _accuracy_and_source(record, "top1_percent")[1]
 
 
 def _weights_name(record: Record) -> str | None:
@@ -107,14 +109,12 @@ def accuracy_recipe(record: Record) -> Recipe:
     'later': a later recipe and the record predates ``original_recipe``.
     'not stated': nothing says which recipe (or no top-1 at all).
     """
-    if top1(record) is None:
-        return "not stated"
-    accuracy = record.accuracy
-    if accuracy.original_recipe is not None and accuracy.original_recipe.top1_percent is not None:
+    source = top1_source(record)
+    if source == "original recipe":
         return "original"
-    published = accuracy.published
-    if published is None or published.top1_percent is None:
-        return "not stated"  # a full local evaluation of weights whose recipe the record does not name
+    published = record.accuracy.published
+    if source != "published" or published is None:
+        return "not stated"  # no top-1, or a full local evaluation of weights whose recipe the record does not name
     if record.model.source == "generator":
         return "original"  # the study's hand-written networks carry the figure of their authors' own training
     name = _weights_name(record)
