@@ -271,6 +271,21 @@ def test_power_moves_with_the_batch_on_few_models() -> None:
     ]
 
 
+def test_power_on_one_model_counts_it_in_the_singular() -> None:
+    # AlexNet (0.71 GMACs) on the fixture GPU: 60 + 2 ln 1.71 = 61.073 W at batch 1, 4 W more at batch 2;
+    # mean 63.073, standard deviation 4 / sqrt 2 = 2.828 (4.48 %), range 4 W = 6.34 % of the mean.
+    finding = findings.power_independent(_run([make_record(STUDY_MODELS[0], GPU, (1, 2))]))
+    assert finding.verdict == "inconclusive"
+    assert finding.sentences == [
+        "Net power above idle is 63.1 ± 2.83 W (mean ± standard deviation over 2 model × batch points), 4.5 % of "
+        "the mean; from 61.1 W to 65.1 W.",
+        "Spread (standard deviation / mean): 4.5 % (95 % interval 4.5 %–4.5 %, n = 1 model).",
+        "Across batch sizes, one model's power moves by 4.00 W (median over 1 model of max − min), 6.3 % of the mean.",
+        "Inconclusive: rests on 1 model; at least 5 are needed before a pattern across models can be claimed either "
+        "way.",
+    ]
+
+
 def test_power_not_recorded_says_what_is_missing() -> None:
     record = make_record(STUDY_MODELS[0], GPU, (1, 2))
     silent = record.model_copy(update={"batches": [b.model_copy(update={"power": None}) for b in record.batches]})
@@ -335,7 +350,7 @@ def test_memory_finding_counts_every_shape() -> None:
         "Share that are flat, then grow: 40.0 % (95 % interval 11.8 %–76.9 %, n = 5 models).",
         "The knee is at batch 3 (median; from 2 to 4); beyond it memory grows by 37.5 MB per image (median slope; "
         "from 25.0 to 50.0 MB per image).",
-        "A straight line fits the growth beyond the knee with R² 1.000 (median over 1 models with three or more "
+        "A straight line fits the growth beyond the knee with R² 1.000 (median over 1 model with three or more "
         "points past it; lowest 1.000).",
         "At batch 1, memory ≈ 100 MB + 0 × parameter MB (R² = 1.000, 6 models; the study found a floor of about "
         "200 MB and a slope of about 1.3).",
@@ -347,7 +362,7 @@ def test_memory_finding_counts_every_shape() -> None:
         "to a knee and grows after it, 0 stay flat up to the largest batch size measured, and 0 grow from the "
         "smallest batch size on."
     )
-    assert one.sentences[-1] == TOO_FEW.format(n=1) and one.verdict == "inconclusive"
+    assert one.sentences[-1] == TOO_FEW.replace("{n} models", "1 model") and one.verdict == "inconclusive"
     none = findings.memory_flat_then_linear(_run(MEMORY_SHAPES[5:]))
     assert none.verdict == "cannot be tested"
     assert none.sentences == ["Cannot be tested: no model has peak memory at three or more batch sizes."]
@@ -492,6 +507,6 @@ def test_effect_texts_and_bounds() -> None:
     assert not findings.Effect("x", 2.0, None, 3.0, "", 1, "models", "t").above(0.0)
     finding = findings.Finding("k", "t", "c", "supported", [], "crit", effects=[bounded, effect])
     assert finding.key_number == (
-        "x: 2.0 (95 % interval 1.0–3.0, n = 1 models); x: 2.00 W (95 % interval from 1.00 W, upper end unbounded, "
+        "x: 2.0 (95 % interval 1.0–3.0, n = 1 model); x: 2.00 W (95 % interval from 1.00 W, upper end unbounded, "
         "n = 3 models)"
     )

@@ -10,7 +10,7 @@ import altair as alt
 import pytest
 
 from fixtures.factory import CPU, GPU, STUDY_MODELS, FixtureModel, make_record, write_bad_fixtures, write_records
-from generator.render import charts, data, export, findings, pages, stats
+from generator.render import charts, data, export, figures, findings, pages, stats
 from generator.render.data import group_runs
 from generator.render.pages.figures import limit_tables
 from generator.render.escape import finalize, href, markdown_text
@@ -359,3 +359,17 @@ def test_slowest_model_is_named(runs) -> None:  # type: ignore[no-untyped-def]
     # vgg19 on the fixture CPU: 9 ms/GMAC x 19.63 GMACs + 0.5 ms = 177.2 ms at batch 1.
     assert any(s.startswith("Slowest at batch 1: VGG-19, 177 ms per image (") and s.endswith("for 39.3 GFLOPs.")
                for s in finding.sentences)
+
+
+def test_figure_summaries_count_one_model_in_the_singular() -> None:
+    # AlexNet (0.71 GMACs) on the fixture GPU: 0.08 ms/GMAC x 0.71 + 0.5 = 0.5568 ms at batch 1; batch 16 takes
+    # 0.08 x 0.71 x 16 x 0.7 + 0.5 = 1.1362 ms, 0.071 ms per image: 7.84x. Power 60 + 2 ln 1.71 = 61.1 W, +16 W at 16.
+    records = [make_record(STUDY_MODELS[0], GPU, (1, 16))]
+    summaries = {f.id: f.summary(records) for f in figures.FIGURES if f.id in ("fig3", "fig4", "pareto")}
+    assert summaries == {
+        "fig3": "Time per image falls with batch size: the median model is 7.84× faster per image at its largest "
+        "batch than at batch 1 (1 model). Slowest at batch 1: AlexNet, 0.557 ms per image.",
+        "fig4": "Net power spans 61.1 to 77.1 W over 2 model × batch points (mean 69.1 W): the study found it flat "
+        "at about 11.8 W on the TX1.",
+        "pareto": "On the front, from cheapest to most accurate: AlexNet (1 model, cost in ms per image).",
+    }

@@ -164,7 +164,7 @@ def _time_summary(records: Sequence[Record]) -> str:
     slowest = _best(records, lambda r: data.ms_per_image(data.ok_batch(r, 1)))
     return (
         f"Time per image falls with batch size: the median model is {fmt.sig(median)}× faster per image at its "
-        f"largest batch than at batch 1 ({len(speedups)} models). Slowest at batch 1: {label(slowest)}, "
+        f"largest batch than at batch 1 ({fmt.plural(len(speedups), 'model')}). Slowest at batch 1: {label(slowest)}, "
         f"{fmt.sig(data.ms_per_image(data.ok_batch(slowest, 1)))} ms per image."
     )
 
@@ -172,8 +172,9 @@ def _time_summary(records: Sequence[Record]) -> str:
 def _power_summary(records: Sequence[Record]) -> str:
     watts = [w for r in records for b in r.batches if (w := data.net_power_w(b)) is not None]
     return (
-        f"Net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W over {len(watts)} model × batch "
-        f"points (mean {fmt.sig(stats.mean(watts))} W): the study found it flat at about 11.8 W on the TX1."
+        f"Net power spans {fmt.sig(min(watts))} to {fmt.sig(max(watts))} W over "
+        f"{fmt.plural(len(watts), 'model × batch point')} "
+        f"(mean {fmt.sig(stats.mean(watts))} W): the study found it flat at about 11.8 W on the TX1."
     )
 
 
@@ -259,7 +260,10 @@ def _front_summary(cost: Callable[[Record], float | None], unit: str) -> Callabl
     def summary(records: Sequence[Record]) -> str:
         pts = [(label(r), c, a) for r in records if (c := cost(r)) is not None and (a := data.top1(r)) is not None]
         front = stats.pareto_front(pts)
-        return f"On the front, from cheapest to most accurate: {', '.join(front)} ({len(pts)} models, cost in {unit})."
+        return (
+            f"On the front, from cheapest to most accurate: {', '.join(front)} "
+            f"({fmt.plural(len(pts), 'model')}, cost in {unit})."
+        )
 
     return summary
 

@@ -75,7 +75,9 @@ class Effect:
     @property
     def text(self) -> str:
         """'1.16× (95 % interval 0.95×–1.30×, n = 14 models)'."""
-        return f"{self.number(self.value)} ({self.interval_text}, n = {self.n} {self.n_of})"
+        # n_of is a plural ("models", "model × batch points"): one of them is singular.
+        counted = self.n_of.removesuffix("s") if self.n == 1 else self.n_of
+        return f"{self.number(self.value)} ({self.interval_text}, n = {self.n} {counted})"
 
     @classmethod
     def percent(
@@ -188,9 +190,9 @@ def _timed(records: Sequence[Record], size: int, x_of) -> list[tuple[Record, flo
     return out
 
 
-def _too_few(n: int, what: str = "models") -> str:
+def _too_few(n: int) -> str:
     return (
-        f"Inconclusive: rests on {n} {what}; at least {MIN_MODELS} are needed before a pattern across "
+        f"Inconclusive: rests on {fmt.plural(n, 'model')}; at least {MIN_MODELS} are needed before a pattern across "
         "models can be claimed either way."
     )
 
@@ -435,7 +437,7 @@ def power_independent(run: Run) -> Finding:
     cv = spread / average if average else float("inf")
     sentences = [
         f"Net power above idle is {fmt.sig(average)} ± {fmt.sig(spread)} W (mean ± standard deviation over "
-        f"{len(watts)} model × batch points), {cv * 100:.1f} % of the mean; "
+        f"{fmt.plural(len(watts), 'model × batch point')}), {cv * 100:.1f} % of the mean; "
         f"from {fmt.sig(min(watts))} W to {fmt.sig(max(watts))} W."
     ]
     by_model: dict[str, list[float]] = {}
@@ -445,8 +447,8 @@ def power_independent(run: Run) -> Finding:
     if ranges:
         typical = stats.median(ranges)
         sentences.append(
-            f"Across batch sizes, one model's power moves by {fmt.sig(typical)} W (median over {len(ranges)} "
-            f"models of max − min), {typical / average * 100:.1f} % of the mean."
+            f"Across batch sizes, one model's power moves by {fmt.sig(typical)} W (median over "
+            f"{fmt.plural(len(ranges), 'model')} of max − min), {typical / average * 100:.1f} % of the mean."
         )
     smallest = min(size for _, size, _ in values)
     at_smallest = [w for _, size, w in values if size == smallest]
@@ -580,7 +582,8 @@ def memory_flat_then_linear(run: Run) -> Finding:
         if linearity:
             sentences.append(
                 f"A straight line fits the growth beyond the knee with R² {stats.median(linearity):.3f} (median over "
-                f"{len(linearity)} models with three or more points past it; lowest {min(linearity):.3f})."
+                f"{fmt.plural(len(linearity), 'model')} with three or more points past it; "
+                f"lowest {min(linearity):.3f})."
             )
     pts = _points(
         run.records,

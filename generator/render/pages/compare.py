@@ -149,7 +149,7 @@ def _headline(c: Comparison) -> str:
         verdict = f"{g.verdict} than the baseline (the interval excludes 1)"
     return (
         f"At batch {first.batch_size}, {c.other.label} runs {ratio_text(g, with_verdict=False)} the baseline's "
-        f"speed (geometric mean over {len(first.rows)} models): {verdict}."
+        f"speed (geometric mean over {fmt.plural(len(first.rows), 'model')}): {verdict}."
     )
 
 
@@ -384,7 +384,8 @@ def _change_step(step: HistoryStep, page: str) -> ChangeStep:
         for c in moved
     ]
     summary = (
-        f"{len(step.regressions)} model × batch points slower and {len(step.improvements)} faster beyond the "
+        f"{fmt.plural(len(step.regressions), 'model × batch point')} slower and {len(step.improvements)} faster "
+        f"beyond the "
         f"combined 95 % interval of the two runs; {step.within_noise} changed less than that (not reported); "
         f"{step.no_interval} without an interval (cannot tell); {step.compared_points} compared."
     )
@@ -460,7 +461,7 @@ def _fastest_line(runs: Sequence[Run], baseline: str | None) -> str | None:
     one = c.batch(1)
     assert one is not None and one.speedup is not None
     g = one.speedup
-    over = f"geometric mean over {len(one.rows)} networks"
+    over = f"geometric mean over {fmt.plural(len(one.rows), 'network')}"
     if g.verdict == "faster":
         return (
             f"Fastest run for the study's networks at batch 1: {c.other.label}, {ratio_text(g, False)} the "

@@ -179,7 +179,7 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
     scope_text = (
         f"The study's networks measured on this hardware ({study_count} of its 14)."
         if scope == "study"
-        else f"All {len(records)} models measured on this hardware."
+        else f"All {fmt.plural(len(records), 'model')} measured on this hardware."
     )
     other = (
         Link(
