@@ -434,7 +434,22 @@ def power_independent(run: Run) -> Finding:
         )
     watts = [w for _, _, w in values]
     average, spread = stats.mean(watts), stats.stdev(watts)
-    cv = spread / average if average else float("inf")
+    if average <= 0:
+        # Load drew no more than idle on average (a meter that does not move, or idle read high): a spread
+        # relative to the mean is undefined, and dividing by it would fail or flip the sign.
+        return Finding(
+            "power",
+            "Power vs batch size and architecture",
+            claim,
+            "cannot be tested",
+            [
+                f"Cannot be tested on this run: net power above idle averages {fmt.sig(average)} W over "
+                f"{fmt.plural(len(watts), 'model × batch point')}, so its spread relative to the mean is undefined."
+            ],
+            "needs net power (mean minus idle) averaging above 0 W",
+            figures,
+        )
+    cv = spread / average
     sentences = [
         f"Net power above idle is {fmt.sig(average)} ± {fmt.sig(spread)} W (mean ± standard deviation over "
         f"{fmt.plural(len(watts), 'model × batch point')}), {cv * 100:.1f} % of the mean; "
@@ -467,7 +482,7 @@ def power_independent(run: Run) -> Finding:
             return None
         return stats.stdev(pooled) / stats.mean(pooled)
 
-    interval = stats.bootstrap(models, cv_of) if average > 0 else None
+    interval = stats.bootstrap(models, cv_of)
     test = f"percentile bootstrap over models ({stats.BOOTSTRAP_DRAWS:,} draws, fixed seed), each with all its points"
     effect = Effect.percent(
         "spread of net power (standard deviation / mean)",
