@@ -47,6 +47,7 @@ def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
     """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
     return pytest.approx(expected, rel=rel, abs=abs)
 
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "findings.json"
 
@@ -112,7 +113,10 @@ def _observed() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
+# Computed again for each test (about a second): mutmut runs a mutant against the tests that reached its
+# function, and a module-wide fixture reaches every finding inside the first test only, so the GPU run's
+# comparison and the claims table would never run against a mutant (a changed energy title survived so).
+@pytest.fixture
 def observed() -> dict[str, Any]:
     found = _observed()
     if os.environ.get("GOLDEN_WRITE") == "1":
@@ -242,7 +246,13 @@ def test_batching_names_a_point_without_interval() -> None:
 
 def test_batching_without_a_larger_batch_cannot_be_tested() -> None:
     finding = findings.batching_speedup(_run([make_record(STUDY_MODELS[0], CPU, (1,))]))
-    assert finding.verdict == "cannot be tested"
+    assert (finding.key, finding.title, finding.verdict, finding.figures) == (
+        "batching",
+        "Time per image vs batch size",
+        "cannot be tested",
+        ["fig3"],
+    )
+    assert finding.criterion == "needs time per image at batch 1 and at least one larger batch size"
     assert finding.sentences == ["Cannot be tested: no model has a time at batch 1 and at a larger batch size."]
     assert findings.batching_speedup(_run([make_record(STUDY_MODELS[0], CPU, (2, 4))])).verdict == "cannot be tested"
 
@@ -286,11 +296,69 @@ def test_power_on_one_model_counts_it_in_the_singular() -> None:
     ]
 
 
+def _net_power(record: Record, watts: dict[int, float]) -> Record:
+    batches = []
+    for result in record.batches:
+        assert result.power is not None
+        batches.append(
+            result.model_copy(update={"power": result.power.model_copy(update={"net_w": watts[result.batch_size]})})
+        )
+    return record.model_copy(update={"batches": batches})
+
+
+def test_power_at_or_below_idle_cannot_be_tested() -> None:
+    # A meter that does not move: 0 W above idle at both batch sizes (the spread / mean divided by zero).
+    flat = findings.power_independent(_run([_net_power(make_record(STUDY_MODELS[0], GPU, (1, 2)), {1: 0.0, 2: 0.0})]))
+    assert (flat.key, flat.title, flat.verdict, flat.effects) == (
+        "power",
+        "Power vs batch size and architecture",
+        "cannot be tested",
+        [],
+    )
+    assert flat.sentences == [
+        "Cannot be tested on this run: net power above idle averages 0 W over 2 model × batch points, so its spread "
+        "relative to the mean is undefined."
+    ]
+    assert flat.criterion == "needs net power (mean minus idle) averaging above 0 W"
+    assert flat.figures == ["fig4", "fig8"]
+    # Idle read above load: -1 and -3 W average -2 W.
+    below = [
+        _net_power(make_record(STUDY_MODELS[0], GPU, (1,)), {1: -1.0}),
+        _net_power(make_record(STUDY_MODELS[1], GPU, (2,)), {2: -3.0}),
+    ]
+    assert findings.power_independent(_run(below)).sentences[0] == (
+        "Cannot be tested on this run: net power above idle averages -2.00 W over 2 model × batch points, so its "
+        "spread relative to the mean is undefined."
+    )
+
+
+def test_power_spread_whose_interval_starts_at_the_threshold_is_not_refuted() -> None:
+    # Five models draw 50, 62, 63 and 65 W at batch 1 to 4 (mean 60, deviations -10, 2, 3, 5; squares 138). A
+    # resample of six of them pools 24 points: variance 6 x 138 / 23 = 36, so exactly 6 W on 60 W, a spread of
+    # exactly 10 %. The sixth model is twice as spread (40, 64, 66, 70 W): every resample that draws it is wider,
+    # and a third of the draws ((5/6)^6) miss it, so the interval's low end is exactly 10 % and its high end above.
+    # "Not supported" needs the whole interval above 10 %: inconclusive.
+    narrow, wide = {1: 50.0, 2: 62.0, 3: 63.0, 4: 65.0}, {1: 40.0, 2: 64.0, 3: 66.0, 4: 70.0}
+    records = [
+        _net_power(make_record(m, GPU, (1, 2, 3, 4)), wide if i == 5 else narrow)
+        for i, m in enumerate(STUDY_MODELS[:6])
+    ]
+    finding = findings.power_independent(_run(records))
+    effect = finding.effects[0]
+    assert effect.low == 10.0 and effect.high is not None and effect.high > 10.0 and effect.n == 6
+    assert finding.verdict == "inconclusive"
+
+
 def test_power_not_recorded_says_what_is_missing() -> None:
     record = make_record(STUDY_MODELS[0], GPU, (1, 2))
     silent = record.model_copy(update={"batches": [b.model_copy(update={"power": None}) for b in record.batches]})
     finding = findings.power_independent(_run([silent]))
-    assert finding.verdict == "cannot be tested"
+    assert (finding.key, finding.title, finding.verdict) == (
+        "power",
+        "Power vs batch size and architecture",
+        "cannot be tested",
+    )
+    assert finding.criterion == "needs net power (mean minus idle) at two or more points"
     assert finding.sentences == ["Cannot be tested on this run: fewer than two model × batch points carry a net power."]
     one = record.model_copy(update={"batches": record.batches[:1]})
     assert findings.power_independent(_run([one])).verdict == "cannot be tested"  # one point is not two
@@ -364,7 +432,13 @@ def test_memory_finding_counts_every_shape() -> None:
     )
     assert one.sentences[-1] == TOO_FEW.replace("{n} models", "1 model") and one.verdict == "inconclusive"
     none = findings.memory_flat_then_linear(_run(MEMORY_SHAPES[5:]))
-    assert none.verdict == "cannot be tested"
+    assert (none.key, none.title, none.verdict, none.figures) == (
+        "memory",
+        "Memory vs batch size",
+        "cannot be tested",
+        ["fig5", "fig6"],
+    )
+    assert none.claim == "Memory stays flat up to some batch size, then grows linearly with it."
     assert none.sentences == ["Cannot be tested: no model has peak memory at three or more batch sizes."]
     assert findings.memory_flat_then_linear(_run([])).verdict == "cannot be tested"
 
@@ -411,6 +485,7 @@ def test_accuracy_on_few_models() -> None:
     assert four.verdict == "inconclusive" and four.sentences[-1] == TOO_FEW.format(n=4)
     two = findings.accuracy_time(_run(records[:2]))
     assert two.verdict == "cannot be tested" and two.effects == []
+    assert (two.key, two.title, two.figures) == ("accuracy-time", "Accuracy vs inference time", ["fig9", "pareto"])
     assert two.sentences == ["Cannot be tested: 2 models have both a top-1 figure and a time at batch 1 (3 needed)."]
     one = findings.accuracy_time(_run(records[:1]))
     assert one.sentences == ["Cannot be tested: 1 model has both a top-1 figure and a time at batch 1 (3 needed)."]
@@ -456,6 +531,27 @@ def test_energy_on_few_models() -> None:
     ]
 
 
+def test_energy_the_same_for_every_model_has_no_rank_correlation() -> None:
+    # Five models of 1 GMAC: (60 + 2 ln 2 + 70) W x 0.58 ms = 0.0762 J each, top-1 70 to 74 %. Energy does not
+    # vary, so Spearman's ρ is undefined in the data and in every resample: no value, no interval.
+    # e0 and e1 name a later torchvision recipe (IMAGENET1K_V2, no original beside it), the others the original.
+    records = []
+    for i in range(5):
+        record = make_record(FixtureModel(f"e{i}", "family", None, 10.0, 1.0, 70.0 + i, None), GPU, (1,))
+        weights = f"E{i}_Weights.IMAGENET1K_V{2 if i < 2 else 1}"
+        records.append(record.model_copy(update={"model": record.model.model_copy(update={"weights": weights})}))
+    finding = findings.energy_bounds_accuracy(_run(records))
+    assert finding.verdict == "inconclusive"
+    assert [(math.isnan(e.value), e.low, e.high, e.n) for e in finding.effects] == [(True, None, None, 5)] * 2
+    assert finding.sentences == [
+        "Best top-1 reachable within an energy budget per image at batch 1 (Pareto front): e4 0.0762 J → 74.0 %.",
+        "Rank correlation of energy per image with top-1: not measured (no interval, n = 5 models); with GFLOPs: "
+        "not measured (no interval, n = 5 models).",
+        "Top-1 here is a later training recipe for e0, e1 (records from before the original recipe's figure was "
+        "kept; the study used original recipes, so these points sit higher than its would).",
+    ]
+
+
 ENET = FixtureModel("enet", "enet", "ENet", 0.53, 0.24, None, None, "generator")
 
 
@@ -498,6 +594,10 @@ def test_effect_texts_and_bounds() -> None:
     assert effect.interval_text == "95 % interval from 1.00 W, upper end unbounded"
     assert effect.text == "2.00 W (95 % interval from 1.00 W, upper end unbounded, n = 3 models)"
     assert findings.Effect("x", 2.0, None, None, "", 1, "models", "exact: counted").interval_text == "exact"
+    # A fraction without an interval keeps both ends None, in percent.
+    share = findings.Effect.percent("share", 0.25, None, 4, "models", "test", digits=2, short="s")
+    assert (share.value, share.low, share.high, share.unit) == (25.0, None, None, " %")
+    assert share.text == "25 % (no interval, n = 4 models)"
     assert findings.Effect("x", 2.0, None, 3.0, "", 1, "models", "bootstrap").interval_text == "no interval"
     bounded = findings.Effect("x", 2.0, 1.0, 3.0, "", 1, "models", "t", digits=2)
     assert bounded.interval_text == "95 % interval 1.0–3.0"
