@@ -298,6 +298,30 @@ def test_timing_points_are_ordered_by_model_then_batch() -> None:
     ]
 
 
+def _shares(*shares: float | None) -> BatchResult:
+    result = make_record(ALEXNET, CPU, (1,)).batches[0]
+    assert result.latency is not None and len(result.latency.rounds) == len(shares)
+    rounds = [
+        one.model_copy(update={"other_processes_cpu_share": share})
+        for one, share in zip(result.latency.rounds, shares, strict=True)
+    ]
+    return result.model_copy(update={"latency": result.latency.model_copy(update={"rounds": rounds})})
+
+
+def test_other_processes_share_is_the_busiest_round_and_flagged_above_ten_percent() -> None:
+    # Two rounds: 5 % and 25 % of the CPUs went to other processes; the worse round is the one to report.
+    busy = _shares(0.05, 0.25)
+    assert data.other_processes_cpu_share(busy) == 0.25
+    assert data.contention_note(busy) == "measured while other processes used 25 % of the CPUs"
+    # One round recorded, one not (None): the recorded one counts.
+    assert data.other_processes_cpu_share(_shares(None, 0.3)) == 0.3
+    # Exactly the flagged 10 % is not flagged; nothing recorded says nothing.
+    assert data.other_processes_cpu_share(_shares(0.1, 0.1)) == 0.1 and data.contention_note(_shares(0.1, 0.1)) is None
+    quiet = _shares(None, None)
+    assert data.other_processes_cpu_share(quiet) is None and data.contention_note(quiet) is None
+    assert data.other_processes_cpu_share(None) is None
+
+
 # --- memory and power ------------------------------------------------------------------------------------------------
 
 
