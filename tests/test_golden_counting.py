@@ -95,6 +95,24 @@ def test_attention_counts_each_dimension_once() -> None:
     assert ops.flop_counter_gflops * 1e9 == approx(2 * 2 * 4 * 6 * 24)
 
 
+class _HeadlessAttention(nn.Module):
+    """Attention on 3-D operands (batch, tokens, depth), no heads dimension: query length 3, key length 5,
+    query depth 8, value depth 4, so a dimension read from the front instead of the back shows."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        query = x[:, :24].reshape(batch, 3, 8)
+        key = torch.ones(batch, 5, 8)
+        value = torch.ones(batch, 5, 4)
+        return F.scaled_dot_product_attention(query, key, value)
+
+
+def test_attention_without_heads_counts_each_dimension_once() -> None:
+    ops = count_operations(_HeadlessAttention().eval(), torch.zeros(2, 24))
+    # Per image: 3 queries x 5 keys x (8 + 4) = 180 MACs.
+    assert ops.by_operator_gmacs == {"scaled_dot_product_attention": approx(3 * 5 * (8 + 4) / 1e9)}
+
+
 def test_every_field_is_per_image_at_batch_3() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.GELU(), nn.Flatten(), nn.Linear(4 * 2 * 2, 5))
     ops = count_operations(model.eval(), torch.zeros(3, 3, 2, 2))
@@ -208,6 +226,21 @@ def test_a_builder_that_needs_real_tensors_is_built_then_moved_to_meta() -> None
     assert sum(p.numel() for p in model.parameters()) == TINY_PARAMETERS + 2
     assert meta_flop_counter_gflops(_spec(_NeedsRealTensors)) == approx(2 * TINY_MACS / 1e9)
     assert build_on_meta(_spec(_tiny)).training is False
+
+
+class _RecordsWhereItWasBuilt(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = _tiny()
+        self.built_on = torch.empty(0).device.type  # where a tensor created while building lands
+
+
+def test_a_model_that_can_be_built_on_meta_is_built_there_not_moved() -> None:
+    # Built inside the meta device context: no storage is ever allocated (the point of counting on meta);
+    # a real build moved to meta afterwards gives the same parameters but allocates them first.
+    model = build_on_meta(_spec(_RecordsWhereItWasBuilt))
+    assert model.built_on == "meta"
+    assert all(p.device.type == "meta" for p in model.parameters())
 
 
 class _NoMetaKernel(nn.Module):
