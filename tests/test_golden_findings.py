@@ -406,6 +406,11 @@ def test_memory_shapes_golden() -> None:
     assert edge is not None and edge.knee_batch == 2 and edge.tail_r2 is not None
     flat_then_level = findings.memory_shape(_memory(STUDY_MODELS[0], {1: 100, 2: 100, 4: 100, 8: 100, 16: 200}))
     assert flat_then_level is not None and flat_then_level.knee_batch == 8 and flat_then_level.flat_then_grows
+    # A small model: 2 MB up to batch 8 (within 10 %), then 3 and 4 MB. The knee (batch 8) lies below the largest
+    # batch (32), so it grows after it; its last memory (4 MB) is smaller than the knee's batch, so a knee
+    # compared with a memory instead of a batch size would say it never grows.
+    small = findings.memory_shape(_memory(STUDY_MODELS[0], {1: 2.0, 2: 2.1, 4: 2.1, 8: 2.2, 16: 3.0, 32: 4.0}))
+    assert small is not None and small.knee_batch == 8 and small.flat_then_grows
 
 
 def test_memory_finding_counts_every_shape() -> None:
@@ -441,6 +446,18 @@ def test_memory_finding_counts_every_shape() -> None:
     assert none.claim == "Memory stays flat up to some batch size, then grows linearly with it."
     assert none.sentences == ["Cannot be tested: no model has peak memory at three or more batch sizes."]
     assert findings.memory_flat_then_linear(_run([])).verdict == "cannot be tested"
+
+
+def test_memory_fit_at_batch_1_leaves_out_a_model_without_memory_there() -> None:
+    # MEMORY_SHAPES' six models at batch 1 all hold 100 MB; a seventh measured from batch 2 on only has no
+    # point at batch 1: the fit (R² over 6 models) and every sentence stay as they are without it.
+    without_batch_1 = _memory(STUDY_MODELS[6], {2: 100, 4: 100, 8: 300})
+    alone = findings.memory_flat_then_linear(_run(MEMORY_SHAPES))
+    beside = findings.memory_flat_then_linear(_run([*MEMORY_SHAPES, without_batch_1]))
+    assert alone.sentences[-1] == beside.sentences[-1] == (
+        "At batch 1, memory ≈ 100 MB + 0 × parameter MB (R² = 1.000, 6 models; the study found a floor of about "
+        "200 MB and a slope of about 1.3)."
+    )
 
 
 def test_memory_mostly_flat_then_growing_is_supported_and_mostly_not_is_not() -> None:
@@ -486,6 +503,7 @@ def test_accuracy_on_few_models() -> None:
     two = findings.accuracy_time(_run(records[:2]))
     assert two.verdict == "cannot be tested" and two.effects == []
     assert (two.key, two.title, two.figures) == ("accuracy-time", "Accuracy vs inference time", ["fig9", "pareto"])
+    assert two.criterion == "needs top-1 and batch-1 time for three or more models"
     assert two.sentences == ["Cannot be tested: 2 models have both a top-1 figure and a time at batch 1 (3 needed)."]
     one = findings.accuracy_time(_run(records[:1]))
     assert one.sentences == ["Cannot be tested: 1 model has both a top-1 figure and a time at batch 1 (3 needed)."]

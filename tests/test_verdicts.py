@@ -212,6 +212,10 @@ def test_limited_evaluation_never_reaches_a_verdict(tmp_path: Path) -> None:
     density = findings.information_density(records)
     assert density.verdict == "cannot be tested as stated"
     assert any("covered only 1 of 50,000 validation images" in s for s in density.sentences)
+    # Two limited evaluations (one per hardware) are listed, comma-separated, in record order.
+    also = with_measured_accuracy(make_record(enet, GPU), 90.0, 1_000)
+    both = findings.information_density([*records, also])
+    assert any("covered only 1, 1,000 of 50,000 validation images" in s for s in both.sentences)
     assert "ENet" not in density.sentences[0]  # the best network shown is one with a sourced top-1
     run = _run(records, tmp_path)
     with_limited = findings.accuracy_time(run)
