@@ -104,24 +104,3 @@ def markdown_table(table: Any) -> Markup:
     lines.extend("|" + "".join(f" {cell(value)} |" for value in row) for row in table.rows)
     return Markup("\n".join(lines))
 
-
-def html_table(table: Any) -> Markup:
-    """A table of plain text (no links) as one raw HTML block.
-
-    Python-Markdown runs its inline patterns over every cell of a Markdown table
-    and passes an HTML block through untouched: for the long result tables of a
-    zoo's model pages that was most of the site build. Links stay in Markdown
-    tables (MkDocs rewrites the ``.md`` targets of Markdown links only), so a
-    table with one is refused. GitHub shows both kinds alike.
-    """
-
-    def text(value: Any) -> str:
-        if value is None:
-            raise ValueError("template printed None: the page model must say 'not measured' explicitly")
-        if hasattr(value, "href"):
-            raise ValueError(f"a link in a table written as HTML: {value!r}")
-        return html.escape(" ".join(str(value).split()), quote=False)
-
-    head = "".join(f"<th>{text(h)}</th>" for h in table.headers)
-    body = "\n".join("<tr>" + "".join(f"<td>{text(value)}</td>" for value in row) + "</tr>" for row in table.rows)
-    return Markup(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>")

@@ -32,7 +32,7 @@ from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
-from generator.render.escape import code, finalize, front_matter_title, href, html_table, markdown_table
+from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
 from generator.render.load import LoadedRecord, load_records
 from generator.safe_read import read_regular_file
 from generator.schema import RecordError, record_to_json
@@ -140,7 +140,6 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     environment.filters["href"] = href
     environment.filters["code"] = code
     environment.filters["table"] = markdown_table
-    environment.filters["html_table"] = html_table
     return environment
 
 
