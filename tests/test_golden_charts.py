@@ -305,3 +305,39 @@ def test_a_models_own_colour() -> None:
     assert pal.colour_of(RECORDS[3]) != palette.UNKNOWN_NETWORK
     stranger = RECORDS[3].model_copy(update={"model": RECORDS[3].model.model_copy(update={"family": "unlisted"})})
     assert pal.colour_of(stranger) == palette.UNKNOWN_NETWORK
+
+
+def test_a_crowded_small_figure_moves_the_name_off_the_other_points_with_a_leader_line() -> None:
+    """The highlighted model sits inside a dense cluster: its name must go where no grey point is, joined to
+    its point by a leader line (the golden figures above are too sparse to need either)."""
+    from generator.render import layout
+
+    def row(name: str, gflops: float, top1: float) -> dict[str, Any]:
+        return {"registry_name": name, "model": name, "family": "f", "gflops": gflops, "top1": top1}
+
+    found = [row("far_low", 0.01, 50.0), row("far_high", 100.0, 90.0), row("centre", 1.0, 70.0)]
+    found += [
+        row(f"c{i}_{j}", 10 ** (i * 0.05), 70.0 + j * 0.5)
+        for i in range(-3, 4)
+        for j in range(-6, 7)
+        if (i, j) != (0, 0)
+    ]
+    base = charts.highlight_base(found, "gflops", "GFLOPs", True, "top1", "Top-1 (%)", [])
+    assert base is not None
+    spec = charts.highlighted(base, "centre", "#123456")
+    assert spec is not None
+    layers = spec.to_dict()["layer"]
+    (leader,) = [layer for layer in layers if layer["mark"]["type"] == "rule"]
+    assert leader["mark"] == {"type": "rule", "style": "leader", "strokeWidth": 0.8}
+    assert {channel: leader["encoding"][channel]["field"] for channel in ("x", "y", "x2", "y2")} == {
+        "x": "x1", "y": "y1", "x2": "x2", "y2": "y2"}
+    (name,) = [layer for layer in layers if layer["mark"]["type"] == "text"]
+    (at,) = name["data"]["values"]
+    box = layout.text_box(base.x.pixel(at["label_x"]), base.y.pixel(at["label_y"]), "centre", 10, bold=True)
+    covered = [r["registry_name"] for r in found
+               if box.hits_circle(base.x.pixel(r["gflops"]), base.y.pixel(r["top1"]), 3.0)]
+    assert covered == []
+    # The line runs from the point's edge to the name's box.
+    (ends,) = leader["data"]["values"]
+    assert box.nearest(base.x.pixel(ends["x2"]), base.y.pixel(ends["y2"])) == approx(
+        (base.x.pixel(ends["x2"]), base.y.pixel(ends["y2"])))
