@@ -103,4 +103,3 @@ def markdown_table(table: Any) -> Markup:
     lines = ["|" + "".join(f" {finalize(h)} |" for h in table.headers), "|" + " --- |" * len(table.headers)]
     lines.extend("|" + "".join(f" {cell(value)} |" for value in row) for row in table.rows)
     return Markup("\n".join(lines))
-
