@@ -230,15 +230,6 @@ class _ChartWriter:
         self.drawer.close()
 
 
-def _chart_files(jobs: list[pages.ChartJob], previous_dir: Path | None = None) -> dict[str, bytes]:
-    writer = _ChartWriter(previous_dir)
-    try:
-        writer.add(jobs)
-        return writer.result()
-    finally:
-        writer.close()
-
-
 def build_site_model(
     items: list[LoadedRecord],
     baseline: str | None = None,

@@ -102,10 +102,3 @@ class Drawer:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
-
-
-def many_to_svg(spec_jsons: Sequence[str], vl_version: str) -> list[bytes]:
-    """SVGs in the order of ``spec_jsons``; uses up to all CPUs for long lists."""
-    drawer = Drawer(vl_version)
-    drawer.submit(spec_jsons)
-    return drawer.results()
