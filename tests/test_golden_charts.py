@@ -341,3 +341,33 @@ def test_a_crowded_small_figure_moves_the_name_off_the_other_points_with_a_leade
     (ends,) = leader["data"]["values"]
     assert box.nearest(base.x.pixel(ends["x2"]), base.y.pixel(ends["y2"])) == approx(
         (base.x.pixel(ends["x2"]), base.y.pixel(ends["y2"])))
+
+
+def test_an_axis_that_must_show_zero_keeps_its_margin_below_negative_values() -> None:
+    # Net power can dip below idle: -2 to 8 W over 100 px with 10 px margins spans 12.5 W, 1.25 W each side.
+    axis = charts.fit_axis([-2.0, 8.0], 100, False, False, 10.0, include_zero=True)
+    assert (axis.low, axis.high) == approx((-3.25, 9.25))
+    at_zero = charts.fit_axis([0.0, 8.0], 100, False, False, 10.0, include_zero=True)
+    assert (at_zero.low, at_zero.high) == approx((0.0, 9.0))  # from zero: no margin below it
+
+
+def test_the_static_batch_chart_draws_each_interval() -> None:
+    """The SVG a model page shows on GitHub: one rule per timed batch size, from the interval's low to its
+    high end, in the run's colour (the fixture times carry +-5 %)."""
+    import re
+
+    record = RECORDS[1]
+    image = charts.model_batches_svg([record], ["run a"])
+    spec = charts.model_batches([record], ["run a"]).to_dict()
+    time_panel = spec["hconcat"][0]["layer"]
+    rows = time_panel[1]["data"]["values"]  # the interval layer
+    assert [r["batch_size"] for r in rows] == [1, 2, 16]
+    assert [value for r in rows for value in (r["ms_low"], r["ms_high"])] == approx([7.6, 8.4, 5.7, 6.3, 3.8, 4.2])
+    colour = charts.RUN_COLOURS[0]
+    rules = re.findall(
+        rf'<line x1="([0-9.]+)" y1="([0-9.]+)" x2="\1" y2="([0-9.]+)" stroke="{colour}" stroke-width="1.2"/>', image)
+    assert len(rules) == len(rows) == 3
+    # Each spans its interval: the low end is drawn lower (a larger y) than the high end, on a log axis
+    # whose length in pixels is the same for equal ratios (8.4/7.6 = 6.3/5.7 = 4.2/3.8).
+    spans = [float(bottom) - float(top) for _, top, bottom in rules]
+    assert all(span > 0 for span in spans) and max(spans) - min(spans) < 0.05
