@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -57,6 +57,9 @@ DEFAULT_MIN_ITERATIONS = 5  # measure always times at least 5 iterations per bat
 DEFAULT_MIN_ROUNDS = 1
 # A clock a little ahead of ours is not a forgery; a date next week is.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,48 +166,53 @@ def _validation_problems(document: Any, schema: type[Record] | type[MachineCeili
     return []
 
 
-def _read(path: Path) -> FileResult:
-    result = FileResult(path)
+def _parsed(
+    path: Path, parse: Callable[[Any, Path], T], every_problem: Callable[[Any], list[Problem]]
+) -> tuple[T | None, list[Problem]]:
+    """Read and parse one file: its value, or its problems.
+
+    ``parse`` names the first problem only; ``every_problem`` lists them all for a
+    document of the current version (an old one may not migrate far enough to
+    tell), and returns nothing for any other.
+    """
     try:
         document = read_json(path)
     except RecordError as error:
-        result.problems.append(Problem(error.field, _message(error)))
-        return result
+        return None, [Problem(error.field, _message(error))]
     try:
-        result.record = parse_record(document, path)
+        return parse(document, path), []
     except RecordError as error:
-        # parse_record names the first problem; list them all where the document
-        # is of the current version (an old one may not migrate far enough to tell).
-        listed: list[Problem] = []
-        if _is_current(document):
-            listed = _validation_problems(document)
-            if not listed:  # types are fine: the relations between fields failed
-                listed = _record_problems(Record.model_validate(document))
-        result.problems.extend(listed or [Problem(error.field, _message(error))])
-    return result
+        return None, every_problem(document) or [Problem(error.field, _message(error))]
+
+
+def _every_record_problem(document: Any) -> list[Problem]:
+    if not _is_current(document):
+        return []
+    listed = _validation_problems(document)
+    # Types are fine: the relations between fields failed.
+    return listed or _record_problems(Record.model_validate(document))
+
+
+def _every_ceilings_problem(document: Any) -> list[Problem]:
+    if not (isinstance(document, dict) and document.get("schema_version") == CEILINGS_SCHEMA_VERSION):
+        return []
+    listed = _validation_problems(document, MachineCeilings)
+    # Types are fine: the relations between fields failed.
+    relations = [] if listed else ceilings_problems(MachineCeilings.model_validate(document))
+    return listed or [Problem(problem.field, problem.message) for problem in relations]
+
+
+def _read(path: Path) -> FileResult:
+    record, problems = _parsed(path, parse_record, _every_record_problem)
+    return FileResult(path, problems, record)
 
 
 def _read_ceilings(path: Path, records_beside: Sequence[FileResult]) -> CeilingsResult:
     """A ``machine.json``: readable, valid (every problem listed), and of the records in its folder."""
-    result = CeilingsResult(path)
-    try:
-        document = read_json(path)
-    except RecordError as error:
-        result.problems.append(Problem(error.field, _message(error)))
+    ceilings, problems = _parsed(path, parse_ceilings, _every_ceilings_problem)
+    result = CeilingsResult(path, problems, ceilings)
+    if ceilings is None:
         return result
-    try:
-        ceilings = parse_ceilings(document, path)
-    except RecordError as error:
-        # parse_ceilings names the first problem; list them all where the version is the current one.
-        listed: list[Problem] = []
-        if isinstance(document, dict) and document.get("schema_version") == CEILINGS_SCHEMA_VERSION:
-            listed = _validation_problems(document, MachineCeilings)
-            if not listed:  # types are fine: the relations between fields failed
-                relations = ceilings_problems(MachineCeilings.model_validate(document))
-                listed = [Problem(problem.field, problem.message) for problem in relations]
-        result.problems.extend(listed or [Problem(error.field, _message(error))])
-        return result
-    result.ceilings = ceilings
     if not records_beside:
         result.problems.append(
             Problem(None, "no records beside it: a run folder's ceilings belong with the records measured there")
