@@ -21,14 +21,10 @@ from typing import Any
 
 import pytest
 from fixtures.factory import EXTRA_MODELS, GPU, STUDY_MODELS, make_record, retimed, with_recipes
+from fixtures.tight import approx
 
 from generator.render import charts
 from generator.schema import BatchResult, Record
-
-
-def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
-    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
-    return pytest.approx(expected, rel=rel, abs=abs)
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "charts.json"
 MB = 1_000_000

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-from typing import Any
 
 import pytest
 import torch
+from fixtures.tight import approx
 from torch import nn
 from torch.nn import functional as F
 
@@ -28,11 +28,6 @@ from generator.counting import (
     meta_flop_counter_gflops,
 )
 from generator.model_spec import ModelSpec
-
-
-def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
-    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
-    return pytest.approx(expected, rel=rel, abs=abs)
 
 
 class _Product(nn.Module):

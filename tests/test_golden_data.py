@@ -10,7 +10,6 @@ the schema would refuse is never used.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 from fixtures.factory import (
@@ -23,6 +22,7 @@ from fixtures.factory import (
     with_measured_accuracy,
     with_recipes,
 )
+from fixtures.tight import approx
 
 from generator.render import data
 from generator.render.load import LoadedRecord
@@ -36,11 +36,6 @@ from generator.schema import (
     PublishedAccuracy,
     Record,
 )
-
-
-def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
-    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
-    return pytest.approx(expected, rel=rel, abs=abs)
 
 ALEXNET, BN_ALEXNET, RESNET50 = STUDY_MODELS[0], STUDY_MODELS[1], STUDY_MODELS[4]
 INCEPTION_V4 = STUDY_MODELS[9]

@@ -36,17 +36,12 @@ from fixtures.factory import (
     retimed,
     with_measured_accuracy,
 )
+from fixtures.tight import approx
 
 from generator.render import data, findings
 from generator.render.data import Run, group_runs
 from generator.render.load import LoadedRecord, load_records
 from generator.schema import BatchResult, Memory, Record
-
-
-def approx(expected: Any, rel: float = 1e-9, abs: float = 1e-12) -> Any:
-    """Closer than pytest's default (1e-6): a constant changed in its sixth digit (1e6 -> 1000001) must show."""
-    return pytest.approx(expected, rel=rel, abs=abs)
-
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "measurements"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "findings.json"
