@@ -398,15 +398,17 @@ def _data(rows: Sequence[Row]) -> alt.UrlData:
     return alt.UrlData(url=key)
 
 
-def _with_rows(spec: Any) -> Any:
-    """``spec`` with every placeholder of ``_data`` replaced by its rows (inline values)."""
+def _with_rows(spec: Any, used: set[str]) -> Any:
+    """``spec`` with every placeholder of ``_data`` replaced by its rows (inline values); ``used`` collects
+    the placeholders, so that ``_finish`` can forget their rows once the spec holds them."""
     if isinstance(spec, dict):
         url = spec.get("url")
         if isinstance(url, str) and url in _PENDING_ROWS and len(spec) == 1:
+            used.add(url)
             return {"values": list(_PENDING_ROWS[url])}
-        return {key: _with_rows(value) for key, value in spec.items()}
+        return {key: _with_rows(value, used) for key, value in spec.items()}
     if isinstance(spec, list):
-        return [_with_rows(value) for value in spec]
+        return [_with_rows(value, used) for value in spec]
     return spec
 
 
@@ -430,7 +432,11 @@ def _finish(chart: alt.TopLevelMixin, colours: Iterable[str]) -> VegaLite:
     # Validation is the tests' job (VegaLite.to_dict validates, as Altair's would).
     with alt.utils.schemapi.debug_mode(False):
         spec = chart.to_dict(validate=False)
-    return VegaLite(_with_rows(spec))
+    used: set[str] = set()
+    finished = VegaLite(_with_rows(spec, used))
+    for key in used:  # a long-lived process (a server, the tests) would otherwise keep every chart's rows
+        del _PENDING_ROWS[key]
+    return finished
 
 
 def _frame(colours: Iterable[str]) -> dict[str, Any]:
