@@ -33,6 +33,7 @@ from generator.render import charts, export, pages, svg
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
 from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
+from generator.render.findings import Finding, run_findings
 from generator.render.load import LoadedRecord, load_records
 from generator.safe_read import read_regular_file
 from generator.schema import RecordError, record_to_json
@@ -257,13 +258,22 @@ def build_site_model(
     if charts_so_far is not None:
         charts_so_far(site.charts)
         site.charts = []
+    found_by_run: dict[tuple[object, ...], list[Finding]] = {}
+
+    def findings_of(run: Run) -> list[Finding]:
+        # The home page's claims table and its comparison lines need the same runs' verdicts. A run is
+        # keyed by its records, which live as long as this render (so their ids stay theirs).
+        key = (run.hardware_slug, run.config_slug, *(id(item) for item in run.items))
+        if key not in found_by_run:
+            found_by_run[key] = run_findings(run)
+        return found_by_run[key]
+
     try:
-        home_comparison = pages.home_lines(runs, baseline)
+        home_comparison = pages.home_lines(runs, baseline, findings_of)
     except BaselineError as error:
         raise CliError(str(error)) from None
-    site.pages.append(
-        pages.Page("index.md", "home.md.j2", replace(pages.home_page(items, runs), comparison=home_comparison))
-    )
+    home = replace(pages.home_page(items, runs, findings_of), comparison=home_comparison)
+    site.pages.append(pages.Page("index.md", "home.md.j2", home))
     by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
     for run in runs:
         for item in run.items:

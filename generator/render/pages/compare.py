@@ -6,7 +6,7 @@ formats it with its unit and interval.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from generator.render import comparison_charts, findings, fmt
@@ -418,12 +418,16 @@ class HomeComparison:
     link: Link | None
 
 
-def home_lines(runs: Sequence[Run], baseline: str | None = None) -> HomeComparison:
+def home_lines(
+    runs: Sequence[Run],
+    baseline: str | None = None,
+    findings_of: Callable[[Run], list[findings.Finding]] = findings.run_findings,
+) -> HomeComparison:
     """From ``findings`` (the verdicts of each claim) and ``comparison`` (the study's networks, batch 1)."""
     page = "index.md"
     lines = []
     for ref in run_refs(runs):
-        verdicts = [(f.title, f.verdict) for f in findings.run_findings(ref.run)]
+        verdicts = [(f.title, f.verdict) for f in findings_of(ref.run)]
         held = [title for title, verdict in verdicts if verdict == "supported"]
         other = [f"{title}: {verdict}" for title, verdict in verdicts if verdict != "supported"]
         text = f"holds: {', '.join(held) or 'none'}" + (f"; {'; '.join(other)}" if other else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from generator.render import figures as registry
@@ -95,12 +95,17 @@ def _verdicts(runs: Sequence[Run], per_run: list[list[findings.Finding]]) -> Tab
     return Table(["claim", *table.runs], rows)
 
 
-def home_page(items: Sequence[LoadedRecord], runs: Sequence[Run]) -> HomePage:
+def home_page(
+    items: Sequence[LoadedRecord],
+    runs: Sequence[Run],
+    findings_of: Callable[[Run], list[findings.Finding]] = findings.run_findings,
+) -> HomePage:
+    """``findings_of``: the claims' verdicts of a run (the render computes each run's once, for every page)."""
     page = "index.md"
     records = [item.record for item in items]
     models = sorted({record.model.name for record in records})
     run_views = []
-    per_run = [findings.run_findings(run) for run in runs]
+    per_run = [findings_of(run) for run in runs]
     for run, found in zip(runs, per_run, strict=True):
         first_scope = scopes(run)[0]
         figures_page = figures_path(run, first_scope)
