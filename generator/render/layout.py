@@ -149,16 +149,21 @@ class Label:
     leader: tuple[float, float, float, float] | None  # (x1, y1, x2, y2) px, from the point's edge to the box
 
 
+def _directions(angles: Sequence[float]) -> tuple[tuple[float, float], ...]:
+    return tuple((math.cos(math.radians(angle)), -math.sin(math.radians(angle))) for angle in angles)
+
+
+# East first, then west, then the rest: labels read best to the right of their point.
+_FIRST_RING = _directions((0, 180, 90, 270, 45, 315, 135, 225))
+_OTHER_RINGS = _directions([step * 22.5 for step in range(16)])
+
+
 def _candidates(point: Point, width: float, height: float, size: float) -> list[tuple[float, Box]]:
     """Boxes around the point, nearest first: 8 positions on the first ring, 16 on each farther one."""
     found: list[tuple[float, Box]] = []
     for ring in range(7):
         distance = point.radius + 2 + ring * (size * 0.9)
-        steps = 8 if ring == 0 else 16
-        for step in range(steps):
-            # East first, then west, then the rest: labels read best to the right of their point.
-            angle = (0, 180, 90, 270, 45, 315, 135, 225)[step] if steps == 8 else step * 22.5
-            dx, dy = math.cos(math.radians(angle)), -math.sin(math.radians(angle))
+        for step, (dx, dy) in enumerate(_FIRST_RING if ring == 0 else _OTHER_RINGS):
             # The box touches the circle of radius ``distance`` on the side facing the point.
             cx = point.x + dx * distance + (width / 2 if dx > 0.3 else -width / 2 if dx < -0.3 else 0)
             cy = point.y + dy * distance + (height / 2 if dy > 0.3 else -height / 2 if dy < -0.3 else 0)
@@ -239,9 +244,12 @@ class PointGrid:
     CELL = 12.0  # px
 
     def __init__(self, points: Sequence[Point]) -> None:
-        self.cells: dict[tuple[int, int], list[Point]] = {}
+        # Each point with the square of the radius that counts (at least 3 px): the innermost loop
+        # of a zoo's render reads these thousands of times per label.
+        self.cells: dict[tuple[int, int], list[tuple[float, float, float, Point]]] = {}
         for point in points:
-            self.cells.setdefault(self._cell(point.x, point.y), []).append(point)
+            radius = max(point.radius, 3)
+            self.cells.setdefault(self._cell(point.x, point.y), []).append((point.x, point.y, radius * radius, point))
         self.reach = max((max(point.radius, 3) for point in points), default=0.0)
 
     def _cell(self, x: float, y: float) -> tuple[int, int]:
@@ -252,17 +260,18 @@ class PointGrid:
     ) -> int:
         """How many circles (radius at least 3 px) ``box`` touches, counting no further than ``stop_at``;
         ``skip`` and points whose key is in ``skip_keys`` do not count."""
-        left, top = self._cell(box.left - self.reach, box.top - self.reach)
-        right, bottom = self._cell(box.right + self.reach, box.bottom + self.reach)
+        box_left, box_top, box_right, box_bottom = box.left, box.top, box.right, box.bottom
+        left, top = self._cell(box_left - self.reach, box_top - self.reach)
+        right, bottom = self._cell(box_right + self.reach, box_bottom + self.reach)
+        cells = self.cells
         count = 0
         for column in range(left, right + 1):
             for row in range(top, bottom + 1):
-                for other in self.cells.get((column, row), ()):
-                    # Box.hits_circle, inline: this is the innermost loop of a zoo's render.
-                    dx = other.x - min(max(other.x, box.left), box.right)
-                    dy = other.y - min(max(other.y, box.top), box.bottom)
-                    radius = max(other.radius, 3)
-                    if dx * dx + dy * dy < radius * radius and other is not skip and other.key not in skip_keys:
+                for x, y, radius2, other in cells.get((column, row), ()):
+                    # Box.hits_circle, inline and without min/max calls: the innermost loop of a zoo's render.
+                    dx = box_left - x if x < box_left else x - box_right if x > box_right else 0.0
+                    dy = box_top - y if y < box_top else y - box_bottom if y > box_bottom else 0.0
+                    if dx * dx + dy * dy < radius2 and other is not skip and other.key not in skip_keys:
                         count += 1
                         if count >= stop_at:
                             return count
