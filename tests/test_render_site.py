@@ -244,6 +244,26 @@ def test_sidebar_lists_model_pages_up_to_a_limit(tmp_path: Path, monkeypatch: py
     assert "models/index.html" in found and "models/resnet50.html" not in found
 
 
+def test_figures_of_more_models_than_an_image_can_show_are_interactive_only(
+    rendered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator.render.pages import figures as figures_module
+
+    page = next((rendered / "figures").rglob("all.md"))
+    models = len(list((rendered / "models").glob("*.md"))) - 1  # less the index
+    assert "](charts/all-fig2.svg)" in page.read_text() and (page.parent / "charts/all-fig2.svg").is_file()
+    monkeypatch.setattr(figures_module, "STATIC_IMAGE_MAX_MODELS", models - 1)
+    out = tmp_path / "site"
+    render_site(FIXTURES, TEMPLATES, out, quiet=True)
+    zoo = out / page.relative_to(rendered)
+    text = zoo.read_text()
+    assert ".svg)" not in text and not list(zoo.parent.glob("charts/all-*.svg"))
+    assert f"Interactive only: a static image of {models} models would be unreadable" in text
+    assert 'data-spec="charts/all-fig2.vl.json"' in text  # the figure itself is still there
+    study = zoo.with_name("study.md")
+    assert "](charts/study-fig2.svg)" in study.read_text()  # fewer models: still an image
+
+
 def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "src"
     render_site(FIXTURES, TEMPLATES, broken, quiet=True)

@@ -28,6 +28,11 @@ from generator.schema import Record
 SPEED_LIMITS_IPS = (15, 30, 60)  # images/s at batch 1, the limits of Bianco et al. 2018
 MEMORY_LIMITS_GB = (0.7, 1.0, 1.4)  # GB at batch 1, the limits of Bianco et al. 2018
 BEST_UNDER_LIMIT = 3  # models listed per limit
+# A figure of more models than this gets no static image. Drawn as one, a zoo's figure is unreadable
+# (929 bars in 600 px), weighs megabytes in the repository that publishes it (5 MB for Fig. 3 of
+# a thousand models, redrawn on every render), and took vl-convert a second or more each: two
+# thirds of a 1000 x 3 render's CPU. The interactive figure and the tables still show it.
+STATIC_IMAGE_MAX_MODELS = 150
 
 
 @dataclass(frozen=True)
@@ -141,13 +146,14 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
             )
             continue
         stem = registry.chart_stem(run, scope, figure.id)
+        static = len(records) <= STATIC_IMAGE_MAX_MODELS
         for lay in charts.LAYOUTS:
             spec_path = f"{stem}.vl.json" if lay is charts.WIDE else f"{stem}.{lay.name}.vl.json"
             # The static image is the wide chart: what GitHub and a browser without JavaScript show.
             site.charts.append(
                 ChartJob(
                     spec_path,
-                    f"{stem}.svg" if lay is charts.WIDE else None,
+                    f"{stem}.svg" if static and lay is charts.WIDE else None,
                     figure.draw(records, run.ceilings, palette, lay),
                 )
             )
@@ -156,13 +162,19 @@ def figure_charts(run: Run, scope: str, palette: charts.Palette, site: SiteModel
         notes = charts.exclusions(records, figure.batch_sizes(records))
         if missing_models:
             notes.append("not measured or not known, left out: " + ", ".join(sorted(missing_models)))
+        caption = figure.caption(records, run.ceilings)
+        if not static:
+            caption += (
+                f" Interactive only: a static image of {len(records)} models would be unreadable "
+                f"(one is drawn up to {STATIC_IMAGE_MAX_MODELS})."
+            )
         refs.append(
             ChartRef(
                 figure.id,
                 figure.title,
-                figure.caption(records, run.ceilings),
+                caption,
                 rel(page, f"{stem}.vl.json"),
-                rel(page, f"{stem}.svg"),
+                rel(page, f"{stem}.svg") if static else None,
                 notes,
                 narrow_spec_href=rel(page, f"{stem}.narrow.vl.json"),
             )
