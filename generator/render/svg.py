@@ -76,14 +76,16 @@ class Drawer:
 
     def __init__(self, vl_version: str) -> None:
         self.vl_version = vl_version
-        self.workers = min(os.cpu_count() or 1, 4)
+        # One CPU stays with the caller: the pages it builds meanwhile are the render's critical path,
+        # and a drawer on every CPU only slowed them (the drawing itself never was waited for).
+        self.workers = min((os.cpu_count() or 1) - 1, 4)
         self.waiting: list[str] = []  # specs not yet handed to a worker
         self.futures: list[Future[bytes]] = []
         self.pool: ProcessPoolExecutor | None = None
 
     def submit(self, spec_jsons: Sequence[str]) -> None:
         self.waiting.extend(spec_jsons)
-        if self.pool is None and self.workers >= 2 and len(self.waiting) + len(self.futures) >= PARALLEL_FROM:
+        if self.pool is None and self.workers >= 1 and len(self.waiting) + len(self.futures) >= PARALLEL_FROM:
             # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         if self.pool is not None:
