@@ -30,6 +30,7 @@ import jinja2
 from generator.errors import CliError
 from generator.files import write_if_changed
 from generator.render import charts, export, pages, svg
+from generator.render.background import Background, usable_cpus
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
 from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
@@ -54,6 +55,7 @@ NavItem = dict[str, "str | list[NavItem | str]"]
 # and is what the search finds: model pages then stay out of the search index, whose parse of
 # every page was a quarter of a zoo's build.
 NAV_MODELS_LIMIT = 150
+FORK_MODEL_PAGES_FROM = 100  # models: below, a second process costs more than it saves
 
 
 def navigation(site: pages.SiteModel) -> list[NavItem]:
@@ -189,6 +191,24 @@ def _share_data(
     return {**spec, "layer": layers} if "layer" in spec else spec
 
 
+def _write_spec(
+    job: pages.ChartJob, files: dict[str, bytes], shared_names: dict[int, tuple[object, str]]
+) -> str | None:
+    """Puts the chart's spec file (and any data file it shares) into ``files``. Returns, for a chart with
+    an SVG, the spec with its data inline, which the SVG is drawn from (and stamped with): same image,
+    no file access."""
+    # Schema validation costs ~50 ms a chart; the tests validate every chart
+    # function (to_dict()), so the render itself skips it.
+    with alt.utils.schemapi.debug_mode(False):
+        spec = job.chart.to_dict(validate=False)
+    shared = spec if job.shared_data is None else _share_data(spec, job.shared_data, files, shared_names)
+    published = _dumps(shared)
+    files[job.spec_path] = (published + "\n").encode("utf-8")
+    if job.svg_path is None:
+        return None
+    return published if shared is spec else _dumps(spec)
+
+
 class _ChartWriter:
     """Each chart's spec file, and its SVG drawn (or reused) while the rest of the site is built."""
 
@@ -203,18 +223,8 @@ class _ChartWriter:
     def add(self, jobs: Sequence[pages.ChartJob]) -> None:
         wanted: list[str] = []
         for job in jobs:
-            # Schema validation costs ~50 ms a chart; the tests validate every chart
-            # function (to_dict()), so the render itself skips it.
-            with alt.utils.schemapi.debug_mode(False):
-                spec = job.chart.to_dict(validate=False)
-            shared = (
-                spec if job.shared_data is None else _share_data(spec, job.shared_data, self.files, self.shared_names)
-            )
-            published = _dumps(shared)
-            self.files[job.spec_path] = (published + "\n").encode("utf-8")
-            if job.svg_path is not None:
-                # The SVG is drawn from (and stamped with) the spec with its data inline: same image, no file access.
-                text = published if shared is spec else _dumps(spec)
+            text = _write_spec(job, self.files, self.shared_names)
+            if job.svg_path is not None and text is not None:
                 reused = _previous_svg(self.previous_dir, job.svg_path, text, self.version)
                 if reused is not None:
                     self.files[job.svg_path] = reused
@@ -247,6 +257,44 @@ def build_site_model(
     records = [item.record for item in items]
     runs = group_runs(items)
     palette = charts.Palette.for_records(records)
+    by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
+    for run in runs:
+        for item in run.items:
+            by_model.setdefault(item.record.model.name, []).append((run, item))
+    highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
+    pools = pages.RankPools.build(records, runs)  # what every model page ranks against
+    listed = len(by_model) <= NAV_MODELS_LIMIT
+
+    def model_pages() -> tuple[list[pages.Page], dict[str, bytes]]:
+        """Every model page, and its files: chart specs serialised, data files shared, batch images drawn."""
+        part = pages.SiteModel()
+        for name in sorted(by_model):
+            model_page = replace(pages.model_page(by_model[name], records, part, highlights, pools), listed=listed)
+            part.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
+        names: dict[int, tuple[object, str]] = {}
+        for job in part.charts:
+            if job.svg_path is not None:  # its image would need the drawer, which lives in the parent
+                raise ValueError(f"model page chart {job.spec_path} wants an SVG drawn by vl-convert")
+            _write_spec(job, part.files, names)
+        return part.pages, part.files
+
+    # A zoo's model pages are built in a second process while this one builds the rest. It forks
+    # here, before the drawer of the figures' images starts its processes and their thread.
+    with Background(model_pages, fork=len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2) as models:
+        site = _other_pages(site, items, runs, palette, baseline, charts_so_far, models)
+    return site
+
+
+def _other_pages(
+    site: pages.SiteModel,
+    items: list[LoadedRecord],
+    runs: list[Run],
+    palette: charts.Palette,
+    baseline: str | None,
+    charts_so_far: Callable[[list[pages.ChartJob]], None] | None,
+    models: Background[tuple[list[pages.Page], dict[str, bytes]]],
+) -> pages.SiteModel:
+    records = [item.record for item in items]
     site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
     for run in runs:
         for scope in pages.scopes(run):
@@ -274,16 +322,6 @@ def build_site_model(
         raise CliError(str(error)) from None
     home = replace(pages.home_page(items, runs, findings_of), comparison=home_comparison)
     site.pages.append(pages.Page("index.md", "home.md.j2", home))
-    by_model: dict[str, list[tuple[Run, LoadedRecord]]] = {}
-    for run in runs:
-        for item in run.items:
-            by_model.setdefault(item.record.model.name, []).append((run, item))
-    highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
-    pools = pages.RankPools.build(records, runs)  # what every model page ranks against
-    listed = len(by_model) <= NAV_MODELS_LIMIT
-    for name in sorted(by_model):
-        model_page = replace(pages.model_page(by_model[name], records, site, highlights, pools), listed=listed)
-        site.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
     site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
     for slug in sorted({run.hardware_slug for run in runs}):
         site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
@@ -306,6 +344,9 @@ def build_site_model(
         pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
     )
     site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
+    model_pages, model_files = models.result()  # as late as can be: the child is still at work
+    site.pages.extend(model_pages)
+    site.files.update(model_files)
     site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
     site.files["data/records.json"] = export.records_json(items).encode("utf-8")
