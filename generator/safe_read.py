@@ -49,6 +49,16 @@ _FORBIDDEN_CHARACTER = re.compile(
 )
 
 
+# The ASCII characters of _FORBIDDEN_CHARACTER: a record is almost always ASCII, and this class scans
+# one ten times faster than the whole pattern with its astral ranges.
+_FORBIDDEN_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _holds_forbidden_character(text: str) -> bool:
+    pattern = _FORBIDDEN_ASCII if text.isascii() else _FORBIDDEN_CHARACTER
+    return pattern.search(text) is not None
+
+
 class _Refused(ValueError):
     """A refusal found while walking the decoded document; turned into a RecordError naming the field."""
 
@@ -94,7 +104,32 @@ def read_regular_file(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
         os.close(descriptor)
 
 
-def _check_tree(document: Any) -> None:
+def _check_tree(document: Any, text: str) -> None:
+    """Depth and characters of every value and key of ``document``, parsed from ``text``."""
+    if "\\" not in text and not _holds_forbidden_character(text):
+        # Without an escape, every string of the document is a piece of the text, which holds no
+        # forbidden character: only the depth is left to check. A zoo's records are thousands of
+        # numbers each, and walking each with its path took half of a 3000-record load.
+        if not _deeper_than(document, MAX_DEPTH):
+            return
+    _check_every_value(document)  # also names the place of whatever it finds
+
+
+def _deeper_than(document: Any, depth_limit: int) -> bool:
+    """Whether any value (a scalar too) sits more than ``depth_limit`` containers deep."""
+    if not isinstance(document, dict | list):
+        return False
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 0)]  # containers only
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if children and depth + 1 > depth_limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _check_every_value(document: Any) -> None:
     """Depth and characters of every value and key, iteratively (no recursion on hostile depth)."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
     while stack:
@@ -136,7 +171,7 @@ def parse_json_bytes(data: bytes, path: Path | str) -> Any:
     except ValueError as error:  # NaN, Infinity, 1e999, a 4,300-digit integer
         raise RecordError(path, str(error)) from None
     try:
-        _check_tree(document)
+        _check_tree(document, text)
     except _Refused as error:
         field = error.args[1] if len(error.args) > 1 else None
         raise RecordError(path, error.args[0], field) from None

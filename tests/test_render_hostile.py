@@ -4,6 +4,7 @@ name, and a refusal or a failure at any point leaves the site byte-identical."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 from pathlib import Path
@@ -251,3 +252,33 @@ def test_csv_formula_injection_is_neutralised(tmp_path: Path) -> None:
 def test_strict_reader_accepts_a_real_record(tmp_path: Path) -> None:
     path = write_records([make_record(STUDY_MODELS[0], CPU)], tmp_path)[0]
     assert read_json(path)["model"]["name"] == "alexnet"
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ('{"a": "b\\u0007"}', "U+0007"),  # escaped: the escape sends it the long way
+        ('{"a": "b\u0007"}', "not valid JSON"),  # raw, in an ASCII text: JSON itself refuses a C0 control
+        ('{"a": "é\u0085"}', "U+0085"),  # raw C1 control in a non-ASCII text
+        ('{"a": "\U0001fffe"}', "U+1FFFE"),  # astral non-character
+        ('{"a": ["x", {"b": "\\f"}]}', "U+000C"),  # deep, escaped
+        ("[" * 33 + "1" + "]" * 33, "nested more than 32 levels"),  # no string at all: depth alone
+    ],
+)
+def test_the_strict_reader_refuses_a_forbidden_character_or_depth_however_written(
+    tmp_path: Path, text: str, found: str
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RecordError, match=re.escape(found)):
+        read_json(path)
+    path.write_text("[" * 32 + '"plain é \\u00e9 text"' + "]" * 32, encoding="utf-8")
+    assert read_json(path) is not None  # 32 levels and ordinary text, escaped or not: accepted
+
+
+def test_every_ascii_character_is_judged_alike_by_the_fast_and_the_full_check() -> None:
+    from generator import safe_read
+
+    for code in range(128):
+        text = f'{{"a": "{chr(code)}"}}'
+        assert safe_read._holds_forbidden_character(text) == bool(safe_read._FORBIDDEN_CHARACTER.search(text)), code
