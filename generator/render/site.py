@@ -261,12 +261,12 @@ def build_site_model(
     for run in runs:
         for item in run.items:
             by_model.setdefault(item.record.model.name, []).append((run, item))
-    highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
-    pools = pages.RankPools.build(records, runs)  # what every model page ranks against
     listed = len(by_model) <= NAV_MODELS_LIMIT
 
     def model_pages() -> tuple[list[pages.Page], dict[str, bytes]]:
         """Every model page, and its files: chart specs serialised, data files shared, batch images drawn."""
+        highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
+        pools = pages.RankPools.build(records, runs)  # what every model page ranks against
         part = pages.SiteModel()
         for name in sorted(by_model):
             model_page = replace(pages.model_page(by_model[name], records, part, highlights, pools), listed=listed)
