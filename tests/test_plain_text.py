@@ -29,6 +29,9 @@ after two spaces; __strong__, _em_, **strong**, ***both***, snake\_case, \*not e
 | plain | 1,243 | *em* and `code` |
 | [ref][r] | 3 < 4 & 5 > 4 | a_b_c |
 | &copy; 2017 | <b>tag</b> only | __strong__ only |
+| [a\_b](x.md#part) | a\\b and \q | [t](x.md "title") |
+| [x\](y.md) | [x](y.md)z | \_\*\#\{\}\|\(\)\>\.\!\-\` |
+| [](empty.md) | [<b>](x.md) | [a &amp; b](x.md) |
 
 [r]: https://example.org/ref
 
@@ -61,24 +64,27 @@ def test_same_html_as_without_it_for_every_inline_construct() -> None:
     assert _html(SAMPLE, fast=True) == slow
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "site").rglob("*.md"))[:40], ids=str)
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "site").rglob("*.md")), ids=str)
 def test_same_html_for_the_committed_site_pages(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert _html(text, fast=True) == _html(text, fast=False)
 
 
 def test_plain_table_cells_skip_the_inline_patterns() -> None:
-    """What it is for: a cell of numbers is left alone by the inline patterns; a cell with a link is not."""
+    """What it is for: cells of numbers, of escaped names and of one link reach the inline patterns with
+    nothing left for them to do; a cell with emphasis still goes to them."""
     md = markdown.Markdown(extensions=[*SITE_EXTENSIONS, PlainTextExtension()])
-    seen: dict[str, bool] = {}
+    seen: list[tuple[str, object, bool]] = []
 
     class Look(Treeprocessor):
         def run(self, root: etree.Element) -> None:
-            seen.update({str(cell.text): isinstance(cell.text, AtomicString) for cell in root.iter("td")})
+            for cell in root.iter("td"):
+                inner = cell[0] if len(cell) else cell
+                seen.append((inner.tag, inner.text, isinstance(inner.text, AtomicString)))
 
     md.treeprocessors.register(Look(md), "look", 20.5)  # after plain_text (21), before the inline patterns (20)
-    md.convert("| a | b |\n| --- | --- |\n| 6.890 (6.791–6.989) | [x](y.md) |\n")
-    assert seen == {"6.890 (6.791–6.989)": True, "[x](y.md)": False}
+    md.convert("| a | b | c | d |\n| --- | --- | --- | --- |\n| 6.890 (6.791–6.989) | [x\\_y](y.md) | \\+ 1.6 | *z* |\n")
+    assert seen == [("td", "6.890 (6.791–6.989)", True), ("a", "x_y", True), ("td", "+ 1.6", True), ("td", "*z*", False)]
 
 
 class _Strike(markdown.Extension):

@@ -6,6 +6,9 @@ mostly tables of numbers, so a strict build spent half its time failing to find
 a link in "6.890 (6.791–6.989)". Each default pattern needs one of a few
 characters to match; text without any of them is marked ``AtomicString``
 (Python-Markdown's own "leave this text alone") before the inline patterns run.
+Table cells that hold only escapes of Markdown's characters (a model name with
+underscores) or one plain link to a page are built here as the escape and link
+patterns would build them, and skip the patterns too.
 
 When an extension has registered an inline pattern this module does not know,
 it cannot tell which characters that pattern needs, so it marks nothing.
@@ -60,6 +63,12 @@ def _needed_characters(md: Markdown) -> str | None:
     return "".join(sorted(needed))
 
 
+# A table cell that is one link: [label](href), the href a plain relative path or anchor, as
+# escape.href writes them (no title, no angle brackets, no spaces).
+_LINK_CELL = re.compile(r"\[((?:[^\\\[\]]|\\.)*)\]\(([A-Za-z0-9._/#-]+)\)")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
 class _MarkPlainText(Treeprocessor):
     def run(self, root: etree.Element) -> None:
         characters = _needed_characters(self.md)
@@ -67,11 +76,33 @@ class _MarkPlainText(Treeprocessor):
             return
         alternatives = [re.escape(_LINE_BREAK)] + ([f"[{re.escape(characters)}]"] if characters else [])
         may_match = re.compile("|".join(alternatives)).search
+        escapable = frozenset(self.md.ESCAPED_CHARS)
+
+        def unescaped(text: str) -> str | None:
+            """``text`` as the escape pattern leaves it, when escapes of Markdown's own characters are all
+            it has (a model name with underscores, a gain of "\\+ 1.6"); else None."""
+            pieces = _ESCAPE.split(text)  # plain, escaped character, plain, ...
+            if any(may_match(plain) for plain in pieces[::2]) or not escapable.issuperset(pieces[1::2]):
+                return None
+            return "".join(pieces)
+
         for element in root.iter():
             # Exactly str: an AtomicString (or other subclass) is already someone's decision.
             text = element.text
-            if text and type(text) is str and may_match(text) is None:
-                element.text = AtomicString(text)
+            if text and type(text) is str:
+                if may_match(text) is None:
+                    element.text = AtomicString(text)
+                elif element.tag in ("td", "th") and len(element) == 0:
+                    # A zoo's tables are mostly these two kinds of cell: built here as the escape and link
+                    # patterns would build them, they skip the inline patterns too.
+                    link = _LINK_CELL.fullmatch(text)
+                    label = unescaped(link.group(1) if link else text)
+                    if label is not None and link is not None:
+                        anchor = etree.SubElement(element, "a", {"href": link.group(2)})
+                        anchor.text = AtomicString(label)
+                        element.text = None
+                    elif label is not None:
+                        element.text = AtomicString(label)
             tail = element.tail
             if tail and type(tail) is str and may_match(tail) is None:
                 element.tail = AtomicString(tail)
