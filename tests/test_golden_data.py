@@ -516,3 +516,20 @@ def test_runs_group_and_describe_their_records() -> None:
     assert cpu_run.ceilings is ceilings  # the folder holding two of the three records
     assert gpu_run.ceilings is None
     assert data.Run("a", "b").ceilings is None
+
+
+def test_recipe_note_names_a_dozen_models_and_counts_the_rest() -> None:
+    """A zoo's figure caption named all of its thousand models; it names twelve and counts the others."""
+    from fixtures.factory import synthetic_records
+
+    records = synthetic_records(40, 1)
+    unstated = sorted(
+        r.model.study_name or r.model.name
+        for r in records
+        if data.top1(r) is not None and data.accuracy_recipe(r) == "not stated"
+    )
+    assert len(unstated) > data.RECIPE_NOTE_NAMES
+    note = data.recipe_note(records)
+    assert note is not None
+    assert f"{', '.join(unstated[:12])} and {len(unstated) - 12} more (each model's page names its weights)." in note
+    assert unstated[12] not in note

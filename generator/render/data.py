@@ -168,6 +168,15 @@ def recipe_gain_points(records: Iterable[Record]) -> list[dict[str, object]]:
     return sorted(rows, key=lambda row: str(row["registry_name"]))
 
 
+RECIPE_NOTE_NAMES = 12  # models named per list: a zoo's figure caption must not name a thousand
+
+
+def _some_names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:RECIPE_NOTE_NAMES])
+    more = len(names) - RECIPE_NOTE_NAMES
+    return shown if more <= 0 else f"{shown} and {more} more (each model's page names its weights)"
+
+
 def recipe_note(records: Iterable[Record]) -> str | None:
     """A sentence for a figure whose accuracies do not all come from the original recipe, else None."""
     later = sorted(r.model.study_name or r.model.name for r in records if accuracy_recipe(r) == "later")
@@ -180,11 +189,11 @@ def recipe_note(records: Iterable[Record]) -> str | None:
     if later:
         parts.append(
             "top-1 of a later training recipe (the record predates the original recipe's figure; "
-            "re-measure to get it): " + ", ".join(later)
+            "re-measure to get it): " + _some_names(later)
         )
         # the study used each network's original recipe: these points sit higher than the study's would
     if unstated:
-        parts.append("training recipe not stated in the record: " + ", ".join(unstated))
+        parts.append("training recipe not stated in the record: " + _some_names(unstated))
     return ("Not the original training recipe — " + "; ".join(parts) + ".") if parts else None
 
 
