@@ -260,8 +260,10 @@ def test_figures_of_more_models_than_an_image_can_show_are_interactive_only(
     assert ".svg)" not in text and not list(zoo.parent.glob("charts/all-*.svg"))
     assert f"Interactive only: a static image of {models} models would be unreadable" in text
     assert 'data-spec="charts/all-fig2.vl.json"' in text  # the figure itself is still there
+    assert "The static image shows when JavaScript is off." not in text  # there is none
     study = zoo.with_name("study.md")
     assert "](charts/study-fig2.svg)" in study.read_text()  # fewer models: still an image
+    assert "The static image shows when JavaScript is off." in study.read_text()
 
 
 def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

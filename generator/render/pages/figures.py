@@ -51,6 +51,7 @@ class FiguresPage:
     hardware: Link
     charts: list[ChartRef]
     limits: list[LimitTable]
+    static_images: bool  # whether any figure here has a static image (a zoo's are interactive only)
 
 
 def _missing_reason(run: Run, figure: registry.Figure) -> str:
@@ -208,6 +209,7 @@ def figures_page(run: Run, scope: str, palette: charts.Palette, site: SiteModel)
         hardware=Link(run.machine_name, rel(page, hardware_path(run.hardware_slug))),
         charts=refs,
         limits=limit_tables(records, page),
+        static_images=any(ref.svg_href for ref in refs),
     )
 
 
