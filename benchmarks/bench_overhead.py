@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from generator import backends, registry
-from generator.measure import Runner, RunOptions, default_threads
+from generator.host_load import usable_cpus
+from generator.measure import Runner, RunOptions
 
 
 def main() -> int:
@@ -35,7 +36,7 @@ def main() -> int:
     specs = registry.resolve(args.models.split(","))
     options = RunOptions(
         device=args.device, batch_sizes=[int(b) for b in batch_sizes.split(",")], precision="fp32",
-        channels_last=False, compile_model=False, threads=default_threads(),
+        channels_last=False, compile_model=False, threads=usable_cpus(),
         time_budget_s=args.time_budget or defaults.time_budget_s,
         power_window_s=1.0, power_batch_sizes=None, force=True, prefetch=defaults.prefetch,
         rounds=args.rounds or defaults.rounds,

@@ -71,6 +71,12 @@ def scheduling_policy() -> SchedulingPolicy | None:
     return _POLICIES.get(policy)
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity, where the platform tells it)."""
+    cpus = _cpus()
+    return len(cpus) if cpus else os.cpu_count() or 1
+
+
 def _cpus() -> frozenset[int] | None:
     try:
         return frozenset(os.sched_getaffinity(0))

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from generator import backends, environment, interrupts, registry
+from generator import backends, environment, host_load, interrupts, registry
 from generator.backends import Backend
 from generator.errors import CliError
 from generator.model_spec import ModelSpec
@@ -684,13 +684,6 @@ def _combine(before: Outcome | None, now: Outcome) -> Outcome:
     )
 
 
-def default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 _MACHINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -764,7 +757,7 @@ def measure(
         precision=precision,
         channels_last=channels_last,
         compile_model=compile_model,
-        threads=threads or default_threads(),
+        threads=threads or host_load.usable_cpus(),
         time_budget_s=time_budget_s or defaults.time_budget_s,
         power_window_s=power_window_s,
         power_batch_sizes=sorted(set(power_batch_sizes)) if power_batch_sizes else None,
@@ -872,7 +865,7 @@ def ceilings_command(
         precision=precision,
         channels_last=channels_last,
         compile_model=compile_model,
-        threads=threads or default_threads(),
+        threads=threads or host_load.usable_cpus(),
         time_budget_s=defaults.time_budget_s,
         power_window_s=1.0,
         power_batch_sizes=None,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from generator.render import site as site_module
-from generator.render.background import Background, usable_cpus
+from generator.host_load import usable_cpus
+from generator.render.background import Background
 from generator.render.load import load_records
 
 REPO = Path(__file__).resolve().parent.parent

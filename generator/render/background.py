@@ -12,7 +12,6 @@ can be read, and the output never depends on whether the child was used.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -20,13 +19,6 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _child(function: Callable[[], object], sender: Connection) -> None:

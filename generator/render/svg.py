@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+
+from generator.host_load import usable_cpus
 
 _SVG_ID = re.compile(r"\b(clip|gradient|pattern)(\d+)\b")
 PARALLEL_FROM = 24  # below this many charts, starting worker processes costs more than it saves
@@ -78,7 +79,7 @@ class Drawer:
         self.vl_version = vl_version
         # One CPU stays with the caller: the pages it builds meanwhile are the render's critical path,
         # and a drawer on every CPU only slowed them (the drawing itself never was waited for).
-        self.workers = min((os.cpu_count() or 1) - 1, 4)
+        self.workers = min(usable_cpus() - 1, 4)
         self.waiting: list[str] = []  # specs not yet handed to a worker
         self.futures: list[Future[bytes]] = []
         self.pool: ProcessPoolExecutor | None = None
