@@ -49,9 +49,11 @@ _FORBIDDEN_CHARACTER = re.compile(
 )
 
 
-# The ASCII characters of _FORBIDDEN_CHARACTER: a record is almost always ASCII, and this class scans
-# one ten times faster than the whole pattern with its astral ranges.
-_FORBIDDEN_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The ASCII characters of _FORBIDDEN_CHARACTER: a record is almost always ASCII, and a class of
+# these scans one ten times faster than the whole pattern with its astral ranges.
+_FORBIDDEN_ASCII = re.compile(
+    "[" + "".join(re.escape(chr(code)) for code in range(128) if _FORBIDDEN_CHARACTER.match(chr(code))) + "]"
+)
 
 
 def _holds_forbidden_character(text: str) -> bool:

@@ -20,7 +20,9 @@ from markupsafe import Markup
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#{}])")
 # Syntax only at the start of a line (a value may start a list item or a line).
 _LEADING_MARKER = re.compile(r"^([+\-])")
-_SAFE_HREF = re.compile(r"^[A-Za-z0-9._/#-]+$")
+# What a link target written into a page may consist of: relative paths and anchors (plain_text reads it too).
+SAFE_HREF_CHARACTERS = "A-Za-z0-9._/#-"
+_SAFE_HREF = re.compile(f"^[{SAFE_HREF_CHARACTERS}]+$")
 
 
 def markdown_text(value: Any) -> Markup:

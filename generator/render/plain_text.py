@@ -23,6 +23,8 @@ from markdown import Extension, Markdown
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
 
+from generator.render.escape import SAFE_HREF_CHARACTERS
+
 # What each of Python-Markdown's default inline patterns cannot match without
 # (its regular expression in markdown/inlinepatterns.py); '!' of an image needs a
 # '[' too. Emphasis ('em_strong') uses its delimiters' own characters, read at run time.
@@ -65,7 +67,7 @@ def _needed_characters(md: Markdown) -> str | None:
 
 # A table cell that is one link: [label](href), the href a plain relative path or anchor, as
 # escape.href writes them (no title, no angle brackets, no spaces).
-_LINK_CELL = re.compile(r"\[((?:[^\\\[\]]|\\.)*)\]\(([A-Za-z0-9._/#-]+)\)")
+_LINK_CELL = re.compile(r"\[((?:[^\\\[\]]|\\.)*)\]\(([" + SAFE_HREF_CHARACTERS + r"]+)\)")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
