@@ -29,8 +29,9 @@ import jinja2
 
 from generator.errors import CliError
 from generator.files import write_if_changed
+from generator.host_load import usable_cpus
 from generator.render import charts, export, pages, svg
-from generator.render.background import Background, usable_cpus
+from generator.render.background import Background
 from generator.render.comparison import BaselineError, run_refs
 from generator.render.data import Run, group_runs
 from generator.render.escape import code, finalize, front_matter_title, href, markdown_table
@@ -263,7 +264,7 @@ def build_site_model(
             by_model.setdefault(item.record.model.name, []).append((run, item))
     listed = len(by_model) <= NAV_MODELS_LIMIT
 
-    def model_pages() -> tuple[list[pages.Page], dict[str, bytes]]:
+    def build_model_pages() -> tuple[list[pages.Page], dict[str, bytes]]:
         """Every model page, and its files: chart specs serialised, data files shared, batch images drawn."""
         highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
         pools = pages.RankPools.build(records, runs)  # what every model page ranks against
@@ -280,78 +281,64 @@ def build_site_model(
 
     # A zoo's model pages are built in a second process while this one builds the rest. It forks
     # here, before the drawer of the figures' images starts its processes and their thread.
-    with Background(model_pages, fork=len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2) as models:
-        site = _other_pages(site, items, runs, palette, baseline, charts_so_far, models)
-    return site
+    with Background(build_model_pages, fork=len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2) as models:
+        site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
+        for run in runs:
+            for scope in pages.scopes(run):
+                site.pages.append(
+                    pages.Page(
+                        pages.figures_path(run, scope), "figures.md.j2", pages.figures_page(run, scope, palette, site)
+                    )
+                )
+        if charts_so_far is not None:
+            charts_so_far(site.charts)
+            site.charts = []
+        found_by_run: dict[tuple[object, ...], list[Finding]] = {}
 
+        def findings_of(run: Run) -> list[Finding]:
+            # The home page's claims table and its comparison lines need the same runs' verdicts. A run is
+            # keyed by its records, which live as long as this render (so their ids stay theirs).
+            key = (run.hardware_slug, run.config_slug, *(id(item) for item in run.items))
+            if key not in found_by_run:
+                found_by_run[key] = run_findings(run)
+            return found_by_run[key]
 
-def _other_pages(
-    site: pages.SiteModel,
-    items: list[LoadedRecord],
-    runs: list[Run],
-    palette: charts.Palette,
-    baseline: str | None,
-    charts_so_far: Callable[[list[pages.ChartJob]], None] | None,
-    models: Background[tuple[list[pages.Page], dict[str, bytes]]],
-) -> pages.SiteModel:
-    records = [item.record for item in items]
-    site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
-    for run in runs:
-        for scope in pages.scopes(run):
+        try:
+            home_comparison = pages.home_lines(runs, baseline, findings_of)
+        except BaselineError as error:
+            raise CliError(str(error)) from None
+        home = replace(pages.home_page(items, runs, findings_of), comparison=home_comparison)
+        site.pages.append(pages.Page("index.md", "home.md.j2", home))
+        site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
+        for slug in sorted({run.hardware_slug for run in runs}):
+            site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
+                [run for run in runs if run.hardware_slug == slug]
+            ).encode("utf-8")
+        site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
+        for slug in sorted({run.hardware_slug for run in runs}):
             site.pages.append(
                 pages.Page(
-                    pages.figures_path(run, scope), "figures.md.j2", pages.figures_page(run, scope, palette, site)
+                    pages.hardware_path(slug),
+                    "hardware.md.j2",
+                    pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug]),
                 )
             )
-    if charts_so_far is not None:
-        charts_so_far(site.charts)
-        site.charts = []
-    found_by_run: dict[tuple[object, ...], list[Finding]] = {}
-
-    def findings_of(run: Run) -> list[Finding]:
-        # The home page's claims table and its comparison lines need the same runs' verdicts. A run is
-        # keyed by its records, which live as long as this render (so their ids stay theirs).
-        key = (run.hardware_slug, run.config_slug, *(id(item) for item in run.items))
-        if key not in found_by_run:
-            found_by_run[key] = run_findings(run)
-        return found_by_run[key]
-
-    try:
-        home_comparison = pages.home_lines(runs, baseline, findings_of)
-    except BaselineError as error:
-        raise CliError(str(error)) from None
-    home = replace(pages.home_page(items, runs, findings_of), comparison=home_comparison)
-    site.pages.append(pages.Page("index.md", "home.md.j2", home))
-    site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
-    for slug in sorted({run.hardware_slug for run in runs}):
-        site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
-            [run for run in runs if run.hardware_slug == slug]
-        ).encode("utf-8")
-    site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
-    for slug in sorted({run.hardware_slug for run in runs}):
-        site.pages.append(
-            pages.Page(
-                pages.hardware_path(slug),
-                "hardware.md.j2",
-                pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug]),
+        if len(run_refs(runs)) > 1:
+            site.pages.append(
+                pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs, site, baseline))
             )
-        )
-    if len(run_refs(runs)) > 1:
         site.pages.append(
-            pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs, site, baseline))
+            pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
         )
-    site.pages.append(
-        pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
-    )
-    site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
-    model_pages, model_files = models.result()  # as late as can be: the child is still at work
+        site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
+        site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
+        site.files["data/records.json"] = export.records_json(items).encode("utf-8")
+        for item in items:
+            site.files[str(item.site_path)] = record_to_json(item.record, indent=None).encode("utf-8")
+        model_pages, model_files = models.result()  # as late as can be: the child is still at work
     site.pages.extend(model_pages)
     site.files.update(model_files)
     site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
-    site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
-    site.files["data/records.json"] = export.records_json(items).encode("utf-8")
-    for item in items:
-        site.files[str(item.site_path)] = record_to_json(item.record, indent=None).encode("utf-8")
     return site
 
 
