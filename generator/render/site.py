@@ -708,6 +708,7 @@ def build_site(
     from mkdocs.commands.build import build
     from mkdocs.exceptions import Abort, ConfigurationError
 
+    from generator.render.parallel_pages import ParallelPages
     from generator.render.plain_text import PlainTextExtension
 
     # MkDocs reports each broken link or missing page as a log warning; without a
@@ -723,6 +724,8 @@ def build_site(
             raise CliError(f"rendered site {config.docs_dir} not found: run 'python -m generator render' first")
         # Same HTML, about a quarter less build time for a zoo (its pages are mostly tables of numbers).
         config["markdown_extensions"].append(PlainTextExtension())
+        # A zoo's pages converted on two cores: same HTML, same warnings.
+        config.plugins["canziani-report/parallel-pages"] = ParallelPages()
         nav_file = Path(config.docs_dir) / NAV_FILE
         if nav_file.is_file():
             # The render's navigation lists every page; mkdocs.yml's own is the short fallback.
