@@ -99,6 +99,36 @@ def test_render_is_deterministic_and_incremental(rendered: Path, tmp_path: Path)
     assert {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()} == before
 
 
+def test_the_vega_bundle_is_built_once_then_reused_from_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vl_convert
+
+    from generator.render import svg
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    measurements = tmp_path / "measurements"
+    write_records([make_record(model, CPU) for model in STUDY_MODELS[:2]], measurements)
+    render_site(measurements, TEMPLATES, tmp_path / "first", quiet=True)
+    built = (tmp_path / "first/assets/vega/vega-bundle.js").read_text(encoding="utf-8")
+    header, _, script = built.partition("\n")
+    assert header.startswith("// Vega ") and script == vl_convert.javascript_bundle(vl_version=svg_version())
+    assert [p.read_text(encoding="utf-8") for p in (tmp_path / "cache").rglob("vega-bundle-*.js")] == [built]
+
+    def no_build(self: object) -> object:
+        raise AssertionError("the bundle was built again")
+
+    monkeypatch.setattr(svg.Drawer, "bundle", no_build)
+    render_site(measurements, TEMPLATES, tmp_path / "second", quiet=True)
+    assert (tmp_path / "second/assets/vega/vega-bundle.js").read_text(encoding="utf-8") == built
+
+
+def svg_version() -> str:
+    from generator.render.site import _vegalite_version
+
+    return _vegalite_version()
+
+
 def test_warm_render_after_a_change_equals_a_cold_render(tmp_path: Path) -> None:
     """What a re-render reuses (SVGs, the Vega bundle) may only skip work whose output is the same bytes:
     over a site of fewer models, the new set's render must equal a render into an empty folder."""

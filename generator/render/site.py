@@ -9,6 +9,7 @@ in with one rename: a failure at any point leaves the old site byte for byte.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import html
 import json
@@ -211,7 +212,8 @@ def _write_spec(
 
 
 class _ChartWriter:
-    """Each chart's spec file, and its SVG drawn (or reused) while the rest of the site is built."""
+    """Each chart's spec file, its SVG drawn (or reused), and the Vega bundle built (or reused), while the
+    rest of the site is built."""
 
     def __init__(self, previous_dir: Path | None) -> None:
         self.previous_dir = previous_dir
@@ -220,6 +222,8 @@ class _ChartWriter:
         self.shared_names: dict[int, tuple[object, str]] = {}
         self.drawing: list[str] = []  # SVG paths, in the order handed to the drawer
         self.drawer = svg.Drawer(self.version)
+        self.bundle = _reused_vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
+        self.bundling: Callable[[], str] | None = None
 
     def add(self, jobs: Sequence[pages.ChartJob]) -> None:
         wanted: list[str] = []
@@ -233,6 +237,19 @@ class _ChartWriter:
                     self.drawing.append(job.svg_path)
                     wanted.append(text)
         self.drawer.submit(wanted)
+        if self.bundle is None and self.bundling is None:
+            # Built beside the drawing (its workers start here: after the model pages' fork), not after it.
+            self.bundling = self.drawer.bundle()
+
+    def vega_bundle(self) -> bytes:
+        """The site's Vega bundle: reused, or built (and kept in the user cache for the next render)."""
+        if self.bundle is None:
+            self.bundle = _bundle_header() + (self.bundling or self.drawer.bundle())().encode("utf-8")
+            try:
+                write_if_changed(_bundle_cache_file(), self.bundle)
+            except OSError:
+                pass  # a read-only home only costs the 2 s next time
+        return self.bundle
 
     def result(self) -> dict[str, bytes]:
         self.files.update(zip(self.drawing, self.drawer.results(), strict=True))
@@ -246,13 +263,15 @@ def build_site_model(
     items: list[LoadedRecord],
     baseline: str | None = None,
     charts_so_far: Callable[[list[pages.ChartJob]], None] | None = None,
+    page_text: Callable[[pages.Page], bytes] | None = None,
 ) -> pages.SiteModel:
     """Every page's model, every chart and every data download, from the records.
 
     ``baseline``: the run the comparison page sets the others against
     ('<hardware>/<configuration>'); None: the first run. ``charts_so_far``: given
     the figures pages' charts as soon as they exist (then not kept in ``site.charts``),
-    so their drawing overlaps the building of the other pages.
+    so their drawing overlaps the building of the other pages. ``page_text``: renders
+    a page's Markdown; given, model pages come with their text (``Page.text``).
     """
     site = pages.SiteModel()
     records = [item.record for item in items]
@@ -271,7 +290,10 @@ def build_site_model(
         part = pages.SiteModel()
         for name in sorted(by_model):
             model_page = replace(pages.model_page(by_model[name], records, part, highlights, pools), listed=listed)
-            part.pages.append(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
+            page = pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page)
+            if page_text is not None:  # in the child, when there is one: its text is all that goes back
+                page = pages.Page(page.path, page.template, pages.Titles(model_page.title), page_text(page))
+            part.pages.append(page)
         names: dict[int, tuple[object, str]] = {}
         for job in part.charts:
             if job.svg_path is not None:  # its image would need the drawer, which lives in the parent
@@ -358,9 +380,12 @@ def render_files(
         # Altair validates every object as it is built (its debug mode): half the
         # render time for big sets. The tests validate every chart function instead.
         with alt.utils.schemapi.debug_mode(False):
-            site = build_site_model(items, baseline, charts_so_far=writer.add)
+            site = build_site_model(
+                items, baseline, charts_so_far=writer.add, page_text=functools.partial(_page_text, environment)
+            )
         writer.add(site.charts)
         files = _page_files(site, environment)
+        bundle = writer.vega_bundle()
         files.update(writer.result())
     finally:
         writer.close()
@@ -370,33 +395,31 @@ def render_files(
         for path in sorted(assets.rglob("*")):
             if path.is_file():
                 files[f"assets/{path.relative_to(assets).as_posix()}"] = path.read_bytes()
-    files[VEGA_BUNDLE] = _vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
+    files[VEGA_BUNDLE] = bundle
     return files
 
 
 def _page_files(site: pages.SiteModel, environment: jinja2.Environment) -> dict[str, bytes]:
     files: dict[str, bytes] = {MARKER: MARKER_TEXT.encode("utf-8")}
     for page in site.pages:
-        text = environment.get_template(page.template).render(
-            page=page.model,
-            path=page.path,
-            front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
-        )
-        files[page.path] = text.encode("utf-8")
+        files[page.path] = page.text if page.text is not None else _page_text(environment, page)
     return files
 
 
-def _vega_bundle(previous: Path | None) -> bytes:
-    """Vega, Vega-Lite and vega-embed in one file served by the site itself: no CDN, works offline.
+def _page_text(environment: jinja2.Environment, page: pages.Page) -> bytes:
+    text = environment.get_template(page.template).render(
+        page=page.model,
+        path=page.path,
+        front_title=front_matter_title(getattr(page.model, "short_title", page.model.title)),
+    )
+    return text.encode("utf-8")
 
-    Building it takes about 2 s; a previous render's copy, or the user cache's,
-    with the same version header is the same bytes, so it is reused.
-    """
-    import vl_convert
 
-    header = f"// {vega_versions()}\n".encode()
-    cache = _cache_dir() / f"vega-bundle-{_vl_convert_version()}-{_vegalite_version()}.js"
-    for candidate in (previous, cache):
+def _reused_vega_bundle(previous: Path | None) -> bytes | None:
+    """Vega, Vega-Lite and vega-embed in one file served by the site itself (no CDN, works offline),
+    when a previous render's copy, or the user cache's, has this version header: building it again
+    would give the same bytes."""
+    for candidate in (previous, _bundle_cache_file()):
         if candidate is None:
             continue
         try:
@@ -404,15 +427,17 @@ def _vega_bundle(previous: Path | None) -> bytes:
             existing = read_regular_file(candidate, max_bytes=64 * 1024 * 1024)
         except (OSError, RecordError):
             continue
-        if existing.startswith(header):
+        if existing.startswith(_bundle_header()):
             return existing
-    # The type stub marks 'snippet' required; vl-convert makes it optional (the default bundle).
-    bundle = header + vl_convert.javascript_bundle(vl_version=_vegalite_version()).encode("utf-8")  # type: ignore[call-arg]
-    try:
-        write_if_changed(cache, bundle)
-    except OSError:
-        pass  # a read-only home only costs the 2 s next time
-    return bundle
+    return None
+
+
+def _bundle_header() -> bytes:
+    return f"// {vega_versions()}\n".encode()
+
+
+def _bundle_cache_file() -> Path:
+    return _cache_dir() / f"vega-bundle-{_vl_convert_version()}-{_vegalite_version()}.js"
 
 
 def _cache_dir() -> Path:

@@ -56,7 +56,17 @@ class ChartJob:
 class Page:
     path: str  # relative to the site root, e.g. 'models/resnet50.md'
     template: str
-    model: Any
+    model: Any  # the page's model; ``Titles`` only, once ``text`` is rendered
+    # The page's Markdown when it is rendered already: a zoo's model pages are rendered in the
+    # process that builds them, and only their text comes back.
+    text: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Titles:
+    """All that is kept of a rendered page's model: what the navigation reads."""
+
+    title: str
 
 
 @dataclass
