@@ -772,7 +772,11 @@ def record_to_json(record: Record, indent: int | None = 2) -> str:
     the same document on one line, ten times faster to write (Python's json module
     indents in pure Python), for the site's download copies of a whole zoo's records.
     """
-    document = record.model_dump(mode="json")
+    return document_to_json(record.model_dump(mode="json"), indent)
+
+
+def document_to_json(document: dict[str, Any], indent: int | None = 2) -> str:
+    """``record_to_json`` of a record already dumped (``record.model_dump(mode="json")``)."""
     return json.dumps(document, indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 

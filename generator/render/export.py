@@ -20,7 +20,7 @@ from generator.render.pages.leaderboard import (
     fraction_of_peak,
     ms_per_image_interval,
 )
-from generator.schema import BatchResult, Record
+from generator.schema import BatchResult, Record, document_to_json
 
 Cell = str | int | float | bool | None
 RecordColumn = Callable[[Record], Cell]
@@ -130,23 +130,29 @@ def records_csv(items: Sequence[LoadedRecord]) -> str:
     return out.getvalue()
 
 
-def records_json(items: Sequence[LoadedRecord]) -> str:
-    """Every record in one JSON list, without each round's per-iteration samples.
+def record_downloads(items: Sequence[LoadedRecord]) -> dict[str, bytes]:
+    """Each record's own copy (at its ``site_path``), and every record in one JSON list
+    (``data/records.json``) without each round's per-iteration samples.
 
-    The samples are most of a record's bytes, and each record's own file in the
-    site (data/records/...) already holds them: copied twice, a zoo's site source
-    grew past 100 MB. Everything else of the record is here as it was measured.
+    The samples are most of a record's bytes, and each record's own copy already
+    holds them: copied twice, a zoo's site source grew past 100 MB. Everything else
+    of the record is in the list as it was measured. Each record is dumped once for both.
     """
-    documents = [item.record.model_dump(mode="json") for item in items]
-    for document in documents:
+    files: dict[str, bytes] = {}
+    lines = []
+    for item in items:
+        document = item.record.model_dump(mode="json")
+        # One line each: Python's json module writes an unindented document in C (indented, in
+        # pure Python: 30 s for a thousand models on three machines).
+        files[str(item.site_path)] = document_to_json(document, indent=None).encode("utf-8")
         for batch in document["batches"]:
             latency = batch.get("latency")
             for round_ in (latency or {}).get("rounds", []):
                 round_.pop("samples_ms_per_batch", None)
-    # One record per line: readable diffs, and Python's json module writes an unindented
-    # document in C (indented, in pure Python: 30 s for a thousand models on three machines).
-    lines = (json.dumps(document, sort_keys=True, ensure_ascii=False) for document in documents)
-    return "[\n" + ",\n".join(lines) + "\n]\n"
+        lines.append(json.dumps(document, sort_keys=True, ensure_ascii=False))
+    # One record per line: readable diffs.
+    files["data/records.json"] = ("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8")
+    return files
 
 
 def leaderboard_csv(runs: Sequence[data.Run]) -> str:

@@ -39,7 +39,7 @@ from generator.render.escape import code, finalize, front_matter_title, href, ma
 from generator.render.findings import Finding, run_findings
 from generator.render.load import LoadedRecord, load_records
 from generator.safe_read import read_regular_file
-from generator.schema import RecordError, record_to_json
+from generator.schema import RecordError
 
 # A file the render writes into its output folder, and requires there before it
 # deletes anything: a mistyped --out must never wipe an unrelated folder.
@@ -301,9 +301,20 @@ def build_site_model(
             _write_spec(job, part.files, names)
         return part.pages, part.files
 
-    # A zoo's model pages are built in a second process while this one builds the rest. It forks
-    # here, before the drawer of the figures' images starts its processes and their thread.
-    with Background(build_model_pages, fork=len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2) as models:
+    def build_downloads() -> dict[str, bytes]:
+        """The record downloads and the CSVs: plain data."""
+        files = export.record_downloads(items)
+        files["data/records.csv"] = export.records_csv(items).encode("utf-8")
+        for slug in sorted({run.hardware_slug for run in runs}):
+            files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
+                [run for run in runs if run.hardware_slug == slug]
+            ).encode("utf-8")
+        return files
+
+    # A zoo's model pages and downloads are built in other processes while this one builds the rest.
+    # They fork here, before the drawer of the figures' images starts its processes and their thread.
+    fork = len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2
+    with Background(build_model_pages, fork) as models, Background(build_downloads, fork) as downloads:
         site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
         for run in runs:
             for scope in pages.scopes(run):
@@ -332,10 +343,6 @@ def build_site_model(
         home = replace(pages.home_page(items, runs, findings_of), comparison=home_comparison)
         site.pages.append(pages.Page("index.md", "home.md.j2", home))
         site.pages.append(pages.Page("models/index.md", "leaderboard.md.j2", pages.leaderboard_page(runs)))
-        for slug in sorted({run.hardware_slug for run in runs}):
-            site.files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
-                [run for run in runs if run.hardware_slug == slug]
-            ).encode("utf-8")
         site.pages.append(pages.Page("hardware/index.md", "index.md.j2", pages.hardware_index(runs)))
         for slug in sorted({run.hardware_slug for run in runs}):
             site.pages.append(
@@ -353,10 +360,7 @@ def build_site_model(
             pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
         )
         site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
-        site.files["data/records.csv"] = export.records_csv(items).encode("utf-8")
-        site.files["data/records.json"] = export.records_json(items).encode("utf-8")
-        for item in items:
-            site.files[str(item.site_path)] = record_to_json(item.record, indent=None).encode("utf-8")
+        site.files.update(downloads.result())
         model_pages, model_files = models.result()  # as late as can be: the child is still at work
     site.pages.extend(model_pages)
     site.files.update(model_files)
