@@ -250,6 +250,24 @@ def test_every_network_is_named_on_the_chart(gpu: list[Any], function: Any) -> N
         assert drawn <= named, sorted(drawn - named)
 
 
+def test_a_point_grid_counts_the_circles_a_box_touches_as_checking_every_circle_would() -> None:
+    import random
+
+    rng = random.Random(7)
+    points = [layout.Point(f"p{i}", rng.uniform(-20, 320), rng.uniform(-20, 220), rng.choice([0, 2, 3, 5, 9]), "")
+              for i in range(600)]
+    grid = layout.PointGrid(points)
+    for _ in range(400):
+        left, top = rng.uniform(-30, 300), rng.uniform(-30, 200)
+        box = layout.Box(left, top, left + rng.uniform(0, 90), top + rng.uniform(0, 20))
+        skip, skip_keys = rng.choice(points), frozenset(p.key for p in rng.sample(points, 20))
+        touched = [p for p in points
+                   if box.hits_circle(p.x, p.y, max(p.radius, 3)) and p is not skip and p.key not in skip_keys]
+        assert grid.count_hits(box, math.inf, skip, skip_keys) == len(touched)
+        if touched:  # stops counting at the limit
+            assert grid.count_hits(box, 1, skip, skip_keys) == 1
+
+
 def test_labels_never_overlap_nor_leave_the_plot() -> None:
     # A dense cloud: whatever fits is placed apart; nothing is placed overlapping.
     points = [layout.Point(f"p{i}", 40 + (i * 37) % 120, 40 + (i * 53) % 90, 4, f"network-{i}") for i in range(30)]

@@ -1445,6 +1445,16 @@ class HighlightBase:
     frame: dict[str, Any]
     parts: dict[str, dict[str, Any]]  # 'grey' (with every point), 'this', 'later_rule', 'later_point', ...
 
+    @functools.cached_property
+    def by_name(self) -> dict[str, Row]:
+        """Each point's row by registry name: a thousand model pages look their own up."""
+        return {str(row["registry_name"]): row for row in self.rows}
+
+    @functools.cached_property
+    def values(self) -> tuple[tuple[str, float, float], ...]:
+        """(registry name, x, y) of every point, as numbers: what each page compares its own point with."""
+        return tuple((str(r["registry_name"]), float(r[self.x_field]), float(r[self.y_field])) for r in self.rows)
+
     def part(self, name: str, values: Sequence[Row], colour: str | None = None) -> dict[str, Any]:
         """Layer ``name`` with ``values`` as its data (and the highlighted colour on its mark)."""
         layer = {**self.parts[name], "data": {"values": list(values)}}
@@ -1542,7 +1552,7 @@ def highlight_base(
 
 def highlighted(base: HighlightBase, registry_name: str, colour: str, lay: Layout = SMALL) -> VegaLite | None:
     """The small figure with ``registry_name`` in its colour and named; None when it is not among the points."""
-    row = next((r for r in base.rows if r["registry_name"] == registry_name), None)
+    row = base.by_name.get(registry_name)
     if row is None:
         return None
     point = layout.Point(

@@ -13,9 +13,10 @@ the picture, and text cut short with an ellipsis.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
@@ -158,9 +159,13 @@ _FIRST_RING = _directions((0, 180, 90, 270, 45, 315, 135, 225))
 _OTHER_RINGS = _directions([step * 22.5 for step in range(16)])
 
 
-def _candidates(point: Point, width: float, height: float, size: float) -> list[tuple[float, Box]]:
-    """Boxes around the point, nearest first: 8 positions on the first ring, 16 on each farther one."""
-    found: list[tuple[float, Box]] = []
+def _candidates(point: Point, width: float, height: float, size: float) -> Iterator[tuple[float, Box]]:
+    """Boxes around the point, nearest first: 8 positions on the first ring, 16 on each farther one.
+
+    The costs rise strictly (a ring lies ``size * 0.9`` px farther out, more than the 0.15 its steps add
+    for any legible font), so a caller may stop at the first one no better than its best so far; made
+    one at a time, the farther rings' boxes are then never made.
+    """
     for ring in range(7):
         distance = point.radius + 2 + ring * (size * 0.9)
         for step, (dx, dy) in enumerate(_FIRST_RING if ring == 0 else _OTHER_RINGS):
@@ -168,8 +173,7 @@ def _candidates(point: Point, width: float, height: float, size: float) -> list[
             cx = point.x + dx * distance + (width / 2 if dx > 0.3 else -width / 2 if dx < -0.3 else 0)
             cy = point.y + dy * distance + (height / 2 if dy > 0.3 else -height / 2 if dy < -0.3 else 0)
             box = Box(cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
-            found.append((distance - point.radius + step * 0.01, box))
-    return found
+            yield distance - point.radius + step * 0.01, box
 
 
 def place_labels(
@@ -205,10 +209,9 @@ def place_labels(
         text_w = text_width(point.text, size)
         text_h = (ASCENT + DESCENT) * size
         best: tuple[float, Box, tuple[float, float, float, float] | None] | None = None
-        candidates = _candidates(point, text_w, text_h, size)
-        for cost, box in candidates:
+        for cost, box in _candidates(point, text_w, text_h, size):
             if best is not None and cost >= best[0]:
-                continue
+                break  # every later candidate costs more still
             if not box.inside(0, 0, width, height) or any(box.overlaps(other, GAP) for other in taken):
                 continue
             leader = _leader(point, box, size)
@@ -238,22 +241,27 @@ def place_labels(
 
 
 class PointGrid:
-    """Points by square cell, so the circles that may touch a box are found without visiting every point:
-    a chart of the whole zoo has a thousand, almost all far from any one label."""
+    """Points by horizontal band, each band sorted by x, so the circles that may touch a box are found
+    without visiting every point: a chart of the whole zoo has a thousand, almost all far from any one
+    label, and a box spans two or three bands."""
 
-    CELL = 12.0  # px
+    CELL = 12.0  # px: the height of a band
 
     def __init__(self, points: Sequence[Point]) -> None:
         # Each point with the square of the radius that counts (at least 3 px): the innermost loop
         # of a zoo's render reads these thousands of times per label.
-        self.cells: dict[tuple[int, int], list[tuple[float, float, float, Point]]] = {}
+        bands: dict[int, list[tuple[float, float, float, Point]]] = {}
         for point in points:
             radius = max(point.radius, 3)
-            self.cells.setdefault(self._cell(point.x, point.y), []).append((point.x, point.y, radius * radius, point))
+            bands.setdefault(self._band(point.y), []).append((point.x, point.y, radius * radius, point))
+        self.bands: dict[int, tuple[list[float], list[tuple[float, float, float, Point]]]] = {}
+        for band, entries in bands.items():
+            entries.sort(key=lambda entry: entry[0])
+            self.bands[band] = ([entry[0] for entry in entries], entries)
         self.reach = max((max(point.radius, 3) for point in points), default=0.0)
 
-    def _cell(self, x: float, y: float) -> tuple[int, int]:
-        return math.floor(x / self.CELL), math.floor(y / self.CELL)
+    def _band(self, y: float) -> int:
+        return math.floor(y / self.CELL)
 
     def count_hits(
         self, box: Box, stop_at: float, skip: Point | None = None, skip_keys: frozenset[str] = frozenset()
@@ -261,20 +269,23 @@ class PointGrid:
         """How many circles (radius at least 3 px) ``box`` touches, counting no further than ``stop_at``;
         ``skip`` and points whose key is in ``skip_keys`` do not count."""
         box_left, box_top, box_right, box_bottom = box.left, box.top, box.right, box.bottom
-        left, top = self._cell(box_left - self.reach, box_top - self.reach)
-        right, bottom = self._cell(box_right + self.reach, box_bottom + self.reach)
-        cells = self.cells
+        # A centre farther than ``reach`` left or right of the box cannot touch it.
+        low, high = box_left - self.reach, box_right + self.reach
+        bands = self.bands
         count = 0
-        for column in range(left, right + 1):
-            for row in range(top, bottom + 1):
-                for x, y, radius2, other in cells.get((column, row), ()):
-                    # Box.hits_circle, inline and without min/max calls: the innermost loop of a zoo's render.
-                    dx = box_left - x if x < box_left else x - box_right if x > box_right else 0.0
-                    dy = box_top - y if y < box_top else y - box_bottom if y > box_bottom else 0.0
-                    if dx * dx + dy * dy < radius2 and other is not skip and other.key not in skip_keys:
-                        count += 1
-                        if count >= stop_at:
-                            return count
+        for band in range(self._band(box_top - self.reach), self._band(box_bottom + self.reach) + 1):
+            found = bands.get(band)
+            if found is None:
+                continue
+            xs, entries = found
+            for x, y, radius2, other in entries[bisect.bisect_left(xs, low) : bisect.bisect_right(xs, high)]:
+                # Box.hits_circle, inline and without min/max calls: the innermost loop of a zoo's render.
+                dx = box_left - x if x < box_left else x - box_right if x > box_right else 0.0
+                dy = box_top - y if y < box_top else y - box_bottom if y > box_bottom else 0.0
+                if dx * dx + dy * dy < radius2 and other is not skip and other.key not in skip_keys:
+                    count += 1
+                    if count >= stop_at:
+                        return count
         return count
 
 

@@ -85,15 +85,11 @@ SHARED_DATA_DIR = "models/charts/data"
 
 def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool) -> int:
     """How many of the other points are both more accurate and better on x (strictly)."""
-    row = next(r for r in base.rows if r["registry_name"] == name)
+    row = base.by_name[name]
     x, y = float(row[base.x_field]), float(row[base.y_field])
-    return sum(
-        1
-        for r in base.rows
-        if r["registry_name"] != name
-        and float(r[base.y_field]) > y
-        and (float(r[base.x_field]) > x if x_higher_is_better else float(r[base.x_field]) < x)
-    )
+    if x_higher_is_better:
+        return sum(1 for other, ox, oy in base.values if oy > y and ox > x and other != name)
+    return sum(1 for other, ox, oy in base.values if oy > y and ox < x and other != name)
 
 
 def _highlight_refs(
