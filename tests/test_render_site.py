@@ -277,12 +277,16 @@ def test_sidebar_lists_model_pages_up_to_a_limit(tmp_path: Path, monkeypatch: py
 def test_figures_of_more_models_than_an_image_can_show_are_interactive_only(
     rendered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from generator.render.pages import compare as compare_module
     from generator.render.pages import figures as figures_module
 
     page = next((rendered / "figures").rglob("all.md"))
     models = len(list((rendered / "models").glob("*.md"))) - 1  # less the index
     assert "](charts/all-fig2.svg)" in page.read_text() and (page.parent / "charts/all-fig2.svg").is_file()
+    compare = rendered / "hardware/compare.md"
+    assert "](charts/compare-1.svg)" in compare.read_text()
     monkeypatch.setattr(figures_module, "STATIC_IMAGE_MAX_MODELS", models - 1)
+    monkeypatch.setattr(compare_module, "STATIC_IMAGE_MAX_MODELS", 1)  # the scatter: models on both runs
     out = tmp_path / "site"
     render_site(FIXTURES, TEMPLATES, out, quiet=True)
     zoo = out / page.relative_to(rendered)
@@ -294,6 +298,10 @@ def test_figures_of_more_models_than_an_image_can_show_are_interactive_only(
     study = zoo.with_name("study.md")
     assert "](charts/study-fig2.svg)" in study.read_text()  # fewer models: still an image
     assert "The static image shows when JavaScript is off." in study.read_text()
+    compared = (out / "hardware/compare.md").read_text()
+    assert ".svg)" not in compared and not list((out / "hardware/charts").glob("*.svg"))
+    assert "Interactive only: a static image of " in compared
+    assert 'data-spec="charts/compare-1.vl.json"' in compared
 
 
 def test_strict_build_fails_on_a_broken_link(rendered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,14 @@ class ChartRef:
     narrow_spec_href: str | None = None  # the same chart laid out for a narrow column (a phone)
 
 
+# A figure of more models than this gets no static image. Drawn as one, a zoo's figure is unreadable
+# (929 bars in 600 px), weighs megabytes in the repository that publishes it (5 MB for Fig. 3 of
+# a thousand models, 7 MB for a comparison's scatter, redrawn on every render), and took vl-convert
+# a second or more each: two thirds of a 1000 x 3 render's CPU. The interactive figure and the
+# tables still show it.
+STATIC_IMAGE_MAX_MODELS = 150
+
+
 @dataclass(frozen=True)
 class ChartJob:
     """A chart to serialise: spec always, SVG when the page shows a static image."""

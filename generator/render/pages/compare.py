@@ -25,6 +25,7 @@ from generator.render.comparison import (
 )
 from generator.render.data import Run
 from generator.render.pages.common import (
+    STATIC_IMAGE_MAX_MODELS,
     ChartJob,
     ChartRef,
     Link,
@@ -173,14 +174,20 @@ def _section(c: Comparison, index: int, site: SiteModel) -> PairSection:
     svg_path = f"{CHART_DIR}/compare-{index}.svg"
     title = f"Time per image: {c.baseline.label} (x) against {c.other.label} (y)"
     if any(b.rows for b in c.batches):
-        site.charts.append(ChartJob(spec_path, svg_path, comparison_charts.comparison_scatter(c)))
-        chart = ChartRef(
-            f"{anchor}-chart",
-            title,
+        models = len({row.model for b in c.batches for row in b.rows})
+        static = models <= STATIC_IMAGE_MAX_MODELS
+        site.charts.append(ChartJob(spec_path, svg_path if static else None, comparison_charts.comparison_scatter(c)))
+        caption = (
             "Log-log; one panel per batch size measured on both; bars: 95 % intervals (none drawn "
-            "where a record has none); dashed: y = x. Below the line the other run is faster.",
-            rel(PAGE, spec_path),
-            rel(PAGE, svg_path),
+            "where a record has none); dashed: y = x. Below the line the other run is faster."
+        )
+        if not static:
+            caption += (
+                f" Interactive only: a static image of {models} models would be unreadable "
+                f"(one is drawn up to {STATIC_IMAGE_MAX_MODELS})."
+            )
+        chart = ChartRef(
+            f"{anchor}-chart", title, caption, rel(PAGE, spec_path), rel(PAGE, svg_path) if static else None
         )
     else:
         chart = ChartRef(

@@ -9,6 +9,7 @@ from generator.render import charts, data, fmt
 from generator.render import figures as registry
 from generator.render.data import Run
 from generator.render.pages.common import (
+    STATIC_IMAGE_MAX_MODELS,
     ChartJob,
     ChartRef,
     IndexPage,
@@ -28,11 +29,6 @@ from generator.schema import Record
 SPEED_LIMITS_IPS = (15, 30, 60)  # images/s at batch 1, the limits of Bianco et al. 2018
 MEMORY_LIMITS_GB = (0.7, 1.0, 1.4)  # GB at batch 1, the limits of Bianco et al. 2018
 BEST_UNDER_LIMIT = 3  # models listed per limit
-# A figure of more models than this gets no static image. Drawn as one, a zoo's figure is unreadable
-# (929 bars in 600 px), weighs megabytes in the repository that publishes it (5 MB for Fig. 3 of
-# a thousand models, redrawn on every render), and took vl-convert a second or more each: two
-# thirds of a 1000 x 3 render's CPU. The interactive figure and the tables still show it.
-STATIC_IMAGE_MAX_MODELS = 150
 
 
 @dataclass(frozen=True)
