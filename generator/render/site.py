@@ -301,20 +301,34 @@ def build_site_model(
             _write_spec(job, part.files, names)
         return part.pages, part.files
 
-    def build_downloads() -> dict[str, bytes]:
-        """The record downloads and the CSVs: plain data."""
+    def build_comparison_and_downloads() -> tuple[list[pages.Page], list[pages.ChartJob], dict[str, bytes]]:
+        """The comparison page (when there are runs to compare), its charts, the record downloads and the
+        CSVs: a zoo's comparison is seconds of bootstrap, and the downloads seconds of serialising."""
+        part = pages.SiteModel()
+        if len(run_refs(runs)) > 1:
+            model = pages.comparison_page(runs, part, baseline)
+            page = pages.Page("hardware/compare.md", "compare.md.j2", model)
+            if page_text is not None:
+                page = pages.Page(page.path, page.template, pages.Titles(model.title), page_text(page))
+            part.pages.append(page)
+        # Plain data: it pickles back from the child, and the parent's writer serialises it as it is.
+        jobs = [replace(job, chart=charts.VegaLite(job.chart.to_dict(validate=False))) for job in part.charts]
         files = export.record_downloads(items)
         files["data/records.csv"] = export.records_csv(items).encode("utf-8")
         for slug in sorted({run.hardware_slug for run in runs}):
             files[pages.leaderboard_csv_path(slug)] = export.leaderboard_csv(
                 [run for run in runs if run.hardware_slug == slug]
             ).encode("utf-8")
-        return files
+        return part.pages, jobs, files
 
-    # A zoo's model pages and downloads are built in other processes while this one builds the rest.
-    # They fork here, before the drawer of the figures' images starts its processes and their thread.
+    # A zoo's model pages, and its comparison and downloads, are built in two other processes while this
+    # one builds the rest. They fork here, before the drawer of the figures' images starts its processes
+    # and their thread.
     fork = len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2
-    with Background(build_model_pages, fork) as models, Background(build_downloads, fork) as downloads:
+    with (
+        Background(build_model_pages, fork) as models,
+        Background(build_comparison_and_downloads, fork) as comparison_and_downloads,
+    ):
         site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
         for run in runs:
             for scope in pages.scopes(run):
@@ -352,15 +366,14 @@ def build_site_model(
                     pages.hardware_page(slug, [r for r in runs if r.hardware_slug == slug]),
                 )
             )
-        if len(run_refs(runs)) > 1:
-            site.pages.append(
-                pages.Page("hardware/compare.md", "compare.md.j2", pages.comparison_page(runs, site, baseline))
-            )
         site.pages.append(
             pages.Page("methodology.md", "methodology.md.j2", pages.methodology_page(records, vega_versions()))
         )
         site.pages.append(pages.Page("data.md", "data.md.j2", pages.data_page(runs, export.COLUMNS)))
-        site.files.update(downloads.result())
+        comparison_pages, comparison_charts, downloads = comparison_and_downloads.result()
+        site.pages.extend(comparison_pages)
+        site.charts.extend(comparison_charts)
+        site.files.update(downloads)
         model_pages, model_files = models.result()  # as late as can be: the child is still at work
     site.pages.extend(model_pages)
     site.files.update(model_files)
