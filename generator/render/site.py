@@ -8,6 +8,7 @@ in with one rename: a failure at any point leaves the old site byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -236,10 +237,10 @@ class _ChartWriter:
                 else:
                     self.drawing.append(job.svg_path)
                     wanted.append(text)
-        self.drawer.submit(wanted)
         if self.bundle is None and self.bundling is None:
-            # Built beside the drawing (its workers start here: after the model pages' fork), not after it.
+            # Built beside the drawing, first (its workers start here: after the model pages' fork).
             self.bundling = self.drawer.bundle()
+        self.drawer.submit(wanted)
 
     def vega_bundle(self) -> bytes:
         """The site's Vega bundle: reused, or built (and kept in the user cache for the next render)."""
@@ -283,22 +284,23 @@ def build_site_model(
             by_model.setdefault(item.record.model.name, []).append((run, item))
     listed = len(by_model) <= NAV_MODELS_LIMIT
 
-    def build_model_pages() -> tuple[list[pages.Page], dict[str, bytes]]:
-        """Every model page, and its files: chart specs serialised, data files shared, batch images drawn."""
+    def build_model_pages(models: Sequence[str]) -> tuple[list[pages.Page], dict[str, bytes]]:
+        """The pages of ``models`` (registry names), and their files: chart specs serialised, data files shared,
+        batch images drawn."""
         highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
         pools = pages.RankPools.build(records, runs)  # what every model page ranks against
         part = pages.SiteModel()
-        for name in sorted(by_model):
+        for name in models:
             model_page = replace(pages.model_page(by_model[name], records, part, highlights, pools), listed=listed)
             page = pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page)
             if page_text is not None:  # in the child, when there is one: its text is all that goes back
                 page = pages.Page(page.path, page.template, pages.Titles(model_page.title), page_text(page))
             part.pages.append(page)
-        names: dict[int, tuple[object, str]] = {}
+        shared_names: dict[int, tuple[object, str]] = {}
         for job in part.charts:
             if job.svg_path is not None:  # its image would need the drawer, which lives in the parent
                 raise ValueError(f"model page chart {job.spec_path} wants an SVG drawn by vl-convert")
-            _write_spec(job, part.files, names)
+            _write_spec(job, part.files, shared_names)
         return part.pages, part.files
 
     def build_comparison_and_downloads() -> tuple[list[pages.Page], list[pages.ChartJob], dict[str, bytes]]:
@@ -325,10 +327,17 @@ def build_site_model(
     # one builds the rest. They fork here, before the drawer of the figures' images starts its processes
     # and their thread.
     fork = len(by_model) >= FORK_MODEL_PAGES_FROM and usable_cpus() >= 2
+    # The model pages are most of the work: two children (the data files they share have the same name
+    # and bytes in both).
+    names = sorted(by_model)
+    halves = (names[: len(names) // 2], names[len(names) // 2 :]) if fork else (names,)
     with (
-        Background(build_model_pages, fork) as models,
+        contextlib.ExitStack() as stack,
         Background(build_comparison_and_downloads, fork) as comparison_and_downloads,
     ):
+        model_parts = [
+            stack.enter_context(Background(functools.partial(build_model_pages, half), fork)) for half in halves
+        ]
         site.pages.append(pages.Page("figures/index.md", "index.md.j2", pages.figures_index(runs)))
         for run in runs:
             for scope in pages.scopes(run):
@@ -374,9 +383,10 @@ def build_site_model(
         site.pages.extend(comparison_pages)
         site.charts.extend(comparison_charts)
         site.files.update(downloads)
-        model_pages, model_files = models.result()  # as late as can be: the child is still at work
-    site.pages.extend(model_pages)
-    site.files.update(model_files)
+        for part in model_parts:  # as late as can be: the children are still at work
+            model_pages, model_files = part.result()
+            site.pages.extend(model_pages)
+            site.files.update(model_files)
     site.files[NAV_FILE] = (json.dumps(navigation(site), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     return site
 
