@@ -9,7 +9,9 @@ has done, takes the child's result instead of converting it again (``on_pre_page
 The two meet in the middle, wherever that is: a shared counter says how far the
 parent has come, and the child stops there.
 
-Whatever goes wrong in the child (an exception, a kill, a result that cannot be
+The child runs ``on_page_markdown`` on its own copy of the plugins: the same Markdown
+as long as a plugin's hook depends on the page alone (this site's plugin, Material's
+search, has no such hook). Whatever goes wrong in the child (an exception, a kill, a result that cannot be
 pickled), the parent converts the pages it lacks itself. The HTML, and the warnings
 that ``--strict`` counts, are the same either way: the child's log records are
 replayed in the parent, page by page, in MkDocs' own order.
