@@ -109,7 +109,7 @@ def _convert_from_the_end(
         sender.close()
 
 
-def _install(page: Page, converted: Converted, files: Files, config: MkDocsConfig, _files: Files) -> None:
+def _install(page: Page, converted: Converted, config: MkDocsConfig, files: Files) -> None:
     """Stands in for ``page.render(config, files)``: the child's result, and its log records handled here."""
     page.content = converted.content
     page.toc = converted.toc
@@ -183,7 +183,7 @@ class ParallelPages(BasePlugin):
         self.parent_at.value = index
         converted = self._take(index)
         if converted is not None:
-            page.render = functools.partial(_install, page, converted, files)  # type: ignore[method-assign]
+            page.render = functools.partial(_install, page, converted)  # type: ignore[method-assign]
         return page
 
     def _take(self, index: int) -> Converted | None:

@@ -283,19 +283,25 @@ def build_site_model(
         for item in run.items:
             by_model.setdefault(item.record.model.name, []).append((run, item))
     listed = len(by_model) <= NAV_MODELS_LIMIT
+    # Built once, before the fork, for every model page of both children.
+    highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
+    pools = pages.RankPools.build(records, runs)  # what every model page ranks against
+
+    def rendered(page: pages.Page) -> pages.Page:
+        """``page`` with its text, when ``page_text`` is given: in a child, the text is all that goes back."""
+        if page_text is None:
+            return page
+        return pages.Page(page.path, page.template, pages.Titles(page.model.title), page_text(page))
 
     def build_model_pages(models: Sequence[str]) -> tuple[list[pages.Page], dict[str, bytes]]:
         """The pages of ``models`` (registry names), and their files: chart specs serialised, data files shared,
         batch images drawn."""
-        highlights = pages.ModelHighlights.build(runs, palette)  # shared by every model page's small figures
-        pools = pages.RankPools.build(records, runs)  # what every model page ranks against
         part = pages.SiteModel()
         for name in models:
             model_page = replace(pages.model_page(by_model[name], records, part, highlights, pools), listed=listed)
-            page = pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page)
-            if page_text is not None:  # in the child, when there is one: its text is all that goes back
-                page = pages.Page(page.path, page.template, pages.Titles(model_page.title), page_text(page))
-            part.pages.append(page)
+            part.pages.append(
+                rendered(pages.Page(pages.model_path(by_model[name][0][1].record), "model.md.j2", model_page))
+            )
         shared_names: dict[int, tuple[object, str]] = {}
         for job in part.charts:
             if job.svg_path is not None:  # its image would need the drawer, which lives in the parent
@@ -309,10 +315,7 @@ def build_site_model(
         part = pages.SiteModel()
         if len(run_refs(runs)) > 1:
             model = pages.comparison_page(runs, part, baseline)
-            page = pages.Page("hardware/compare.md", "compare.md.j2", model)
-            if page_text is not None:
-                page = pages.Page(page.path, page.template, pages.Titles(model.title), page_text(page))
-            part.pages.append(page)
+            part.pages.append(rendered(pages.Page("hardware/compare.md", "compare.md.j2", model)))
         # Plain data: it pickles back from the child, and the parent's writer serialises it as it is.
         jobs = [replace(job, chart=charts.VegaLite(job.chart.to_dict(validate=False))) for job in part.charts]
         files = export.record_downloads(items)
@@ -446,6 +449,7 @@ def _reused_vega_bundle(previous: Path | None) -> bytes | None:
     """Vega, Vega-Lite and vega-embed in one file served by the site itself (no CDN, works offline),
     when a previous render's copy, or the user cache's, has this version header: building it again
     would give the same bytes."""
+    header = _bundle_header()
     for candidate in (previous, _bundle_cache_file()):
         if candidate is None:
             continue
@@ -454,7 +458,7 @@ def _reused_vega_bundle(previous: Path | None) -> bytes | None:
             existing = read_regular_file(candidate, max_bytes=64 * 1024 * 1024)
         except (OSError, RecordError):
             continue
-        if existing.startswith(_bundle_header()):
+        if existing.startswith(header):
             return existing
     return None
 

@@ -96,8 +96,7 @@ class Drawer:
     def submit(self, spec_jsons: Sequence[str]) -> None:
         self.waiting.extend(spec_jsons)
         if self.pool is None and self.workers >= 1 and len(self.waiting) + len(self.futures) >= PARALLEL_FROM:
-            # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._start_workers()
         if self.pool is not None:
             self.futures.extend(self.pool.submit(_worker, (spec, self.vl_version)) for spec in self.waiting)
             self.waiting = []
@@ -107,9 +106,13 @@ class Drawer:
         (A thread would not help: vl-convert holds the interpreter lock while it bundles.)"""
         if self.workers < 1:
             return functools.partial(javascript_bundle, self.vl_version)
+        return self._start_workers().submit(javascript_bundle, self.vl_version).result
+
+    def _start_workers(self) -> ProcessPoolExecutor:
         if self.pool is None:
+            # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return self.pool.submit(javascript_bundle, self.vl_version).result
+        return self.pool
 
     def results(self) -> list[bytes]:
         """Every SVG in the order submitted."""
