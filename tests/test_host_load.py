@@ -53,10 +53,11 @@ def test_a_model_timed_beside_busy_processes_records_their_share(
     # Above the threshold now, the load average stays above it while the busy loops run.
     loaded = os.getloadavg()[0] >= 0.5
     # A window of about a second: long enough for /proc/stat's 10 ms ticks (host_load.MIN_WINDOW_S).
+    # Batch 16: a batch of one converged in under half a second once, and its window went unmeasured.
     # One thread: several would wait for each other at every operator while the loops hold
     # the CPUs (that stall is the finding), and five iterations could take minutes.
     code = main(["measure", "--models", "mobilenet_v3_small", "--device", "cpu", "--out", str(tmp_path),
-                 "--batch-sizes", "1", "--time-budget", "1", "--rounds", "1", "--power-window", "0.05",
+                 "--batch-sizes", "16", "--time-budget", "1", "--rounds", "1", "--power-window", "0.05",
                  "--threads", "1", "--no-progress", "--no-ceilings"])
     assert code == 0
     (path,) = [p for p in tmp_path.rglob("*.json") if p.name != "machine.json"]
@@ -72,7 +73,7 @@ def test_a_model_timed_beside_busy_processes_records_their_share(
     err = capsys.readouterr().err
     # The end of the run names the model and batch size timed on a busy machine, with the share.
     assert f"other processes used more than {OTHER_PROCESSES_CPU_SHARE_FLAGGED:.0%} of the CPUs" in err
-    assert f"  mobilenet_v3_small: batch 1 ({one.other_processes_cpu_share:.0%})" in err
+    assert f"  mobilenet_v3_small: batch 16 ({one.other_processes_cpu_share:.0%})" in err
     # The start warns when the 1-minute load average says other work is running.
     if loaded:
         assert "warning: the 1-minute load average is" in err and "chrt -f 1" in err
