@@ -19,11 +19,13 @@ replayed in the parent, page by page, in MkDocs' own order.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import multiprocessing
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -60,53 +62,64 @@ def _portable(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
+@contextlib.contextmanager
+def capturing_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every log record this process would handle, kept instead (made portable): for the caller to hand on."""
+    captured: list[logging.LogRecord] = []
+
+    def keep(logger: logging.Logger, record: logging.LogRecord) -> None:
+        if not logger.disabled and logger.filter(record):
+            captured.append(_portable(record))
+
+    original = logging.Logger.handle
+    logging.Logger.handle = keep  # type: ignore[assignment,method-assign]
+    try:
+        yield captured
+    finally:
+        logging.Logger.handle = original  # type: ignore[method-assign]
+
+
 def _convert_from_the_end(
     pages: list[File], config: MkDocsConfig, files: Files, sender: Connection, parent_at: Any, child_at: Any
 ) -> None:
     """The child: pages from the last down, until the parent has reached the next one."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    captured: list[logging.LogRecord] = []
-
-    def keep(logger: logging.Logger, record: logging.LogRecord) -> None:
-        # Every record this process would have handled goes to the parent, which handles it (prints it,
-        # counts it for --strict) when it takes the page: nothing is printed here, nothing twice.
-        if not logger.disabled and logger.filter(record):
-            captured.append(_portable(record))
-
-    logging.Logger.handle = keep  # type: ignore[assignment,method-assign]  # this process only, which exits after
-    try:
-        for index in reversed(range(len(pages))):
-            if index <= parent_at.value:
-                break
-            child_at.value = index
-            file = pages[index]
-            # MkDocs makes the page of a file outside the navigation in its reading loop; so does this copy.
-            page = file.page if file.page is not None else Page(None, file, config)
-            captured.clear()
-            config._current_page = page
-            page.read_source(config)
-            assert page.markdown is not None
-            page.markdown = config.plugins.on_page_markdown(page.markdown, page=page, config=config, files=files)
-            page.render(config, files)
-            assert page.content is not None and page.toc is not None
-            links = page.links_to_anchors
-            sender.send(
-                (
-                    index,
-                    Converted(
-                        page.content,
-                        page.toc,
-                        page._title_from_render,
-                        page.present_anchor_ids,
-                        None if links is None else {linked.src_uri: anchors for linked, anchors in links.items()},
-                        list(captured),
-                    ),
+    # Every record this process would have handled goes to the parent, which handles it (prints it,
+    # counts it for --strict) when it takes the page: nothing is printed here, nothing twice.
+    with capturing_logs() as captured:
+        try:
+            for index in reversed(range(len(pages))):
+                if index <= parent_at.value:
+                    break
+                child_at.value = index
+                file = pages[index]
+                # MkDocs makes the page of a file outside the navigation in its reading loop; so does this copy.
+                page = file.page if file.page is not None else Page(None, file, config)
+                captured.clear()
+                config._current_page = page
+                page.read_source(config)
+                assert page.markdown is not None
+                page.markdown = config.plugins.on_page_markdown(page.markdown, page=page, config=config, files=files)
+                page.render(config, files)
+                assert page.content is not None and page.toc is not None
+                links = page.links_to_anchors
+                sender.send(
+                    (
+                        index,
+                        Converted(
+                            page.content,
+                            page.toc,
+                            page._title_from_render,
+                            page.present_anchor_ids,
+                            None if links is None else {linked.src_uri: anchors for linked, anchors in links.items()},
+                            list(captured),
+                        ),
+                    )
                 )
-            )
-    except Exception:  # the parent converts what it lacks, and raises the error itself
-        pass
-    finally:
-        sender.close()
+        except Exception:  # the parent converts what it lacks, and raises the error itself
+            pass
+        finally:
+            sender.close()
 
 
 def _install(page: Page, converted: Converted, config: MkDocsConfig, files: Files) -> None:

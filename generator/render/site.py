@@ -764,6 +764,7 @@ def build_site(
     from mkdocs.commands.build import build
     from mkdocs.exceptions import Abort, ConfigurationError
 
+    from generator.render.parallel_output import ParallelOutput
     from generator.render.parallel_pages import ParallelPages
     from generator.render.plain_text import PlainTextExtension
 
@@ -782,6 +783,9 @@ def build_site(
         config["markdown_extensions"].append(PlainTextExtension())
         # A zoo's pages converted on two cores: same HTML, same warnings.
         config.plugins["canziani-report/parallel-pages"] = ParallelPages()
+        # Then half the pages' HTML written, and the static files copied, on the other core (after it: its
+        # on_env stops its thread before this one forks).
+        config.plugins["canziani-report/parallel-output"] = ParallelOutput()
         nav_file = Path(config.docs_dir) / NAV_FILE
         if nav_file.is_file():
             # The render's navigation lists every page; mkdocs.yml's own is the short fallback.
