@@ -115,12 +115,28 @@ def test_the_vega_bundle_is_built_once_then_reused_from_the_user_cache(
     assert header.startswith("// Vega ") and script == vl_convert.javascript_bundle(vl_version=svg_version())
     assert [p.read_text(encoding="utf-8") for p in (tmp_path / "cache").rglob("vega-bundle-*.js")] == [built]
 
-    def no_build(self: object) -> object:
+    def no_build(*args: object) -> object:
         raise AssertionError("the bundle was built again")
 
-    monkeypatch.setattr(svg.Drawer, "bundle", no_build)
+    monkeypatch.setattr(svg, "BundleBuilder", no_build)
     render_site(measurements, TEMPLATES, tmp_path / "second", quiet=True)
     assert (tmp_path / "second/assets/vega/vega-bundle.js").read_text(encoding="utf-8") == built
+
+
+def test_when_the_bundling_process_fails_the_bundle_is_built_in_the_render_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vl_convert
+
+    from generator.render import svg
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(svg, "_BUNDLE_SCRIPT", "import sys; sys.stdout.write('half a bundle'); sys.exit(3)")
+    measurements = tmp_path / "measurements"
+    write_records([make_record(STUDY_MODELS[0], CPU)], measurements)
+    render_site(measurements, TEMPLATES, tmp_path / "site", quiet=True)
+    script = (tmp_path / "site/assets/vega/vega-bundle.js").read_text(encoding="utf-8").partition("\n")[2]
+    assert script == vl_convert.javascript_bundle(vl_version=svg_version())
 
 
 def svg_version() -> str:

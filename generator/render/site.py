@@ -213,8 +213,7 @@ def _write_spec(
 
 
 class _ChartWriter:
-    """Each chart's spec file, its SVG drawn (or reused), and the Vega bundle built (or reused), while the
-    rest of the site is built."""
+    """Each chart's spec file, and its SVG drawn (or reused), while the rest of the site is built."""
 
     def __init__(self, previous_dir: Path | None) -> None:
         self.previous_dir = previous_dir
@@ -223,8 +222,6 @@ class _ChartWriter:
         self.shared_names: dict[int, tuple[object, str]] = {}
         self.drawing: list[str] = []  # SVG paths, in the order handed to the drawer
         self.drawer = svg.Drawer(self.version)
-        self.bundle = _reused_vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
-        self.bundling: Callable[[], str] | None = None
 
     def add(self, jobs: Sequence[pages.ChartJob]) -> None:
         wanted: list[str] = []
@@ -237,20 +234,7 @@ class _ChartWriter:
                 else:
                     self.drawing.append(job.svg_path)
                     wanted.append(text)
-        if self.bundle is None and self.bundling is None:
-            # Built beside the drawing, first (its workers start here: after the model pages' fork).
-            self.bundling = self.drawer.bundle()
         self.drawer.submit(wanted)
-
-    def vega_bundle(self) -> bytes:
-        """The site's Vega bundle: reused, or built (and kept in the user cache for the next render)."""
-        if self.bundle is None:
-            self.bundle = _bundle_header() + (self.bundling or self.drawer.bundle())().encode("utf-8")
-            try:
-                write_if_changed(_bundle_cache_file(), self.bundle)
-            except OSError:
-                pass  # a read-only home only costs the 2 s next time
-        return self.bundle
 
     def result(self) -> dict[str, bytes]:
         self.files.update(zip(self.drawing, self.drawer.results(), strict=True))
@@ -258,6 +242,34 @@ class _ChartWriter:
 
     def close(self) -> None:
         self.drawer.close()
+
+
+class VegaBundle:
+    """Vega, Vega-Lite and vega-embed in one file served by the site itself (no CDN, works offline).
+
+    A previous render's copy, or the user cache's, when it has this version's header
+    (building it again would give the same bytes); else built from the moment this
+    object exists (``svg.BundleBuilder``), and kept in the user cache for the next
+    render. ``close`` it.
+    """
+
+    def __init__(self, previous_dir: Path | None) -> None:
+        self.bundle = _reused_vega_bundle(None if previous_dir is None else previous_dir / VEGA_BUNDLE)
+        self.builder = None if self.bundle is not None else svg.BundleBuilder(_vegalite_version())
+
+    def result(self) -> bytes:
+        if self.bundle is None:
+            assert self.builder is not None
+            self.bundle = _bundle_header() + self.builder.result().encode("utf-8")
+            try:
+                write_if_changed(_bundle_cache_file(), self.bundle)
+            except OSError:
+                pass  # a read-only home only costs the 2 s next time
+        return self.bundle
+
+    def close(self) -> None:
+        if self.builder is not None:
+            self.builder.close()
 
 
 def build_site_model(
@@ -395,15 +407,30 @@ def build_site_model(
 
 
 def render_files(
-    items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None = None, baseline: str | None = None
+    items: list[LoadedRecord],
+    templates_dir: Path,
+    previous_dir: Path | None = None,
+    baseline: str | None = None,
+    bundle: VegaBundle | None = None,
 ) -> dict[str, bytes]:
     """The whole site as {relative path: bytes}; raises before anything is written.
 
-    ``previous_dir`` (the folder being re-rendered) only lets an identical Vega
-    bundle be reused instead of rebuilt; it never changes the output.
+    ``previous_dir`` (the folder being re-rendered) only lets identical SVGs and
+    Vega bundle be reused instead of drawn and built again; it never changes the
+    output. ``bundle``: the caller's, already started (else one of ``previous_dir``).
     """
     if not templates_dir.is_dir():
         raise CliError(f"templates folder {templates_dir} not found")
+    with contextlib.ExitStack() as stack:
+        if bundle is None:
+            bundle = VegaBundle(previous_dir)
+            stack.callback(bundle.close)
+        return _render_files(items, templates_dir, previous_dir, baseline, bundle)
+
+
+def _render_files(
+    items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None, baseline: str | None, bundle: VegaBundle
+) -> dict[str, bytes]:
     environment = _environment(templates_dir)
     writer = _ChartWriter(previous_dir)
     try:
@@ -415,7 +442,7 @@ def render_files(
             )
         writer.add(site.charts)
         files = _page_files(site, environment)
-        bundle = writer.vega_bundle()
+        bundle_bytes = bundle.result()
         files.update(writer.result())
     finally:
         writer.close()
@@ -425,7 +452,7 @@ def render_files(
         for path in sorted(assets.rglob("*")):
             if path.is_file():
                 files[f"assets/{path.relative_to(assets).as_posix()}"] = path.read_bytes()
-    files[VEGA_BUNDLE] = bundle
+    files[VEGA_BUNDLE] = bundle_bytes
     return files
 
 
@@ -646,17 +673,18 @@ def render_site(
                 f"({unchanged} files, {time.perf_counter() - started:.1f} s)"
             )
         return SyncReport(0, 0, unchanged)
-    items = load_records(measurements_dir)
-    if not items and not allow_empty:
-        existing = [name for name in _regular_files(out_dir) if name != MARKER]
-        if existing:
-            raise CliError(
-                f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
-                f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)"
-            )
-    files = render_files(
-        items, templates_dir, previous_dir=out_dir if (out_dir / MARKER).is_file() else None, baseline=baseline
-    )
+    previous_dir = out_dir if (out_dir / MARKER).is_file() else None
+    # Built (when it is) while this process reads the records: on the other core.
+    with contextlib.closing(VegaBundle(previous_dir)) as bundle:
+        items = load_records(measurements_dir)
+        if not items and not allow_empty:
+            existing = [name for name in _regular_files(out_dir) if name != MARKER]
+            if existing:
+                raise CliError(
+                    f"no records found under {measurements_dir}; refusing to replace the {len(existing)} "
+                    f"files of {out_dir} with an empty site (check --measurements, or pass --allow-empty)"
+                )
+        files = render_files(items, templates_dir, previous_dir=previous_dir, baseline=baseline, bundle=bundle)
     files[STAMP] = _stamp_text(stamp, files)
     report = sync_tree(files, out_dir)
     if not quiet:

@@ -7,12 +7,13 @@ vl-convert serialises calls within one process.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import multiprocessing
 import re
-from collections.abc import Callable, Sequence
+import subprocess
+import sys
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from generator.host_load import usable_cpus
@@ -76,6 +77,55 @@ def javascript_bundle(vl_version: str) -> str:
     return str(vl_convert.javascript_bundle(vl_version=vl_version))  # type: ignore[call-arg]
 
 
+# What the bundling process runs: vl-convert alone, so it imports nothing of the caller's.
+_BUNDLE_SCRIPT = (
+    "import sys, vl_convert; "
+    "sys.stdout.buffer.write(vl_convert.javascript_bundle(vl_version=sys.argv[1]).encode('utf-8'))"
+)
+
+
+class BundleBuilder:
+    """``javascript_bundle`` in a process of its own, started at once; ``result`` waits for it.
+
+    A render starts it before it reads the records, which is one core's work: the
+    2 s of bundling take the other core then, not later, when the figures are drawn
+    and the pages built on both. (A thread would not help: vl-convert holds the
+    interpreter lock while it bundles.) If the process fails in any way, ``result``
+    bundles here: the same script, and an error raises where it can be read.
+    """
+
+    def __init__(self, vl_version: str) -> None:
+        self.vl_version = vl_version
+        self.process: subprocess.Popen[bytes] | None = None
+        if usable_cpus() >= 2:
+            try:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-c", _BUNDLE_SCRIPT, vl_version],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except OSError:
+                self.process = None
+
+    def result(self) -> str:
+        if self.process is not None:
+            process, self.process = self.process, None
+            script, _ = process.communicate()
+            if process.returncode == 0:
+                try:
+                    return script.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+        return javascript_bundle(self.vl_version)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.communicate()
+            self.process = None
+
+
 class Drawer:
     """Draws SVGs in worker processes while the caller goes on building pages.
 
@@ -101,18 +151,10 @@ class Drawer:
             self.futures.extend(self.pool.submit(_worker, (spec, self.vl_version)) for spec in self.waiting)
             self.waiting = []
 
-    def bundle(self) -> Callable[[], str]:
-        """``javascript_bundle`` in a worker process while the caller goes on; returns the wait for it.
-        (A thread would not help: vl-convert holds the interpreter lock while it bundles.)"""
-        if self.workers < 1:
-            return functools.partial(javascript_bundle, self.vl_version)
-        return self._start_workers().submit(javascript_bundle, self.vl_version).result
-
-    def _start_workers(self) -> ProcessPoolExecutor:
+    def _start_workers(self) -> None:
         if self.pool is None:
             # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return self.pool
 
     def results(self) -> list[bytes]:
         """Every SVG in the order submitted."""
