@@ -24,7 +24,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import altair as alt
@@ -1077,14 +1077,14 @@ def _two_panels(
     records: Sequence[Record],
     pal: Palette,
     lay: Layout,
-    panel: Callable[[int, float | None], Scatter],
+    panel: Callable[[int], Scatter],
     size_field: str | None,
 ) -> VegaLite:
-    sizes = study_pair(records)
-    specs = [panel(size, None) for size in sizes]
-    top = max((float(r[size_field]) for s in specs for r in s.rows), default=1.0) if size_field else None
-    if top is not None:
-        specs = [panel(size, top) for size in sizes]
+    specs = [panel(size) for size in study_pair(records)]
+    if size_field:
+        # One bubble scale for both panels: the largest size in either.
+        top = max((float(r[size_field]) for s in specs for r in s.rows), default=1.0)
+        specs = [replace(s, size_max=top) for s in specs]
     drawn = [s for s in specs if s.rows]
     if not drawn:
         return _empty()
@@ -1104,7 +1104,7 @@ def _clean_interval(found: list[Row], low: str, high: str) -> list[Row]:
 def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 7: operations vs time per image at batch 1 and 16 (or its stand-in), with the least-squares line."""
 
-    def panel(size: int, top: float | None) -> Scatter:
+    def panel(size: int) -> Scatter:
         found = _clean_interval(operations_time_rows(records, size), "ms_low", "ms_high")
         return Scatter(
             found,
@@ -1120,7 +1120,6 @@ def operations_vs_time(records: Sequence[Record], pal: Palette, lay: Layout = WI
             ),
             size_field="params_m",
             size_title="Parameters (millions)",
-            size_max=top,
             y_interval=("ms_low", "ms_high"),
             fit=True,
             y_from_zero=True,
@@ -1138,7 +1137,7 @@ def operations_power_rows(records: Sequence[Record], size: int) -> list[Row]:
 def operations_vs_power(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 8: operations vs net power at batch 1 and 16."""
 
-    def panel(size: int, top: float | None) -> Scatter:
+    def panel(size: int) -> Scatter:
         return Scatter(
             operations_power_rows(records, size),
             "gflops",
@@ -1173,7 +1172,7 @@ def accuracy_throughput_rows(records: Sequence[Record], size: int) -> list[Row]:
 def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout = WIDE) -> VegaLite:
     """Fig. 9: top-1 vs images per second at batch 1 and 16, bubble area proportional to operations."""
 
-    def panel(size: int, top: float | None) -> Scatter:
+    def panel(size: int) -> Scatter:
         found = _clean_interval(accuracy_throughput_rows(records, size), "ips_low", "ips_high")
         return Scatter(
             found,
@@ -1189,7 +1188,6 @@ def accuracy_vs_throughput(records: Sequence[Record], pal: Palette, lay: Layout 
             ),
             size_field="gflops",
             size_title="GFLOPs per image",
-            size_max=top,
             x_interval=("ips_low", "ips_high"),
             title=data.batch_title(size).capitalize(),
             zoom=f"zoom_batch_{size}",
