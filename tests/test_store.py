@@ -121,3 +121,30 @@ def test_a_second_run_into_a_locked_folder_is_refused(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert "another 'measure' run" in err and "Traceback" not in err
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_reading_the_records_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """The load pauses the cyclic collector (a zoo's records are hundreds of thousands of objects that all
+    live on); a long-lived process (a server, the tests) must get it back, also after a bad record."""
+    import gc
+
+    from generator.schema import RecordError
+
+    store = ResultsStore(tmp_path)
+    for model in STUDY_MODELS[:2]:
+        store.write(make_record(model, CPU))
+    assert gc.isenabled()
+    assert len(load_records(tmp_path)) == 2
+    assert gc.isenabled()
+    bad = next(tmp_path.rglob("*.json"))
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(RecordError):
+        load_records(tmp_path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(RecordError):
+            load_records(tmp_path)
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()
