@@ -133,7 +133,7 @@ def on_page_context(context, page, config, nav):
 """
 
 
-def test_a_plugin_with_page_events_it_does_not_know_keeps_the_whole_build_in_one_process(
+def test_a_plugin_it_does_not_know_keeps_the_whole_build_in_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, written = _build(tmp_path, monkeypatch, parallel=True, hooks=WARN_ON_LAST_PAGE)

@@ -12,7 +12,8 @@ files. In the parent those pages get an empty template instead of the theme's,
 so that MkDocs still runs its plugins' page events (the search index is built
 from them) but writes nothing there, and the files' own copies become no-ops.
 Those events then run in both processes: the plugin stands aside when a plugin
-it does not know has one (its side effects, a warning say, would come twice).
+it does not know is configured (its side effects, a warning say, would come
+twice; a thread it keeps would not be in the child).
 Before the build ends (``on_post_build``) the parent waits for the child and
 handles its log records, so that ``--strict`` counts them; if the child failed in
 any way, the parent writes those pages and copies those files itself, and an
@@ -80,19 +81,25 @@ def _write(work: _Work) -> list[logging.LogRecord]:
 
 
 # The page events of these run in both processes: the search index is the parent's (the child's copy is
-# dropped), and the content they change is the same in both.
-_KNOWN_PAGE_EVENTS = frozenset({"material.plugins.search.plugin.SearchPlugin", "mkdocs.contrib.search.SearchPlugin"})
+# dropped), and the content they change is the same in both. Neither starts a thread (a fork would copy it
+# without the thread), nor does ParallelPages once its on_env has run.
+_KNOWN_PLUGINS = frozenset(
+    {
+        "material.plugins.search.plugin.SearchPlugin",
+        "mkdocs.contrib.search.SearchPlugin",
+        "generator.render.parallel_pages.ParallelPages",
+        "generator.render.parallel_output.ParallelOutput",
+    }
+)
 
 
-def _unknown_page_events(config: MkDocsConfig) -> bool:
-    """Whether a plugin not known here has a page event: it would run twice (once per process), and its
-    side effects (a warning, a count) are not known."""
-    for event in ("page_context", "post_page"):
-        for method in config.plugins.events[event]:
-            owner = type(getattr(method, "__self__", None))
-            if owner is not ParallelOutput and f"{owner.__module__}.{owner.__qualname__}" not in _KNOWN_PAGE_EVENTS:
-                return True
-    return False
+def _unknown_plugin(config: MkDocsConfig) -> bool:
+    """Whether a plugin (or hook file) not known here is configured: its page events would run twice (once
+    per process), and their side effects (a warning, a count), or a thread it keeps, are not known."""
+    return any(
+        f"{type(plugin).__module__}.{type(plugin).__qualname__}" not in _KNOWN_PLUGINS
+        for plugin in config.plugins.values()
+    )
 
 
 def _copied(dirty: bool = False) -> None:
@@ -111,7 +118,7 @@ class ParallelOutput(BasePlugin):
 
     def on_env(self, env: jinja2.Environment, /, *, config: MkDocsConfig, files: Files) -> jinja2.Environment:
         doc_files = files.documentation_pages(inclusion=InclusionLevel.is_included)
-        if len(doc_files) < PARALLEL_FROM or usable_cpus() < 2 or self.nav is None or _unknown_page_events(config):
+        if len(doc_files) < PARALLEL_FROM or usable_cpus() < 2 or self.nav is None or _unknown_plugin(config):
             return env
         pages = [file.page for file in doc_files[int(len(doc_files) * PARENT_SHARE) :] if file.page is not None]
         # MkDocs writes the theme's own templates and the pages after the static files, over any of the
