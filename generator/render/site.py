@@ -282,7 +282,7 @@ def build_site_model(
 
     ``baseline``: the run the comparison page sets the others against
     ('<hardware>/<configuration>'); None: the first run. ``charts_so_far``: given
-    the figures pages' charts as soon as they exist (then not kept in ``site.charts``),
+    each figures page's charts as soon as they exist (then not kept in ``site.charts``),
     so their drawing overlaps the building of the other pages. ``page_text``: renders
     a page's Markdown; given, model pages come with their text (``Page.text``).
     """
@@ -361,9 +361,10 @@ def build_site_model(
                         pages.figures_path(run, scope), "figures.md.j2", pages.figures_page(run, scope, palette, site)
                     )
                 )
-        if charts_so_far is not None:
-            charts_so_far(site.charts)
-            site.charts = []
+                if charts_so_far is not None:
+                    # Page by page: the drawing starts while the later figures pages are still being built.
+                    charts_so_far(site.charts)
+                    site.charts = []
         found_by_run: dict[tuple[object, ...], list[Finding]] = {}
 
         def findings_of(run: Run) -> list[Finding]:
