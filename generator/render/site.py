@@ -422,17 +422,9 @@ def render_files(
     """
     if not templates_dir.is_dir():
         raise CliError(f"templates folder {templates_dir} not found")
-    with contextlib.ExitStack() as stack:
-        if bundle is None:
-            bundle = VegaBundle(previous_dir)
-            stack.callback(bundle.close)
-        return _render_files(items, templates_dir, previous_dir, baseline, bundle)
-
-
-def _render_files(
-    items: list[LoadedRecord], templates_dir: Path, previous_dir: Path | None, baseline: str | None, bundle: VegaBundle
-) -> dict[str, bytes]:
     environment = _environment(templates_dir)
+    own_bundle = bundle is None
+    vega = VegaBundle(previous_dir) if bundle is None else bundle
     writer = _ChartWriter(previous_dir)
     try:
         # Altair validates every object as it is built (its debug mode): half the
@@ -443,10 +435,12 @@ def _render_files(
             )
         writer.add(site.charts)
         files = _page_files(site, environment)
-        bundle_bytes = bundle.result()
+        bundle_bytes = vega.result()
         files.update(writer.result())
     finally:
         writer.close()
+        if own_bundle:
+            vega.close()
     files.update(site.files)
     assets = templates_dir / "assets"
     if assets.is_dir():

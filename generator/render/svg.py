@@ -146,15 +146,11 @@ class Drawer:
     def submit(self, spec_jsons: Sequence[str]) -> None:
         self.waiting.extend(spec_jsons)
         if self.pool is None and self.workers >= 1 and len(self.waiting) + len(self.futures) >= PARALLEL_FROM:
-            self._start_workers()
+            # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         if self.pool is not None:
             self.futures.extend(self.pool.submit(_worker, (spec, self.vl_version)) for spec in self.waiting)
             self.waiting = []
-
-    def _start_workers(self) -> None:
-        if self.pool is None:
-            # 'spawn': a fork of a process whose vl-convert runtime has threads could hang.
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def results(self) -> list[bytes]:
         """Every SVG in the order submitted."""
