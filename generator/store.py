@@ -106,7 +106,7 @@ def fingerprint(record: Record) -> dict[str, Any]:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off, then back as it was.
 
     Reading a zoo allocates hundreds of thousands of objects that all live on (the
@@ -200,7 +200,7 @@ class ResultsStore:
             return []
         if not self.root.is_dir():
             raise RecordError(self.root, "is not a folder")
-        with _collector_paused():
+        with collector_paused():
             return [(path, load_record(path)) for path in _record_files(self.root)]
 
     def find(self, model_name: str, strict: bool = False) -> list[tuple[Path, Record]]:

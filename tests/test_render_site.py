@@ -219,6 +219,21 @@ def test_bad_record_fails_and_leaves_site_untouched(tmp_path: Path, kind: str, c
     assert _tree(site) == before
 
 
+def test_a_render_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """The render hides the records from the collector while it works (gc.freeze): a long-lived process (a
+    server, these tests) must get every object back in the collector's sight, after a failure too."""
+    import gc
+
+    records = tmp_path / "measurements"
+    write_records([make_record(model, CPU) for model in STUDY_MODELS[:2]], records)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    render_site(records, TEMPLATES, tmp_path / "site", quiet=True)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    with pytest.raises(CliError):  # the records are read, then the render stops
+        render_site(records, tmp_path / "no-templates", tmp_path / "site2", quiet=True)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
 def test_render_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
     foreign = tmp_path / "docs"
     foreign.mkdir()
