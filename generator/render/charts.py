@@ -1449,9 +1449,11 @@ class HighlightBase:
         return {str(row["registry_name"]): row for row in self.rows}
 
     @functools.cached_property
-    def values(self) -> tuple[tuple[str, float, float], ...]:
-        """(registry name, x, y) of every point, as numbers: what each page compares its own point with."""
-        return tuple((str(r["registry_name"]), float(r[self.x_field]), float(r[self.y_field])) for r in self.rows)
+    def by_y(self) -> tuple[list[float], list[float], list[str]]:
+        """Every point as numbers, highest y first: (-y, x, registry name) as three lists. What each page
+        compares its own point with: the points above it are a prefix, found by bisecting the first."""
+        points = sorted((-float(r[self.y_field]), float(r[self.x_field]), str(r["registry_name"])) for r in self.rows)
+        return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
 
     def part(self, name: str, values: Sequence[Row], colour: str | None = None) -> dict[str, Any]:
         """Layer ``name`` with ``values`` as its data (and the highlighted colour on its mark)."""

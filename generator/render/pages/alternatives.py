@@ -11,6 +11,8 @@ page says so.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,50 +64,58 @@ class Candidate:
     """One record of a run with what the lists compare, worked out once per run, not once per model page."""
 
     record: Record
-    top1: float | None
+    top1: float
     spans: dict[str, Span | None]  # by measure name ('time', 'size')
 
 
-def candidates(run: Run) -> list[Candidate]:
-    """The run's records with a top-1, most accurate first (the order the lists show): a model's
-    list is then the front of this one, read until the accuracy is no longer higher."""
-    found = [
-        Candidate(other, _top1(other), {name: measure(other) for name, measure in _MEASURES.items()})
-        for other in run.records
+@dataclass(frozen=True)
+class Pool:
+    """A run's records with a top-1, most accurate first (the order the lists show), and each measure's
+    upper ends in that order: a model's list is then a scan of the front of one list of numbers, up to
+    the last model that is more accurate (a zoo's thousand pages scan a thousand-long pool three times each)."""
+
+    ranked: list[Candidate]
+    minus_top1: list[float]  # ascending: for bisect
+    highs: dict[str, list[float]]  # by measure name; inf where the measure is missing (never lower)
+
+
+def candidates(run: Run) -> Pool:
+    """What ``alternatives`` compares a model of ``run`` with."""
+    accurate = [(other, top1) for other in run.records if (top1 := _top1(other)) is not None]
+    ranked = [
+        Candidate(other, top1, {name: measure(other) for name, measure in _MEASURES.items()})
+        for other, top1 in sorted(accurate, key=lambda pair: (-pair[1], model_key(pair[0])))
     ]
-    return sorted((c for c in found if c.top1 is not None), key=lambda c: (-(c.top1 or 0.0), model_key(c.record)))
+    highs = {name: [math.inf if (span := c.spans[name]) is None else span[2] for c in ranked] for name in _MEASURES}
+    return Pool(ranked, [-c.top1 for c in ranked], highs)
 
 
 _MEASURES: dict[str, Callable[[Record], Span | None]] = {"time": _time_span, "size": _size_span}
 
 
-def _better(record: Record, pool: list[Candidate], page: str, title: str, what: str, measure_name: str) -> Alternative:
+def _better(record: Record, pool: Pool, page: str, title: str, what: str, measure_name: str) -> Alternative:
     measure = _MEASURES[measure_name]
     own_top1, own = _top1(record), measure(record)
     if own_top1 is None or own is None:
         missing = "no accuracy is known for it" if own_top1 is None else f"its {what} was not measured"
         return Alternative(title, None, f"Cannot be compared: {missing}.")
-    found: list[tuple[Record, float, Span]] = []
-    for c in pool:  # most accurate first
-        top1 = c.top1
-        if top1 is None or top1 <= own_top1:
-            break
-        value = c.spans[measure_name]
-        # Its whole interval below this model's.
-        if value is not None and value[2] < own[1] and c.record.model.name != record.model.name:
-            found.append((c.record, top1, value))
+    more_accurate = bisect.bisect_left(pool.minus_top1, -own_top1)  # the front of the pool: top-1 strictly higher
+    own_low = own[1]
+    # Their whole interval below this model's.
+    lower = [index for index, high in enumerate(pool.highs[measure_name][:more_accurate]) if high < own_low]
+    found = [c for c in (pool.ranked[index] for index in lower) if c.record.model.name != record.model.name]
     if not found:
         return Alternative(title, None, f"None: no model measured here is both more accurate and lower in {what}.")
     rows: list[list[str | Link]] = [
         [
-            Link(label(other), rel(page, model_path(other))),
-            fmt.sig(top1, 4),
-            fmt.signed(top1 - own_top1, 3),
-            fmt.sig(_ms_b1(other), 4),
-            fmt.sig(data.params_millions(other), 3),
-            fmt.sig(data.gmacs(other), 3),
+            Link(label(c.record), rel(page, model_path(c.record))),
+            fmt.sig(c.top1, 4),
+            fmt.signed(c.top1 - own_top1, 3),
+            fmt.sig(_ms_b1(c.record), 4),
+            fmt.sig(data.params_millions(c.record), 3),
+            fmt.sig(data.gmacs(c.record), 3),
         ]
-        for other, top1, _ in found[:SHOWN]
+        for c in found[:SHOWN]
     ]
     more = len(found) - SHOWN
     basis = " (time: 95 % intervals that do not overlap)" if measure is _time_span else ""
@@ -129,7 +139,7 @@ def _better(record: Record, pool: list[Candidate], page: str, title: str, what: 
     )
 
 
-def alternatives(record: Record, run: Run, page: str, pool: list[Candidate] | None = None) -> list[Alternative]:
+def alternatives(record: Record, run: Run, page: str, pool: Pool | None = None) -> list[Alternative]:
     """Both lists for ``record`` on ``run``; ``pool``: ``candidates(run)``, when the caller keeps it for every page."""
     if pool is None:
         pool = candidates(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,12 @@ class SiteModel:
 
 def rel(page: str, target: str) -> str:
     """Link from one site path to another, relative, as MkDocs and GitHub both resolve it."""
-    return posixpath.relpath(target, posixpath.dirname(page) or ".")
+    return _relative(target, posixpath.dirname(page) or ".")
+
+
+# A zoo's pages make tens of thousands of links, most of them the same few thousand from one folder to
+# another; relpath asks the operating system for the working folder each time.
+_relative = functools.lru_cache(maxsize=1 << 16)(posixpath.relpath)
 
 
 label = names.label  # one rule for a model's name on the site

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from generator.render import charts, data, fmt
 from generator.render.data import Run
 from generator.render.load import LoadedRecord, model_stem
-from generator.render.pages.alternatives import Alternative, Candidate, alternatives, candidates, measured_when
+from generator.render.pages.alternatives import Alternative, Pool, alternatives, candidates, measured_when
 from generator.render.pages.common import (
     ChartJob,
     ChartRef,
@@ -87,9 +87,11 @@ def _dominating(base: charts.HighlightBase, name: str, x_higher_is_better: bool)
     """How many of the other points are both more accurate and better on x (strictly)."""
     row = base.by_name[name]
     x, y = float(row[base.x_field]), float(row[base.y_field])
+    minus_ys, xs, names = base.by_y
+    above = bisect.bisect_left(minus_ys, -y)  # the points more accurate than this one
     if x_higher_is_better:
-        return sum(1 for other, ox, oy in base.values if oy > y and ox > x and other != name)
-    return sum(1 for other, ox, oy in base.values if oy > y and ox < x and other != name)
+        return sum(1 for ox, other in zip(xs[:above], names[:above], strict=True) if ox > x and other != name)
+    return sum(1 for ox, other in zip(xs[:above], names[:above], strict=True) if ox < x and other != name)
 
 
 def _highlight_refs(
@@ -326,7 +328,7 @@ class RankPools:
     tops: list[float]  # top-1 of each distinct model
     densities: list[float]  # accuracy per parameter of each distinct model
     batch1_ms: dict[tuple[str, str], list[float]]  # time per image at batch 1 by run
-    candidates: dict[tuple[str, str], list[Candidate]]  # what the "use instead" lists compare, by run
+    candidates: dict[tuple[str, str], Pool]  # what the "use instead" lists compare, by run
 
     @classmethod
     def build(cls, all_records: Sequence[Record], runs: Sequence[Run]) -> RankPools:
