@@ -277,3 +277,27 @@ def test_render_refuses_a_nan_anywhere_and_writes_nothing(
     err = capsys.readouterr().err
     assert str(bad) in err and "NaN" in err and "Traceback" not in err
     assert not site.exists()
+
+
+def test_sample_summary_is_statistics_inclusive_quantiles_to_the_bit() -> None:
+    """Records are checked by summarising their samples again: the summary must be exactly what
+    ``statistics`` gives (the writer's figures, and every record measured before, were made with it)."""
+    import random
+    import statistics
+
+    from generator.schema import sample_summary
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        samples = [rng.lognormvariate(0, 1) * 10 ** rng.randint(-3, 4) for _ in range(rng.randint(2, 40))]
+        if rng.random() < 0.3:
+            samples = [round(sample, 2) for sample in samples]  # ties
+        deciles = statistics.quantiles(samples, n=10, method="inclusive")
+        quartiles = statistics.quantiles(samples, n=4, method="inclusive")
+        assert sample_summary(samples) == {
+            "median": statistics.median(samples),
+            "p10": deciles[0],
+            "p90": deciles[8],
+            "iqr": quartiles[2] - quartiles[0],
+        }
+    assert sample_summary([3.5]) == {"median": 3.5, "p10": 3.5, "p90": 3.5, "iqr": 0.0}
