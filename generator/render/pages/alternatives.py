@@ -61,11 +61,10 @@ def _size_span(record: Record) -> Span | None:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One record of a run with what the lists compare, worked out once per run, not once per model page."""
+    """One record of a run that has a top-1, worked out once per run, not once per model page."""
 
     record: Record
     top1: float
-    spans: dict[str, Span | None]  # by measure name ('time', 'size')
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,12 @@ def candidates(run: Run) -> Pool:
     """What ``alternatives`` compares a model of ``run`` with."""
     accurate = [(other, top1) for other in run.records if (top1 := _top1(other)) is not None]
     ranked = [
-        Candidate(other, top1, {name: measure(other) for name, measure in _MEASURES.items()})
-        for other, top1 in sorted(accurate, key=lambda pair: (-pair[1], model_key(pair[0])))
+        Candidate(other, top1) for other, top1 in sorted(accurate, key=lambda pair: (-pair[1], model_key(pair[0])))
     ]
-    highs = {name: [math.inf if (span := c.spans[name]) is None else span[2] for c in ranked] for name in _MEASURES}
+    highs = {
+        name: [math.inf if (span := measure(c.record)) is None else span[2] for c in ranked]
+        for name, measure in _MEASURES.items()
+    }
     return Pool(ranked, [-c.top1 for c in ranked], highs)
 
 
